@@ -1,0 +1,281 @@
+//! Settings, layered: built-in defaults < `candour.toml` < `CANDOUR_*` environment variables.
+//! Nested keys use a double underscore in the environment (`CANDOUR_LIMITS__MAX_DEPTH=10`).
+//! Every value is checked at start so a bad one stops the server with a clear sentence.
+use std::path::PathBuf;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+
+/// A string that never prints: Debug and logs show `[REDACTED]`.
+pub type Secret = secrecy::SecretString;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Protection for the server against expensive or oversized requests.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Deepest selection nesting a query may have.
+    pub max_depth: usize,
+    /// Highest complexity score (one per field, lists multiplied by their page size).
+    pub max_complexity: usize,
+    /// Most aliased fields in one document (aliases multiply work cheaply for a client).
+    pub max_aliases: usize,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Most operations in one batched request.
+    pub max_batch: usize,
+    /// Largest `first` a connection accepts.
+    pub max_page_size: u64,
+    /// Whether `__schema`/`__type` introspection is served (on: this is an integration API).
+    pub introspection: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_depth: 12,
+            max_complexity: 2000,
+            max_aliases: 30,
+            max_body_bytes: 1024 * 1024,
+            max_batch: 10,
+            max_page_size: 100,
+            introspection: true,
+        }
+    }
+}
+
+/// Diagnostics that are useful in tests and benchmarks, off in normal operation.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Diagnostics {
+    /// Adds an `x-sql-statements` header with the number of SQL statements a request ran.
+    pub sql_statement_count: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub environment: Environment,
+    /// `sqlite://candour.db?mode=rwc` (embedded default) or `postgres://user@host/db`.
+    pub database_url: String,
+    /// Largest number of pooled database connections.
+    pub database_max_connections: u32,
+    /// Address and port to listen on.
+    pub bind: String,
+    /// HTTP worker threads; defaults to the number of cores.
+    pub workers: Option<usize>,
+    /// Seconds in-flight requests get to finish after SIGTERM.
+    pub shutdown_timeout_secs: u64,
+    /// HS256 secret (at least 32 characters). Either this or `jwks_file`.
+    #[serde(serialize_with = "serialize_secret")]
+    pub jwt_secret: Option<Secret>,
+    /// JWKS file with the identity provider's RS256/ES256 public keys.
+    pub jwks_file: Option<PathBuf>,
+    /// Required `iss` claim, when set.
+    pub jwt_issuer: Option<String>,
+    /// Required `aud` claim, when set.
+    pub jwt_audience: Option<String>,
+    /// The address users reach Candour at, for links in emails.
+    pub public_url: String,
+    pub log_format: LogFormat,
+    /// Default tracing filter when `RUST_LOG` is not set.
+    pub log_level: String,
+    /// Incident categories (the taxonomy); empty means free text.
+    pub incident_categories: Vec<String>,
+    pub limits: Limits,
+    pub diagnostics: Diagnostics,
+}
+
+fn serialize_secret<S: serde::Serializer>(value: &Option<Secret>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(secret) => s.serialize_some(secret.expose_secret()),
+        None => s.serialize_none(),
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            environment: Environment::Development,
+            database_url: "sqlite://candour.db?mode=rwc".into(),
+            database_max_connections: 16,
+            bind: "127.0.0.1:8080".into(),
+            workers: None,
+            shutdown_timeout_secs: 30,
+            jwt_secret: None,
+            jwks_file: None,
+            jwt_issuer: None,
+            jwt_audience: None,
+            public_url: "http://127.0.0.1:8080".into(),
+            log_format: LogFormat::Text,
+            log_level: "info".into(),
+            incident_categories: Vec::new(),
+            limits: Limits::default(),
+            diagnostics: Diagnostics::default(),
+        }
+    }
+}
+
+/// Why the settings cannot be used; each says which key and what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Parse(String),
+    #[error("configuration: {key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+impl Settings {
+    /// Reads defaults, then `candour.toml` (or the file named by `CANDOUR_CONFIG`), then the
+    /// environment, and validates the result.
+    pub fn load() -> Result<Self, ConfigError> {
+        let file = std::env::var("CANDOUR_CONFIG").unwrap_or_else(|_| "candour.toml".into());
+        let figment = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::file(&file))
+            .merge(
+                Env::prefixed("CANDOUR_")
+                    .ignore(&["CONFIG"])
+                    .split("__")
+                    .map(|k| k.as_str().to_ascii_lowercase().into()),
+            );
+        let settings: Settings = figment.extract().map_err(|e| {
+            // figment's message names the key and the offending value's type, never a secret.
+            ConfigError::Parse(e.to_string())
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| ConfigError::Invalid {
+            key,
+            message: message.to_string(),
+        };
+        if !(self.database_url.starts_with("sqlite:")
+            || self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "database_url",
+                "must start with sqlite: or postgres:// (e.g. sqlite://candour.db?mode=rwc)",
+            ));
+        }
+        if self.database_max_connections == 0 {
+            return Err(invalid("database_max_connections", "must be at least 1"));
+        }
+        if self.bind.parse::<std::net::SocketAddr>().is_err() {
+            return Err(invalid(
+                "bind",
+                "must be an address and port such as 127.0.0.1:8080",
+            ));
+        }
+        if self.workers == Some(0) {
+            return Err(invalid("workers", "must be at least 1"));
+        }
+        if let Some(secret) = &self.jwt_secret {
+            if secret.expose_secret().chars().count() < 32 {
+                return Err(invalid("jwt_secret", "must be at least 32 characters"));
+            }
+        }
+        if self.jwt_secret.is_some() && self.jwks_file.is_some() {
+            return Err(invalid(
+                "jwks_file",
+                "set either jwt_secret (HS256) or jwks_file (RS256/ES256), not both",
+            ));
+        }
+        if self.environment == Environment::Production
+            && self.jwt_secret.is_none()
+            && self.jwks_file.is_none()
+        {
+            return Err(invalid(
+                "jwt_secret",
+                "production needs jwt_secret or jwks_file; a development secret is never used in production",
+            ));
+        }
+        if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
+            return Err(invalid("public_url", "must start with http:// or https://"));
+        }
+        let l = &self.limits;
+        for (key, value) in [
+            ("limits.max_depth", l.max_depth),
+            ("limits.max_complexity", l.max_complexity),
+            ("limits.max_batch", l.max_batch),
+            ("limits.max_page_size", l.max_page_size as usize),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1"));
+            }
+        }
+        if l.max_body_bytes < 1024 {
+            return Err(invalid("limits.max_body_bytes", "must be at least 1024"));
+        }
+        if self.incident_categories.iter().any(|c| c.trim().is_empty()) {
+            return Err(invalid(
+                "incident_categories",
+                "categories must not be blank",
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Settings::default().validate().unwrap();
+    }
+
+    #[test]
+    fn a_short_secret_is_rejected_by_name() {
+        let s = Settings {
+            jwt_secret: Some(Secret::from("short".to_string())),
+            ..Settings::default()
+        };
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("jwt_secret"), "{err}");
+        assert!(
+            !err.contains("short"),
+            "the secret itself must not be printed: {err}"
+        );
+    }
+
+    #[test]
+    fn production_without_keys_is_rejected() {
+        let s = Settings {
+            environment: Environment::Production,
+            ..Settings::default()
+        };
+        assert!(s.validate().is_err());
+    }
+
+    #[test]
+    fn a_bad_bind_address_is_rejected() {
+        let s = Settings {
+            bind: "localhost".into(),
+            ..Settings::default()
+        };
+        assert!(s.validate().unwrap_err().to_string().contains("bind"));
+    }
+}

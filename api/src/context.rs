@@ -1,0 +1,62 @@
+//! What every domain call receives: shared state, and the caller of this request.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use uuid::Uuid;
+
+use crate::auth::{Authenticator, Principal, TokenError};
+use crate::config::Settings;
+use crate::db::Db;
+use crate::error::{AppError, AppResult};
+
+/// Shared by all requests of one process.
+pub struct AppState {
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    pub authenticator: Authenticator,
+    /// Departments never change code or id once created, so they are cached after the
+    /// first read; a miss reloads (another instance may have created one).
+    pub departments: Mutex<HashMap<Uuid, entities::department::Model>>,
+    /// subject -> (staff id, fingerprint of the claims last written, when written).
+    pub staff_seen: Mutex<HashMap<String, (Uuid, u64, std::time::Instant)>>,
+}
+
+/// The caller of one request.
+pub struct RequestCtx {
+    pub request_id: String,
+    pub auth: Result<Option<Principal>, TokenError>,
+    staff_id: tokio::sync::OnceCell<Uuid>,
+}
+
+impl RequestCtx {
+    pub fn new(request_id: String, auth: Result<Option<Principal>, TokenError>) -> Self {
+        Self {
+            request_id,
+            auth,
+            staff_id: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The signed-in caller, or UNAUTHENTICATED saying why not.
+    pub fn principal(&self) -> AppResult<&Principal> {
+        match &self.auth {
+            Ok(Some(p)) => Ok(p),
+            Ok(None) => Err(AppError::Unauthenticated("send a bearer token")),
+            Err(e) => Err(AppError::Unauthenticated(e.reason())),
+        }
+    }
+
+    /// The caller's staff record id, upserted from the token's claims on first need in
+    /// this request (never for service accounts).
+    pub async fn staff_id(&self, state: &AppState) -> AppResult<Option<Uuid>> {
+        let p = self.principal()?;
+        if p.is_service() {
+            return Ok(None);
+        }
+        let id = self
+            .staff_id
+            .get_or_try_init(|| crate::org::service::upsert_staff(state, p))
+            .await?;
+        Ok(Some(*id))
+    }
+}

@@ -1,0 +1,370 @@
+//! GraphQL over HTTP (the GraphQL-over-HTTP specification): POST with JSON for everything,
+//! GET for queries only, content negotiation between `application/graphql-response+json`
+//! and `application/json`, and status codes that say whether the request was executed.
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use async_graphql::parser::types::OperationType;
+use async_graphql::{BatchRequest, BatchResponse, ErrorExtensionValues, Value};
+use futures_util::FutureExt;
+
+use super::loaders::Loaders;
+use super::CandourSchema;
+use crate::auth::Principal;
+use crate::context::{AppState, RequestCtx};
+use crate::telemetry::RequestId;
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum MediaType {
+    GraphqlResponse,
+    Json,
+}
+
+impl MediaType {
+    fn header(self) -> &'static str {
+        match self {
+            Self::GraphqlResponse => "application/graphql-response+json; charset=utf-8",
+            Self::Json => "application/json; charset=utf-8",
+        }
+    }
+}
+
+/// Picks the response media type from Accept; None means nothing acceptable (406).
+fn negotiate(req: &HttpRequest) -> Option<MediaType> {
+    let Some(accept) = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+    else {
+        // The specification's default for clients that do not say.
+        return Some(MediaType::Json);
+    };
+    let mut best: Option<(f32, MediaType)> = None;
+    for part in accept.split(',') {
+        let mut pieces = part.split(';');
+        let mime = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = pieces
+            .filter_map(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+            })
+            .next()
+            .unwrap_or(1.0);
+        let media = match mime.as_str() {
+            GRAPHQL_RESPONSE => MediaType::GraphqlResponse,
+            JSON | "application/*" | "*/*" => MediaType::Json,
+            _ => continue,
+        };
+        if q <= 0.0 {
+            continue;
+        }
+        let better = match best {
+            None => true,
+            Some((bq, bm)) => {
+                q > bq || (q == bq && bm == MediaType::Json && media == MediaType::GraphqlResponse)
+            }
+        };
+        if better {
+            best = Some((q, media));
+        }
+    }
+    best.map(|(_, m)| m)
+}
+
+/// A request-level error response (nothing executed), in the negotiated media type.
+fn request_error(status: StatusCode, media: MediaType, message: &str) -> HttpResponse {
+    let body = serde_json::json!({
+        "errors": [{ "message": message, "extensions": { "code": "BAD_USER_INPUT" } }]
+    });
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, media.header()))
+        .body(body.to_string())
+}
+
+fn principal_of(
+    state: &AppState,
+    req: &HttpRequest,
+) -> Result<Option<Principal>, crate::auth::TokenError> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| crate::auth::TokenError::Malformed)?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .ok_or(crate::auth::TokenError::Malformed)?
+        .trim();
+    let claims = state.authenticator.verify(token)?;
+    Ok(Some(Principal::from_claims(claims)))
+}
+
+/// Gives every error a code: errors the schema raised before execution (parse, validation,
+/// limits) carry none of ours, and they are all the client's to fix.
+fn ensure_codes(resp: &mut async_graphql::Response) {
+    for err in &mut resp.errors {
+        let ext = err
+            .extensions
+            .get_or_insert_with(ErrorExtensionValues::default);
+        if ext.get("code").is_none() {
+            ext.set("code", "BAD_USER_INPUT");
+        }
+    }
+}
+
+/// Whether the request was refused before execution (no data, errors without a path).
+fn is_request_error(resp: &async_graphql::Response) -> bool {
+    resp.data == Value::Null
+        && !resp.errors.is_empty()
+        && resp.errors.iter().all(|e| e.path.is_empty())
+}
+
+fn to_json(resp: &async_graphql::Response) -> serde_json::Value {
+    let mut v = serde_json::to_value(resp).unwrap_or_else(|_| serde_json::json!({}));
+    if is_request_error(resp) {
+        // A request error carries no data entry at all (nothing was executed).
+        if let Some(obj) = v.as_object_mut() {
+            obj.remove("data");
+        }
+    }
+    v
+}
+
+async fn execute(
+    schema: &CandourSchema,
+    state: &Arc<AppState>,
+    req: &HttpRequest,
+    batch: BatchRequest,
+    media: MediaType,
+) -> HttpResponse {
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    let auth = principal_of(state, req);
+    let batch = match batch {
+        BatchRequest::Single(r) => BatchRequest::Single(
+            r.data(RequestCtx::new(request_id.clone(), auth.clone()))
+                .data(Loaders::new(&state.db.conn)),
+        ),
+        BatchRequest::Batch(rs) => BatchRequest::Batch(
+            rs.into_iter()
+                .map(|r| {
+                    r.data(RequestCtx::new(request_id.clone(), auth.clone()))
+                        .data(Loaders::new(&state.db.conn))
+                })
+                .collect(),
+        ),
+    };
+    let run = AssertUnwindSafe(schema.execute_batch(batch)).catch_unwind();
+    let (outcome, statements) = crate::db::count_statements(run).await;
+    let response = match outcome {
+        Ok(r) => r,
+        Err(_) => {
+            tracing::error!("request handler panicked");
+            let body = serde_json::json!({
+                "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL" } }]
+            });
+            return HttpResponse::InternalServerError()
+                .insert_header((header::CONTENT_TYPE, media.header()))
+                .body(body.to_string());
+        }
+    };
+    let (status, body) = match response {
+        BatchResponse::Single(mut r) => {
+            ensure_codes(&mut r);
+            let status = if media == MediaType::GraphqlResponse && is_request_error(&r) {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            };
+            (status, to_json(&r))
+        }
+        BatchResponse::Batch(rs) => {
+            let items: Vec<serde_json::Value> = rs
+                .into_iter()
+                .map(|mut r| {
+                    ensure_codes(&mut r);
+                    to_json(&r)
+                })
+                .collect();
+            (StatusCode::OK, serde_json::Value::Array(items))
+        }
+    };
+    let mut http = HttpResponse::build(status);
+    http.insert_header((header::CONTENT_TYPE, media.header()));
+    if state.settings.diagnostics.sql_statement_count {
+        http.insert_header(("x-sql-statements", HeaderValue::from(statements)));
+    }
+    http.body(body.to_string())
+}
+
+pub struct GraphqlService {
+    pub schema: CandourSchema,
+    pub state: Arc<AppState>,
+}
+
+/// POST /graphql
+pub async fn post(
+    req: HttpRequest,
+    body: web::Bytes,
+    svc: web::Data<GraphqlService>,
+) -> HttpResponse {
+    let Some(media) = negotiate(&req) else {
+        return HttpResponse::NotAcceptable()
+            .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
+            .body("Accept application/graphql-response+json or application/json");
+    };
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+    if content_type.as_deref() != Some(JSON) {
+        return HttpResponse::UnsupportedMediaType()
+            .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
+            .body("send the GraphQL request as application/json");
+    }
+    let batch: BatchRequest = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            // serde_json's message names a line and column, never the content.
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                media,
+                &format!("the body is not a GraphQL request: {e}"),
+            );
+        }
+    };
+    if let BatchRequest::Batch(items) = &batch {
+        let max = svc.state.settings.limits.max_batch;
+        if items.is_empty() || items.len() > max {
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                media,
+                &format!("a batch holds 1 to {max} operations"),
+            );
+        }
+    }
+    execute(&svc.schema, &svc.state, &req, batch, media).await
+}
+
+/// The type of the operation a GET request would run, or a message why it cannot tell.
+fn operation_type(request: &async_graphql::Request) -> Result<OperationType, String> {
+    let doc = async_graphql::parser::parse_query(&request.query).map_err(|e| e.to_string())?;
+    let op = match (&request.operation_name, &doc.operations) {
+        (_, async_graphql::parser::types::DocumentOperations::Single(op)) => op.node.ty,
+        (Some(name), async_graphql::parser::types::DocumentOperations::Multiple(ops)) => ops
+            .get(name.as_str())
+            .map(|op| op.node.ty)
+            .ok_or_else(|| format!("no operation named {name}"))?,
+        (None, async_graphql::parser::types::DocumentOperations::Multiple(ops)) => {
+            if ops.len() == 1 {
+                ops.values()
+                    .next()
+                    .map(|op| op.node.ty)
+                    .unwrap_or(OperationType::Query)
+            } else {
+                return Err("name the operation to run (operationName)".into());
+            }
+        }
+    };
+    Ok(op)
+}
+
+/// GET /graphql: a query in the URL, or GraphiQL for a browser.
+pub async fn get(req: HttpRequest, svc: web::Data<GraphqlService>) -> HttpResponse {
+    let qs = req.query_string();
+    let wants_html = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if wants_html && !qs.contains("query=") {
+        return HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+            .body(
+                async_graphql::http::GraphiQLSource::build()
+                    .endpoint("/graphql")
+                    .finish(),
+            );
+    }
+    let Some(media) = negotiate(&req) else {
+        return HttpResponse::NotAcceptable()
+            .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
+            .body("Accept application/graphql-response+json or application/json");
+    };
+    let request = match async_graphql::http::parse_query_string(qs) {
+        Ok(r) => r,
+        Err(e) => {
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                media,
+                &format!("the query string is not a GraphQL request: {e}"),
+            );
+        }
+    };
+    match operation_type(&request) {
+        Ok(OperationType::Query) => {}
+        Ok(_) => {
+            return HttpResponse::MethodNotAllowed()
+                .insert_header((header::ALLOW, "POST"))
+                .insert_header((header::CONTENT_TYPE, media.header()))
+                .body(
+                    serde_json::json!({"errors": [{"message": "mutations and subscriptions are sent with POST", "extensions": {"code": "BAD_USER_INPUT"}}]})
+                        .to_string(),
+                );
+        }
+        Err(message) => return request_error(StatusCode::BAD_REQUEST, media, &message),
+    }
+    execute(
+        &svc.schema,
+        &svc.state,
+        &req,
+        BatchRequest::Single(request),
+        media,
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    fn accept(v: &str) -> Option<MediaType> {
+        negotiate(
+            &TestRequest::default()
+                .insert_header((header::ACCEPT, v))
+                .to_http_request(),
+        )
+    }
+
+    #[test]
+    fn content_negotiation() {
+        assert!(accept(GRAPHQL_RESPONSE) == Some(MediaType::GraphqlResponse));
+        assert!(accept("application/json") == Some(MediaType::Json));
+        assert!(accept("*/*") == Some(MediaType::Json));
+        assert!(
+            accept("application/json;q=0.9, application/graphql-response+json")
+                == Some(MediaType::GraphqlResponse)
+        );
+        assert!(accept("text/html").is_none());
+        assert!(negotiate(&TestRequest::default().to_http_request()) == Some(MediaType::Json));
+    }
+}

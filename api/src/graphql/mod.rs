@@ -1,0 +1,93 @@
+//! Schema assembly: each domain contributes its query and mutation parts; limits, the
+//! Node interface and request-scoped data live here.
+pub mod http;
+pub mod ids;
+pub mod limits;
+pub mod loaders;
+pub mod pagination;
+
+use std::sync::Arc;
+
+use async_graphql::{Context, EmptySubscription, Interface, MergedObject, Object, Schema, ID};
+
+use crate::context::{AppState, RequestCtx};
+use crate::incident::graphql::{Incident, IncidentMutation, IncidentQuery};
+use crate::org::graphql::{Department, OrgMutation, OrgQuery, StaffMember};
+use ids::Kind;
+
+/// An object with a global ID that `node(id:)` can fetch again.
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID"))]
+pub enum Node {
+    Incident(Incident),
+    Department(Department),
+    StaffMember(StaffMember),
+}
+
+#[derive(Default)]
+pub struct NodeQuery;
+
+#[Object]
+impl NodeQuery {
+    /// Any object by its global ID; null when it does not exist or is not yours to see.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
+        let rc = request(ctx);
+        rc.principal()?;
+        let Some((kind, uuid)) = ids::decode(&id) else {
+            return Err(crate::error::AppError::invalid("id", "not a Candour ID").into());
+        };
+        let st = state(ctx);
+        Ok(match kind {
+            Kind::Incident => match crate::incident::service::get(st, rc, uuid).await {
+                Ok((model, access)) => Some(Node::Incident(Incident::new(model, access))),
+                Err(crate::error::AppError::NotFound(_)) => None,
+                Err(e) => return Err(e.into()),
+            },
+            Kind::Department => crate::org::service::department(st, uuid)
+                .await?
+                .map(|d| Node::Department(Department(d))),
+            Kind::Staff => crate::org::service::staff_by_ids(&st.db.conn, &[uuid])
+                .await?
+                .into_iter()
+                .next()
+                .map(|s| Node::StaffMember(StaffMember(s))),
+            Kind::Comment | Kind::TrailEvent => None,
+        })
+    }
+}
+
+#[derive(MergedObject, Default)]
+pub struct Query(OrgQuery, IncidentQuery, NodeQuery);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(OrgMutation, IncidentMutation);
+
+pub type CandourSchema = Schema<Query, Mutation, EmptySubscription>;
+
+pub fn build_schema(state: Option<Arc<AppState>>, limits: &crate::config::Limits) -> CandourSchema {
+    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .limit_recursive_depth(64)
+        .extension(limits::AliasLimit(limits.max_aliases));
+    if !limits.introspection {
+        builder = builder.disable_introspection();
+    }
+    if let Some(state) = state {
+        builder = builder.data(state);
+    }
+    builder.finish()
+}
+
+/// The SDL the server serves (what `schema.graphql` must equal).
+pub fn sdl() -> String {
+    build_schema(None, &crate::config::Limits::default()).sdl()
+}
+
+pub fn state<'a>(ctx: &'a Context<'_>) -> &'a AppState {
+    ctx.data_unchecked::<Arc<AppState>>()
+}
+
+pub fn request<'a>(ctx: &'a Context<'_>) -> &'a RequestCtx {
+    ctx.data_unchecked::<RequestCtx>()
+}

@@ -1,0 +1,68 @@
+//! Relay cursor pagination: page sizes, opaque cursors and `PageInfo`.
+use async_graphql::SimpleObject;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::error::{AppError, AppResult};
+
+pub const DEFAULT_PAGE_SIZE: u64 = 20;
+
+/// Relay page information.
+#[derive(SimpleObject, Clone, Debug, Default)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    /// True when this page was asked for with `after` (there are items before it).
+    pub has_previous_page: bool,
+    pub start_cursor: Option<String>,
+    pub end_cursor: Option<String>,
+}
+
+/// Checks `first` against the configured maximum.
+pub fn page_size(first: Option<i32>, max: u64) -> AppResult<u64> {
+    match first {
+        None => Ok(DEFAULT_PAGE_SIZE.min(max)),
+        Some(n) if n < 0 => Err(AppError::invalid("first", "first must not be negative")),
+        Some(n) if n as u64 > max => Err(AppError::invalid(
+            "first",
+            format!("first may be at most {max}"),
+        )),
+        Some(n) => Ok(n as u64),
+    }
+}
+
+/// Cursors are opaque to clients: base64 of the JSON keyset position.
+pub fn encode_cursor<T: Serialize>(key: &T) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).unwrap_or_default())
+}
+
+pub fn decode_cursor<T: DeserializeOwned>(cursor: &str) -> AppResult<T> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| AppError::invalid("after", "after is not a cursor from this list"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_sizes() {
+        assert_eq!(page_size(None, 100).unwrap(), 20);
+        assert_eq!(page_size(Some(0), 100).unwrap(), 0);
+        assert!(page_size(Some(-1), 100).is_err());
+        assert!(page_size(Some(101), 100).is_err());
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let c = encode_cursor(&(3, "x"));
+        assert_eq!(
+            decode_cursor::<(i32, String)>(&c).unwrap(),
+            (3, "x".to_string())
+        );
+        assert!(decode_cursor::<(i32, String)>("%%%").is_err());
+    }
+}

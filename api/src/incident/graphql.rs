@@ -1,0 +1,680 @@
+//! Incidents in the GraphQL schema: thin resolvers that parse input, call the service and
+//! shape what the caller may see.
+use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject, ID};
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::model::*;
+use super::service::{self, TransitionRequest};
+use super::workflow::{self, Access};
+use crate::graphql::ids::{self, Kind};
+use crate::graphql::loaders::Loaders;
+use crate::graphql::pagination::{page_size, PageInfo};
+use crate::graphql::{request, state};
+use crate::org::graphql::{Department, StaffMember};
+use crate::trail::graphql::TrailEvent;
+use entities::incident;
+
+type GqlResult<T> = async_graphql::Result<T>;
+
+/// An event that caused or could have caused harm, and its review.
+pub struct Incident {
+    m: incident::Model,
+    access: Access,
+}
+
+impl Incident {
+    pub fn new(m: incident::Model, access: Access) -> Self {
+        Self { m, access }
+    }
+}
+
+/// The patient an incident concerns. Sensitive: every field is personal data.
+#[derive(SimpleObject)]
+pub struct Patient {
+    pub nhs_number: Option<String>,
+    pub name: Option<String>,
+    pub date_of_birth: Option<NaiveDate>,
+}
+
+/// The equipment involved.
+#[derive(SimpleObject)]
+pub struct Equipment {
+    pub asset_id: Option<String>,
+    pub manufacturer: Option<String>,
+    pub model: Option<String>,
+    pub serial_number: Option<String>,
+}
+
+/// A recorded step of the duty of candour.
+#[derive(SimpleObject)]
+pub struct CandourStepRecord {
+    pub step: CandourStep,
+    pub taken_at: DateTime<Utc>,
+}
+
+/// The statutory duty of candour for this incident.
+#[derive(SimpleObject)]
+pub struct DutyOfCandour {
+    /// Whether the duty applies: as set in triage, else true for moderate harm or worse.
+    pub applies: bool,
+    pub steps: Vec<CandourStepRecord>,
+    /// Verbal notification, written notification and final letter all recorded.
+    pub complete: bool,
+}
+
+/// An internal note on an incident's review.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct IncidentComment {
+    pub id: ID,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+    #[graphql(skip)]
+    pub author_id: Option<uuid::Uuid>,
+}
+
+#[ComplexObject]
+impl IncidentComment {
+    async fn author(&self, ctx: &Context<'_>) -> GqlResult<Option<StaffMember>> {
+        let Some(id) = self.author_id else {
+            return Ok(None);
+        };
+        Ok(Loaders::of(ctx).staff(id).await?.map(StaffMember))
+    }
+}
+
+#[Object]
+impl Incident {
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::Incident, self.m.id)
+    }
+    /// Human reference, `INC-YYYY-NNNNNN`, unique and never reused.
+    async fn reference(&self) -> &str {
+        &self.m.reference
+    }
+    async fn title(&self) -> &str {
+        &self.m.title
+    }
+    /// What happened, in the reporter's words. Sensitive.
+    async fn description(&self) -> &str {
+        &self.m.description
+    }
+    async fn status(&self) -> IncidentStatus {
+        IncidentStatus::parse(&self.m.status).unwrap_or(IncidentStatus::Reported)
+    }
+    async fn event_type(&self) -> EventType {
+        EventType::parse(&self.m.event_type).unwrap_or_default()
+    }
+    async fn kind(&self) -> IncidentKind {
+        IncidentKind::parse(&self.m.kind).unwrap_or(IncidentKind::Other)
+    }
+    async fn category(&self) -> Option<&str> {
+        self.m.category.as_deref()
+    }
+    async fn department(&self, ctx: &Context<'_>) -> GqlResult<Department> {
+        let d = crate::org::service::department(state(ctx), self.m.department_id)
+            .await?
+            .ok_or(crate::error::AppError::Internal(
+                "incident without department".into(),
+            ))?;
+        Ok(Department(d))
+    }
+    async fn location(&self) -> Option<&str> {
+        self.m.location.as_deref()
+    }
+    async fn occurred_at(&self) -> DateTime<Utc> {
+        self.m.occurred_at
+    }
+    async fn reported_at(&self) -> DateTime<Utc> {
+        self.m.reported_at
+    }
+    /// Physical harm (LFPSE), as reported or as confirmed in triage.
+    async fn physical_harm(&self) -> HarmLevel {
+        HarmLevel::from_rank(self.m.physical_harm)
+    }
+    /// Psychological harm (LFPSE; up to SEVERE).
+    async fn psychological_harm(&self) -> HarmLevel {
+        HarmLevel::from_rank(self.m.psychological_harm)
+    }
+    /// A near miss: it did not reach the patient.
+    async fn near_miss(&self) -> bool {
+        self.m.near_miss
+    }
+    async fn immediate_actions(&self) -> Option<&str> {
+        self.m.immediate_actions.as_deref()
+    }
+    /// The patient concerned, if any. Sensitive.
+    async fn patient(&self) -> Option<Patient> {
+        let m = &self.m;
+        (m.patient_nhs_number.is_some()
+            || m.patient_name.is_some()
+            || m.patient_date_of_birth.is_some())
+        .then(|| Patient {
+            nhs_number: m.patient_nhs_number.clone(),
+            name: m.patient_name.clone(),
+            date_of_birth: m.patient_date_of_birth,
+        })
+    }
+    async fn equipment(&self) -> Option<Equipment> {
+        let m = &self.m;
+        (m.equipment_asset_id.is_some()
+            || m.equipment_manufacturer.is_some()
+            || m.equipment_model.is_some()
+            || m.equipment_serial_number.is_some())
+        .then(|| Equipment {
+            asset_id: m.equipment_asset_id.clone(),
+            manufacturer: m.equipment_manufacturer.clone(),
+            model: m.equipment_model.clone(),
+            serial_number: m.equipment_serial_number.clone(),
+        })
+    }
+    /// Reported anonymously: no link to the reporter is stored.
+    async fn anonymous(&self) -> bool {
+        self.m.anonymous
+    }
+    /// Who reported it; null when anonymous or reported by a system.
+    async fn reporter(&self, ctx: &Context<'_>) -> GqlResult<Option<StaffMember>> {
+        let Some(id) = self.m.reporter_id else {
+            return Ok(None);
+        };
+        Ok(Loaders::of(ctx).staff(id).await?.map(StaffMember))
+    }
+    /// The handler leading the review.
+    async fn handler(&self, ctx: &Context<'_>) -> GqlResult<Option<StaffMember>> {
+        let Some(id) = self.m.handler_id else {
+            return Ok(None);
+        };
+        Ok(Loaders::of(ctx).staff(id).await?.map(StaffMember))
+    }
+    /// The PSIRF learning response chosen.
+    async fn learning_response(&self) -> Option<LearningResponse> {
+        self.m
+            .learning_response
+            .as_deref()
+            .and_then(LearningResponse::parse)
+    }
+    /// What was learned, fed back to staff.
+    async fn learning_summary(&self) -> Option<&str> {
+        self.m.learning_summary.as_deref()
+    }
+    /// Investigation findings (internal).
+    async fn findings(&self) -> Option<&str> {
+        if self.access.internal {
+            self.m.findings.as_deref()
+        } else {
+            None
+        }
+    }
+    /// Feedback to the reporter: what happened next and what was learned.
+    async fn feedback_to_reporter(&self) -> Option<&str> {
+        self.m.feedback_to_reporter.as_deref()
+    }
+    async fn duty_of_candour(&self, ctx: &Context<'_>) -> GqlResult<DutyOfCandour> {
+        let rows = Loaders::of(ctx)
+            .candour_steps
+            .load_one(self.m.id)
+            .await
+            .map_err(crate::error::AppError::from)?
+            .unwrap_or_default();
+        let steps: Vec<CandourStepRecord> = rows
+            .iter()
+            .filter_map(|r| {
+                Some(CandourStepRecord {
+                    step: CandourStep::parse(&r.step)?,
+                    taken_at: r.taken_at,
+                })
+            })
+            .collect();
+        let kinds: Vec<CandourStep> = steps.iter().map(|s| s.step).collect();
+        Ok(DutyOfCandour {
+            applies: service::duty_applies(&self.m),
+            complete: workflow::candour_complete(&kinds),
+            steps,
+        })
+    }
+    /// Why it was last declined or reopened.
+    async fn status_reason(&self) -> Option<&str> {
+        self.m.status_reason.as_deref()
+    }
+    /// The incident this one duplicates, when declined as a duplicate.
+    async fn duplicate_of(&self, ctx: &Context<'_>) -> GqlResult<Option<Incident>> {
+        let Some(id) = self.m.duplicate_of_id else {
+            return Ok(None);
+        };
+        match service::get(state(ctx), request(ctx), id).await {
+            Ok((m, access)) => Ok(Some(Incident::new(m, access))),
+            Err(crate::error::AppError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+    async fn triaged_at(&self) -> Option<DateTime<Utc>> {
+        self.m.triaged_at
+    }
+    async fn closed_at(&self) -> Option<DateTime<Utc>> {
+        self.m.closed_at
+    }
+    /// Send this back as `expectedVersion` with the next change.
+    async fn version(&self) -> i32 {
+        self.m.version
+    }
+    /// The statuses this viewer may move the incident to now (closing rules aside).
+    async fn allowed_transitions(&self) -> Vec<IncidentStatus> {
+        workflow::allowed_transitions(
+            IncidentStatus::parse(&self.m.status).unwrap_or(IncidentStatus::Reported),
+            self.access,
+        )
+    }
+    /// Internal notes, oldest first; null for viewers who only reported the incident.
+    async fn comments(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<IncidentComment>>> {
+        if !self.access.internal {
+            return Ok(None);
+        }
+        let rows = Loaders::of(ctx)
+            .comments
+            .load_one(self.m.id)
+            .await
+            .map_err(crate::error::AppError::from)?
+            .unwrap_or_default();
+        Ok(Some(
+            rows.into_iter()
+                .map(|c| IncidentComment {
+                    id: ids::encode(Kind::Comment, c.id),
+                    body: c.body,
+                    created_at: c.created_at,
+                    author_id: c.author_id,
+                })
+                .collect(),
+        ))
+    }
+    /// Every change to the incident, oldest first.
+    async fn history(&self, ctx: &Context<'_>) -> GqlResult<Vec<TrailEvent>> {
+        let rows = Loaders::of(ctx)
+            .trail
+            .load_one(self.m.id)
+            .await
+            .map_err(crate::error::AppError::from)?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(TrailEvent::from).collect())
+    }
+}
+
+/// Filters for incident lists; all given must match.
+#[derive(InputObject, Default)]
+pub struct IncidentFilter {
+    /// Any of these statuses.
+    pub status: Option<Vec<IncidentStatus>>,
+    pub department_id: Option<ID>,
+    pub kind: Option<IncidentKind>,
+    /// Physical harm at least this.
+    pub min_physical_harm: Option<HarmLevel>,
+    /// Reported at or after this time.
+    pub reported_after: Option<DateTime<Utc>>,
+    /// Reported before this time.
+    pub reported_before: Option<DateTime<Utc>>,
+    /// Words in the title or the reference (case-insensitive).
+    pub search: Option<String>,
+    pub near_miss: Option<bool>,
+}
+
+#[derive(InputObject)]
+pub struct IncidentOrder {
+    pub field: IncidentOrderField,
+    pub direction: OrderDirection,
+}
+
+pub struct IncidentEdge {
+    cursor: String,
+    node: Incident,
+}
+
+#[Object]
+impl IncidentEdge {
+    async fn cursor(&self) -> &str {
+        &self.cursor
+    }
+    async fn node(&self) -> &Incident {
+        &self.node
+    }
+}
+
+/// A page of incidents.
+pub struct IncidentConnection {
+    edges: Vec<IncidentEdge>,
+    page_info: PageInfo,
+    count_query: sea_orm::Select<incident::Entity>,
+}
+
+#[Object]
+impl IncidentConnection {
+    async fn edges(&self) -> &[IncidentEdge] {
+        &self.edges
+    }
+    async fn page_info(&self) -> &PageInfo {
+        &self.page_info
+    }
+    /// How many incidents match the filter (all pages).
+    async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
+        Ok(service::count(state(ctx), self.count_query.clone()).await? as i64)
+    }
+}
+
+#[derive(Default)]
+pub struct IncidentQuery;
+
+#[Object]
+impl IncidentQuery {
+    /// One incident; NOT_FOUND when it does not exist or is not yours to see.
+    async fn incident(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Incident>> {
+        let uuid = ids::decode_as(Kind::Incident, &id, "id")?;
+        let (m, access) = service::get(state(ctx), request(ctx), uuid).await?;
+        Ok(Some(Incident::new(m, access)))
+    }
+
+    /// One incident by its reference, e.g. `INC-2026-000123`.
+    async fn incident_by_reference(
+        &self,
+        ctx: &Context<'_>,
+        reference: String,
+    ) -> GqlResult<Option<Incident>> {
+        let (m, access) = service::get_by_reference(state(ctx), request(ctx), &reference).await?;
+        Ok(Some(Incident::new(m, access)))
+    }
+
+    /// Incidents the caller may see, newest report first unless ordered otherwise.
+    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn incidents(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<IncidentFilter>,
+        order_by: Option<IncidentOrder>,
+    ) -> GqlResult<IncidentConnection> {
+        let st = state(ctx);
+        let rc = request(ctx);
+        rc.principal()?;
+        let first = page_size(first, st.settings.limits.max_page_size)?;
+        let f = filter.unwrap_or_default();
+        let query = IncidentQuery_ {
+            statuses: f.status.unwrap_or_default(),
+            department_id: f
+                .department_id
+                .as_ref()
+                .map(|id| ids::decode_as(Kind::Department, id, "departmentId"))
+                .transpose()?,
+            kind: f.kind,
+            min_physical_harm: f.min_physical_harm,
+            reported_after: f.reported_after,
+            reported_before: f.reported_before,
+            search: f.search,
+            near_miss: f.near_miss,
+        };
+        let order = order_by.map(|o| (o.field, o.direction)).unwrap_or_default();
+        let had_cursor = after.is_some();
+        let page = service::list(st, rc, query, order, first, after).await?;
+        let edges: Vec<IncidentEdge> = page
+            .rows
+            .into_iter()
+            .map(|(m, access, cursor)| IncidentEdge {
+                cursor,
+                node: Incident::new(m, access),
+            })
+            .collect();
+        Ok(IncidentConnection {
+            page_info: PageInfo {
+                has_next_page: page.has_next,
+                has_previous_page: had_cursor,
+                start_cursor: edges.first().map(|e| e.cursor.clone()),
+                end_cursor: edges.last().map(|e| e.cursor.clone()),
+            },
+            edges,
+            count_query: page.count_query,
+        })
+    }
+}
+
+use super::model::IncidentQuery as IncidentQuery_;
+
+/// The patient an incident concerns.
+#[derive(InputObject)]
+pub struct PatientInput {
+    /// 10 digits; spaces are ignored.
+    pub nhs_number: Option<String>,
+    pub name: Option<String>,
+    pub date_of_birth: Option<NaiveDate>,
+}
+
+#[derive(InputObject)]
+pub struct EquipmentInput {
+    pub asset_id: Option<String>,
+    pub manufacturer: Option<String>,
+    pub model: Option<String>,
+    pub serial_number: Option<String>,
+}
+
+/// A new incident report.
+#[derive(InputObject)]
+pub struct ReportIncidentInput {
+    /// A short summary (at most 200 characters).
+    pub title: String,
+    /// What happened. Sensitive.
+    pub description: String,
+    pub occurred_at: DateTime<Utc>,
+    pub department_id: ID,
+    pub kind: IncidentKind,
+    pub physical_harm: HarmLevel,
+    /// Default NONE; FATAL is not a psychological harm level.
+    pub psychological_harm: Option<HarmLevel>,
+    /// Default INCIDENT.
+    pub event_type: Option<EventType>,
+    pub near_miss: Option<bool>,
+    pub location: Option<String>,
+    pub category: Option<String>,
+    pub immediate_actions: Option<String>,
+    pub patient: Option<PatientInput>,
+    pub equipment: Option<EquipmentInput>,
+    /// Report without any link to you being stored.
+    pub anonymous: Option<bool>,
+    /// Send the same key again (e.g. a double-submitted form) to get the first result back.
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct ReportIncidentPayload {
+    pub incident: Incident,
+    /// For anonymous reports: the code to read feedback with (shown once).
+    pub follow_up_code: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct IncidentPayload {
+    pub incident: Incident,
+}
+
+/// Governance facts set during review; omitted fields stay as they are. Triaging a
+/// REPORTED incident moves it to UNDER_REVIEW.
+#[derive(InputObject)]
+pub struct TriageIncidentInput {
+    pub incident_id: ID,
+    pub expected_version: i32,
+    pub handler_id: Option<ID>,
+    pub category: Option<String>,
+    /// Confirmed physical harm.
+    pub physical_harm: Option<HarmLevel>,
+    /// Confirmed psychological harm.
+    pub psychological_harm: Option<HarmLevel>,
+    pub learning_response: Option<LearningResponse>,
+    pub learning_summary: Option<String>,
+    pub findings: Option<String>,
+    pub feedback_to_reporter: Option<String>,
+    /// Overrides the harm-derived default.
+    pub duty_of_candour_applies: Option<bool>,
+}
+
+#[derive(InputObject)]
+pub struct TransitionIncidentInput {
+    pub incident_id: ID,
+    pub to: IncidentStatus,
+    /// Required to decline or reopen.
+    pub reason: Option<String>,
+    pub expected_version: i32,
+    /// When declining a duplicate: the incident it duplicates.
+    pub duplicate_of_id: Option<ID>,
+}
+
+#[derive(InputObject)]
+pub struct CommentOnIncidentInput {
+    pub incident_id: ID,
+    /// Sensitive; at most 10,000 characters.
+    pub body: String,
+}
+
+#[derive(InputObject)]
+pub struct RecordDutyOfCandourStepInput {
+    pub incident_id: ID,
+    pub expected_version: i32,
+    pub step: CandourStep,
+    pub taken_at: DateTime<Utc>,
+}
+
+#[derive(Default)]
+pub struct IncidentMutation;
+
+#[Object]
+impl IncidentMutation {
+    /// Reports an incident or near miss. Any signed-in person; service accounts need
+    /// `incidents:write`.
+    async fn report_incident(
+        &self,
+        ctx: &Context<'_>,
+        input: ReportIncidentInput,
+    ) -> GqlResult<ReportIncidentPayload> {
+        let department_id = ids::decode_as(Kind::Department, &input.department_id, "departmentId")?;
+        let new = NewIncident {
+            title: input.title,
+            description: input.description,
+            occurred_at: input.occurred_at,
+            department_id,
+            kind: input.kind,
+            physical_harm: input.physical_harm,
+            psychological_harm: input.psychological_harm.unwrap_or(HarmLevel::None),
+            event_type: input.event_type.unwrap_or_default(),
+            near_miss: input.near_miss.unwrap_or(false),
+            location: input.location,
+            category: input.category,
+            immediate_actions: input.immediate_actions,
+            patient: input.patient.map(|p| PatientDetails {
+                nhs_number: p.nhs_number,
+                name: p.name,
+                date_of_birth: p.date_of_birth,
+            }),
+            equipment: input.equipment.map(|e| EquipmentDetails {
+                asset_id: e.asset_id,
+                manufacturer: e.manufacturer,
+                model: e.model,
+                serial_number: e.serial_number,
+            }),
+            anonymous: input.anonymous.unwrap_or(false),
+            idempotency_key: input.idempotency_key,
+        };
+        let (m, access) = service::report(state(ctx), request(ctx), new).await?;
+        Ok(ReportIncidentPayload {
+            incident: Incident::new(m, access),
+            follow_up_code: None,
+        })
+    }
+
+    /// Records governance facts (handler, confirmed harm, learning, feedback, candour).
+    async fn triage_incident(
+        &self,
+        ctx: &Context<'_>,
+        input: TriageIncidentInput,
+    ) -> GqlResult<IncidentPayload> {
+        let id = ids::decode_as(Kind::Incident, &input.incident_id, "incidentId")?;
+        let handler_id = input
+            .handler_id
+            .as_ref()
+            .map(|h| ids::decode_as(Kind::Staff, h, "handlerId"))
+            .transpose()?;
+        let t = Triage {
+            handler_id,
+            category: input.category,
+            physical_harm: input.physical_harm,
+            psychological_harm: input.psychological_harm,
+            learning_response: input.learning_response,
+            learning_summary: input.learning_summary,
+            findings: input.findings,
+            feedback_to_reporter: input.feedback_to_reporter,
+            duty_of_candour_applies: input.duty_of_candour_applies,
+        };
+        let (m, access) =
+            service::triage(state(ctx), request(ctx), id, input.expected_version, t).await?;
+        Ok(IncidentPayload {
+            incident: Incident::new(m, access),
+        })
+    }
+
+    /// Moves an incident through review. Closing checks the closing rules; closing and
+    /// reopening are for quality leads; declining and reopening need a reason.
+    async fn transition_incident(
+        &self,
+        ctx: &Context<'_>,
+        input: TransitionIncidentInput,
+    ) -> GqlResult<IncidentPayload> {
+        let id = ids::decode_as(Kind::Incident, &input.incident_id, "incidentId")?;
+        let duplicate_of = input
+            .duplicate_of_id
+            .as_ref()
+            .map(|d| ids::decode_as(Kind::Incident, d, "duplicateOfId"))
+            .transpose()?;
+        let (m, access) = service::transition(
+            state(ctx),
+            request(ctx),
+            id,
+            TransitionRequest {
+                to: input.to,
+                reason: input.reason,
+                expected_version: input.expected_version,
+                duplicate_of,
+            },
+        )
+        .await?;
+        Ok(IncidentPayload {
+            incident: Incident::new(m, access),
+        })
+    }
+
+    /// Adds an internal note to an incident's review.
+    async fn comment_on_incident(
+        &self,
+        ctx: &Context<'_>,
+        input: CommentOnIncidentInput,
+    ) -> GqlResult<IncidentPayload> {
+        let id = ids::decode_as(Kind::Incident, &input.incident_id, "incidentId")?;
+        let (m, access) = service::comment(state(ctx), request(ctx), id, input.body).await?;
+        Ok(IncidentPayload {
+            incident: Incident::new(m, access),
+        })
+    }
+
+    /// Records a duty-of-candour step (verbal, written, update, final letter).
+    async fn record_duty_of_candour_step(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordDutyOfCandourStepInput,
+    ) -> GqlResult<IncidentPayload> {
+        let id = ids::decode_as(Kind::Incident, &input.incident_id, "incidentId")?;
+        let (m, access) = service::record_candour_step(
+            state(ctx),
+            request(ctx),
+            id,
+            input.expected_version,
+            input.step,
+            input.taken_at,
+        )
+        .await?;
+        Ok(IncidentPayload {
+            incident: Incident::new(m, access),
+        })
+    }
+}

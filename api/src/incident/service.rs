@@ -1,0 +1,1074 @@
+//! Incident persistence and rules: each public function checks permission, applies the
+//! rules and writes the change and its trail event in one transaction.
+use chrono::{DateTime, Datelike, Duration, SubsecRound, Utc};
+use sea_orm::sea_query::{Expr, Func, LikeExpr, OnConflict, Query, SimpleExpr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, Order,
+    QueryFilter, QueryOrder, QuerySelect, Select,
+};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::model::*;
+use super::workflow::{self, Access, ClosingFacts};
+use crate::auth::{Principal, Role, Scope};
+use crate::context::{AppState, RequestCtx};
+use crate::error::{is_unique_violation, AppError, AppResult};
+use crate::graphql::pagination::{decode_cursor, encode_cursor};
+use crate::trail::{self, Actor, Diff};
+use entities::{candour_step, idempotency_key, incident, incident_comment, reference_counter};
+
+const ENTITY: &str = "Incident";
+
+/// Timestamps are kept to the microsecond, the precision PostgreSQL stores, so that both
+/// databases compare and page identically.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// Trims a text field; blank becomes None; longer than `max` characters is bad input.
+fn text(field: &str, value: Option<String>, max: usize) -> AppResult<Option<String>> {
+    let Some(v) = value else { return Ok(None) };
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    if v.chars().count() > max {
+        return Err(AppError::invalid(
+            field,
+            format!("{field} must be at most {max} characters"),
+        ));
+    }
+    Ok(Some(v.to_string()))
+}
+
+fn required(field: &str, value: String, max: usize) -> AppResult<String> {
+    text(field, Some(value), max)?
+        .ok_or_else(|| AppError::invalid(field, format!("{field} must not be blank")))
+}
+
+fn check_category(
+    state: &AppState,
+    field: &str,
+    category: Option<String>,
+) -> AppResult<Option<String>> {
+    let category = text(field, category, 100)?;
+    let taxonomy = &state.settings.incident_categories;
+    if let Some(c) = &category {
+        if !taxonomy.is_empty() && !taxonomy.iter().any(|t| t == c) {
+            return Err(AppError::invalid(
+                field,
+                format!("{field} must be one of the configured categories"),
+            ));
+        }
+    }
+    Ok(category)
+}
+
+/// Validates and normalises a report.
+async fn parse_report(state: &AppState, mut input: NewIncident) -> AppResult<NewIncident> {
+    input.title = required("title", input.title, 200)?;
+    input.description = required("description", input.description, 20_000)?;
+    let now = now();
+    if input.occurred_at > now + Duration::minutes(5) {
+        return Err(AppError::invalid(
+            "occurredAt",
+            "occurredAt must not be in the future",
+        ));
+    }
+    input.occurred_at = input.occurred_at.trunc_subsecs(6);
+    if input.psychological_harm == HarmLevel::Fatal {
+        return Err(AppError::invalid(
+            "psychologicalHarm",
+            "psychological harm is recorded up to SEVERE",
+        ));
+    }
+    if input.near_miss && input.physical_harm > HarmLevel::None {
+        return Err(AppError::invalid(
+            "nearMiss",
+            "a near miss did not reach the patient, so its physical harm is NONE",
+        ));
+    }
+    if crate::org::service::department(state, input.department_id)
+        .await?
+        .is_none()
+    {
+        return Err(AppError::invalid("departmentId", "no such department"));
+    }
+    input.location = text("location", input.location, 200)?;
+    input.category = check_category(state, "category", input.category)?;
+    input.immediate_actions = text("immediateActions", input.immediate_actions, 10_000)?;
+    if let Some(p) = input.patient.take() {
+        let nhs_number = match p.nhs_number {
+            Some(n) => {
+                let digits: String = n.chars().filter(|c| !c.is_whitespace()).collect();
+                if digits.len() != 10 || !digits.chars().all(|c| c.is_ascii_digit()) {
+                    return Err(AppError::invalid(
+                        "patient.nhsNumber",
+                        "an NHS number is 10 digits",
+                    ));
+                }
+                Some(digits)
+            }
+            None => None,
+        };
+        if p.date_of_birth.is_some_and(|d| d > now.date_naive()) {
+            return Err(AppError::invalid(
+                "patient.dateOfBirth",
+                "a date of birth cannot be in the future",
+            ));
+        }
+        let patient = PatientDetails {
+            nhs_number,
+            name: text("patient.name", p.name, 200)?,
+            date_of_birth: p.date_of_birth,
+        };
+        if patient.nhs_number.is_some() || patient.name.is_some() || patient.date_of_birth.is_some()
+        {
+            input.patient = Some(patient);
+        }
+    }
+    if let Some(e) = input.equipment.take() {
+        let equipment = EquipmentDetails {
+            asset_id: text("equipment.assetId", e.asset_id, 100)?,
+            manufacturer: text("equipment.manufacturer", e.manufacturer, 200)?,
+            model: text("equipment.model", e.model, 200)?,
+            serial_number: text("equipment.serialNumber", e.serial_number, 100)?,
+        };
+        if equipment.asset_id.is_some()
+            || equipment.manufacturer.is_some()
+            || equipment.model.is_some()
+            || equipment.serial_number.is_some()
+        {
+            input.equipment = Some(equipment);
+        }
+    }
+    if let Some(key) = &input.idempotency_key {
+        if key.is_empty() || key.len() > 128 {
+            return Err(AppError::invalid(
+                "idempotencyKey",
+                "idempotencyKey must be 1 to 128 characters",
+            ));
+        }
+    }
+    Ok(input)
+}
+
+/// The stored form of an idempotency key. A named report's key is scoped to its reporter;
+/// an anonymous report's is not, so that nothing derived from the reporter is stored.
+fn idempotency_hash(p: &Principal, anonymous: bool, key: &str) -> String {
+    let mut h = Sha256::new();
+    if anonymous {
+        h.update(b"anonymous\n");
+    } else {
+        h.update(b"reporter\n");
+        h.update(p.subject.as_bytes());
+        h.update(b"\n");
+    }
+    h.update(key.as_bytes());
+    hex(&h.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn find_by_key<C: ConnectionTrait>(
+    conn: &C,
+    key_hash: &str,
+) -> AppResult<Option<incident::Model>> {
+    let Some(key) = idempotency_key::Entity::find_by_id(key_hash.to_string())
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(incident::Entity::find_by_id(key.incident_id)
+        .one(conn)
+        .await?)
+}
+
+/// Next number in the per-year sequence: an upsert on the counter row, which locks that
+/// row until the reporting transaction ends, so two reports never share a number.
+async fn next_reference<C: ConnectionTrait>(
+    conn: &C,
+    prefix: &str,
+    year: i32,
+) -> AppResult<String> {
+    let stmt = Query::insert()
+        .into_table(reference_counter::Entity)
+        .columns([
+            reference_counter::Column::Prefix,
+            reference_counter::Column::Year,
+            reference_counter::Column::LastValue,
+        ])
+        .values_panic([prefix.into(), year.into(), 1i64.into()])
+        .on_conflict(
+            OnConflict::columns([
+                reference_counter::Column::Prefix,
+                reference_counter::Column::Year,
+            ])
+            .value(
+                reference_counter::Column::LastValue,
+                Expr::col((
+                    reference_counter::Entity,
+                    reference_counter::Column::LastValue,
+                ))
+                .add(1),
+            )
+            .to_owned(),
+        )
+        .returning_col(reference_counter::Column::LastValue)
+        .to_owned();
+    let row = conn
+        .query_one(conn.get_database_backend().build(&stmt))
+        .await?
+        .ok_or_else(|| AppError::Internal("reference counter returned no row".into()))?;
+    let n: i64 = row.try_get("", "last_value")?;
+    Ok(format!("{prefix}-{year}-{n:06}"))
+}
+
+/// The reported-by-me view for a caller who may not otherwise see the incident.
+const SUBMITTER: Access = Access {
+    view: true,
+    internal: false,
+    manage: false,
+    close: false,
+};
+
+pub async fn report(
+    state: &AppState,
+    rc: &RequestCtx,
+    input: NewIncident,
+) -> AppResult<(incident::Model, Access)> {
+    let p = rc.principal()?;
+    workflow::may_report(p)?;
+    let input = parse_report(state, input).await?;
+    let key_hash = input
+        .idempotency_key
+        .as_deref()
+        .map(|k| idempotency_hash(p, input.anonymous, k));
+    if let Some(h) = &key_hash {
+        if let Some(existing) = find_by_key(&state.db.conn, h).await? {
+            return Ok((existing, SUBMITTER));
+        }
+    }
+    // An anonymous report looks nobody up and writes nothing about its reporter.
+    let reporter_id = if input.anonymous {
+        None
+    } else {
+        rc.staff_id(state).await?
+    };
+    let actor = if input.anonymous {
+        Actor::anonymous()
+    } else {
+        Actor::of(p, reporter_id)
+    };
+    let now = now();
+    let tx = state.db.begin_write().await?;
+    if let Some(h) = &key_hash {
+        // A twin submitted a moment ago may have committed while we waited for our turn.
+        if let Some(existing) = find_by_key(&*tx, h).await? {
+            return Ok((existing, SUBMITTER));
+        }
+    }
+    let reference = next_reference(&*tx, "INC", now.year()).await?;
+    let patient = input.patient.clone().unwrap_or_default();
+    let equipment = input.equipment.clone().unwrap_or_default();
+    let model = incident::Model {
+        id: Uuid::now_v7(),
+        reference,
+        title: input.title,
+        description: input.description,
+        occurred_at: input.occurred_at,
+        reported_at: now,
+        department_id: input.department_id,
+        location: input.location,
+        event_type: input.event_type.as_str().into(),
+        kind: input.kind.as_str().into(),
+        category: input.category,
+        near_miss: input.near_miss,
+        physical_harm: input.physical_harm.rank(),
+        psychological_harm: input.psychological_harm.rank(),
+        immediate_actions: input.immediate_actions,
+        patient_nhs_number: patient.nhs_number,
+        patient_name: patient.name,
+        patient_date_of_birth: patient.date_of_birth,
+        equipment_asset_id: equipment.asset_id,
+        equipment_manufacturer: equipment.manufacturer,
+        equipment_model: equipment.model,
+        equipment_serial_number: equipment.serial_number,
+        anonymous: input.anonymous,
+        reporter_id,
+        handler_id: None,
+        learning_response: None,
+        learning_summary: None,
+        findings: None,
+        feedback_to_reporter: None,
+        duty_of_candour_applies: None,
+        status: IncidentStatus::Reported.as_str().into(),
+        status_reason: None,
+        duplicate_of_id: None,
+        triaged_at: None,
+        closed_at: None,
+        version: 1,
+        updated_at: now,
+    };
+    incident::Entity::insert(model.clone().into_active_model())
+        .exec_without_returning(&*tx)
+        .await?;
+    if let Some(h) = key_hash {
+        let key = idempotency_key::ActiveModel {
+            key_hash: sea_orm::Set(h.clone()),
+            incident_id: sea_orm::Set(model.id),
+            created_at: sea_orm::Set(now),
+        };
+        if let Err(e) = idempotency_key::Entity::insert(key)
+            .exec_without_returning(&*tx)
+            .await
+        {
+            if is_unique_violation(&e) {
+                // PostgreSQL: a concurrent twin won the key. Ours rolls back whole.
+                drop(tx);
+                return find_by_key(&state.db.conn, &h)
+                    .await?
+                    .map(|m| (m, SUBMITTER))
+                    .ok_or_else(|| AppError::Internal("idempotency key without incident".into()));
+            }
+            return Err(e.into());
+        }
+    }
+    let mut diff = Diff::new();
+    diff.field("reference", None, Some(&model.reference))
+        .field("status", None, Some(&model.status))
+        .field("title", None, Some(&model.title))
+        .field("kind", None, Some(&model.kind))
+        .field("physicalHarm", None, Some(input.physical_harm.as_str()))
+        .field(
+            "psychologicalHarm",
+            None,
+            Some(input.psychological_harm.as_str()),
+        )
+        .field("nearMiss", None, Some(model.near_miss))
+        .sensitive("description", true)
+        .sensitive("patient", input.patient.is_some());
+    trail::record(
+        &*tx,
+        rc,
+        &actor,
+        ENTITY,
+        model.id,
+        "incident.reported",
+        diff,
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(incident = %model.id, reference = %model.reference, "incident reported");
+    let access = access_to(state, rc, &model).await?;
+    Ok((model, if access.view { access } else { SUBMITTER }))
+}
+
+/// The caller's access to one incident.
+pub async fn access_to(
+    state: &AppState,
+    rc: &RequestCtx,
+    m: &incident::Model,
+) -> AppResult<Access> {
+    let p = rc.principal()?;
+    let code = crate::org::service::department(state, m.department_id)
+        .await?
+        .map(|d| d.code)
+        .unwrap_or_default();
+    let base = workflow::access(p, &code, false);
+    if base.view || p.is_service() || m.reporter_id.is_none() {
+        return Ok(base);
+    }
+    let me = rc.staff_id(state).await?;
+    Ok(workflow::access(p, &code, me == m.reporter_id))
+}
+
+/// One incident the caller may see; NOT_FOUND otherwise (whether or not it exists).
+pub async fn get(
+    state: &AppState,
+    rc: &RequestCtx,
+    id: Uuid,
+) -> AppResult<(incident::Model, Access)> {
+    rc.principal()?;
+    let m = incident::Entity::find_by_id(id)
+        .one(&state.db.conn)
+        .await?
+        .ok_or(AppError::NotFound("incident"))?;
+    let access = access_to(state, rc, &m).await?;
+    if !access.view {
+        return Err(AppError::NotFound("incident"));
+    }
+    Ok((m, access))
+}
+
+pub async fn get_by_reference(
+    state: &AppState,
+    rc: &RequestCtx,
+    reference: &str,
+) -> AppResult<(incident::Model, Access)> {
+    rc.principal()?;
+    let m = incident::Entity::find()
+        .filter(incident::Column::Reference.eq(reference.trim().to_ascii_uppercase()))
+        .one(&state.db.conn)
+        .await?
+        .ok_or(AppError::NotFound("incident"))?;
+    let access = access_to(state, rc, &m).await?;
+    if !access.view {
+        return Err(AppError::NotFound("incident"));
+    }
+    Ok((m, access))
+}
+
+/// Loads an incident for change inside `tx` (row-locked on PostgreSQL) and checks that the
+/// caller may manage it and saw the current version.
+async fn load_for_change(
+    state: &AppState,
+    rc: &RequestCtx,
+    tx: &sea_orm::DatabaseTransaction,
+    id: Uuid,
+    expected_version: Option<i32>,
+) -> AppResult<(incident::Model, Access)> {
+    let m = incident::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(tx)
+        .await?
+        .ok_or(AppError::NotFound("incident"))?;
+    let access = access_to(state, rc, &m).await?;
+    if !access.view {
+        return Err(AppError::NotFound("incident"));
+    }
+    if let Some(expected) = expected_version {
+        if m.version != expected {
+            return Err(AppError::Conflict {
+                expected,
+                actual: m.version,
+            });
+        }
+    }
+    Ok((m, access))
+}
+
+/// Writes `updated` if the stored version is still `expected`; bumps the version.
+async fn save(
+    tx: &sea_orm::DatabaseTransaction,
+    mut updated: incident::Model,
+    expected: i32,
+) -> AppResult<incident::Model> {
+    updated.version = expected + 1;
+    updated.updated_at = now();
+    let am = updated.clone().into_active_model().reset_all();
+    let result = incident::Entity::update_many()
+        .set(am)
+        .filter(incident::Column::Id.eq(updated.id))
+        .filter(incident::Column::Version.eq(expected))
+        .exec(tx)
+        .await?;
+    if result.rows_affected != 1 {
+        let actual = incident::Entity::find_by_id(updated.id)
+            .one(tx)
+            .await?
+            .map(|m| m.version)
+            .unwrap_or_default();
+        return Err(AppError::Conflict { expected, actual });
+    }
+    Ok(updated)
+}
+
+fn status_of(m: &incident::Model) -> IncidentStatus {
+    IncidentStatus::parse(&m.status).unwrap_or(IncidentStatus::Reported)
+}
+
+fn is_final(status: IncidentStatus) -> bool {
+    matches!(status, IncidentStatus::Closed | IncidentStatus::Declined)
+}
+
+fn actor(p: &Principal, staff: Option<Uuid>) -> Actor {
+    Actor::of(p, staff)
+}
+
+/// Whether `staff_id` may be made the handler of an incident in `department_code`.
+async fn check_handler(state: &AppState, staff_id: Uuid, department_code: &str) -> AppResult<()> {
+    let found = crate::org::service::staff_by_ids(&state.db.conn, &[staff_id]).await?;
+    let Some(s) = found.into_iter().next() else {
+        return Err(AppError::invalid("handlerId", "no such staff member"));
+    };
+    let roles: Vec<String> = serde_json::from_str(&s.roles).unwrap_or_default();
+    let depts: Vec<String> = serde_json::from_str(&s.department_codes).unwrap_or_default();
+    let ok = roles.iter().any(|r| r == Role::QualityLead.claim())
+        || roles.iter().any(|r| r == Role::Handler.claim())
+            && depts.iter().any(|d| d == department_code);
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            "handlerId",
+            "the handler must be a handler of the incident's department or a quality lead",
+        ))
+    }
+}
+
+pub async fn triage(
+    state: &AppState,
+    rc: &RequestCtx,
+    id: Uuid,
+    expected_version: i32,
+    t: Triage,
+) -> AppResult<(incident::Model, Access)> {
+    let p = rc.principal()?;
+    if t.psychological_harm == Some(HarmLevel::Fatal) {
+        return Err(AppError::invalid(
+            "psychologicalHarm",
+            "psychological harm is recorded up to SEVERE",
+        ));
+    }
+    let category = check_category(state, "category", t.category)?;
+    let learning_summary = text("learningSummary", t.learning_summary, 20_000)?;
+    let findings = text("findings", t.findings, 50_000)?;
+    let feedback = text("feedbackToReporter", t.feedback_to_reporter, 20_000)?;
+    let staff = rc.staff_id(state).await?;
+    let tx = state.db.begin_write().await?;
+    let (current, access) = load_for_change(state, rc, &tx, id, None).await?;
+    if !access.manage {
+        return Err(AppError::forbidden(
+            "only the incident's handlers and quality leads may triage it",
+        ));
+    }
+    if current.version != expected_version {
+        return Err(AppError::Conflict {
+            expected: expected_version,
+            actual: current.version,
+        });
+    }
+    let status = status_of(&current);
+    if is_final(status) {
+        return Err(AppError::invalid(
+            "incidentId",
+            "a closed or declined incident cannot be triaged; reopen it first",
+        ));
+    }
+    if let Some(h) = t.handler_id {
+        let code = crate::org::service::department(state, current.department_id)
+            .await?
+            .map(|d| d.code)
+            .unwrap_or_default();
+        check_handler(state, h, &code).await?;
+    }
+    let mut next = current.clone();
+    if let Some(h) = t.handler_id {
+        next.handler_id = Some(h);
+    }
+    if category.is_some() {
+        next.category = category;
+    }
+    if let Some(h) = t.physical_harm {
+        next.physical_harm = h.rank();
+    }
+    if let Some(h) = t.psychological_harm {
+        next.psychological_harm = h.rank();
+    }
+    if let Some(l) = t.learning_response {
+        next.learning_response = Some(l.as_str().into());
+    }
+    if learning_summary.is_some() {
+        next.learning_summary = learning_summary;
+    }
+    if findings.is_some() {
+        next.findings = findings;
+    }
+    if feedback.is_some() {
+        next.feedback_to_reporter = feedback;
+    }
+    if t.duty_of_candour_applies.is_some() {
+        next.duty_of_candour_applies = t.duty_of_candour_applies;
+    }
+    if status == IncidentStatus::Reported {
+        next.status = IncidentStatus::UnderReview.as_str().into();
+        next.triaged_at = Some(now());
+    }
+    let next = save(&tx, next, expected_version).await?;
+    let mut diff = Diff::new();
+    diff.field("status", &current.status, &next.status)
+        .field("handlerId", current.handler_id, next.handler_id)
+        .field("category", &current.category, &next.category)
+        .field(
+            "physicalHarm",
+            HarmLevel::from_rank(current.physical_harm).as_str(),
+            HarmLevel::from_rank(next.physical_harm).as_str(),
+        )
+        .field(
+            "psychologicalHarm",
+            HarmLevel::from_rank(current.psychological_harm).as_str(),
+            HarmLevel::from_rank(next.psychological_harm).as_str(),
+        )
+        .field(
+            "learningResponse",
+            &current.learning_response,
+            &next.learning_response,
+        )
+        .field(
+            "learningSummary",
+            &current.learning_summary,
+            &next.learning_summary,
+        )
+        .field("findings", &current.findings, &next.findings)
+        .field(
+            "feedbackToReporter",
+            &current.feedback_to_reporter,
+            &next.feedback_to_reporter,
+        )
+        .field(
+            "dutyOfCandourApplies",
+            current.duty_of_candour_applies,
+            next.duty_of_candour_applies,
+        )
+        .field("version", current.version, next.version);
+    trail::record(
+        &*tx,
+        rc,
+        &actor(p, staff),
+        ENTITY,
+        id,
+        "incident.triaged",
+        diff,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((next, access))
+}
+
+async fn candour_steps<C: ConnectionTrait>(conn: &C, id: Uuid) -> AppResult<Vec<CandourStep>> {
+    Ok(candour_step::Entity::find()
+        .filter(candour_step::Column::IncidentId.eq(id))
+        .all(conn)
+        .await?
+        .iter()
+        .filter_map(|s| CandourStep::parse(&s.step))
+        .collect())
+}
+
+pub fn duty_applies(m: &incident::Model) -> bool {
+    workflow::duty_of_candour_applies(
+        m.duty_of_candour_applies,
+        HarmLevel::from_rank(m.physical_harm),
+        HarmLevel::from_rank(m.psychological_harm),
+    )
+}
+
+pub struct TransitionRequest {
+    pub to: IncidentStatus,
+    pub reason: Option<String>,
+    pub expected_version: i32,
+    pub duplicate_of: Option<Uuid>,
+}
+
+pub async fn transition(
+    state: &AppState,
+    rc: &RequestCtx,
+    id: Uuid,
+    req: TransitionRequest,
+) -> AppResult<(incident::Model, Access)> {
+    let p = rc.principal()?;
+    let reason = text("reason", req.reason, 2_000)?;
+    if req.duplicate_of.is_some() && req.to != IncidentStatus::Declined {
+        return Err(AppError::invalid(
+            "duplicateOfId",
+            "duplicateOfId is given only when declining a duplicate",
+        ));
+    }
+    let staff = rc.staff_id(state).await?;
+    let tx = state.db.begin_write().await?;
+    let (current, access) = load_for_change(state, rc, &tx, id, None).await?;
+    let from = status_of(&current);
+    workflow::check_transition(from, req.to, access, reason.as_deref())?;
+    if current.version != req.expected_version {
+        return Err(AppError::Conflict {
+            expected: req.expected_version,
+            actual: current.version,
+        });
+    }
+    if let Some(dup) = req.duplicate_of {
+        if dup == id {
+            return Err(AppError::invalid(
+                "duplicateOfId",
+                "an incident cannot duplicate itself",
+            ));
+        }
+        let original = incident::Entity::find_by_id(dup).one(&*tx).await?;
+        let visible = match &original {
+            Some(o) => access_to(state, rc, o).await?.view,
+            None => false,
+        };
+        if !visible {
+            return Err(AppError::invalid("duplicateOfId", "no such incident"));
+        }
+    }
+    if req.to == IncidentStatus::Closed {
+        let facts = ClosingFacts {
+            physical_harm: Some(HarmLevel::from_rank(current.physical_harm)),
+            psychological_harm: Some(HarmLevel::from_rank(current.psychological_harm)),
+            feedback_to_reporter: current.feedback_to_reporter.clone(),
+            learning_response: current
+                .learning_response
+                .as_deref()
+                .and_then(LearningResponse::parse),
+            learning_summary: current.learning_summary.clone(),
+            duty_of_candour_applies: duty_applies(&current),
+            candour_steps: candour_steps(&*tx, id).await?,
+            // Corrective actions arrive with their own domain; until then none can be open.
+            open_corrective_actions: 0,
+        };
+        workflow::check_closing(&facts)?;
+    }
+    let now = now();
+    let mut next = current.clone();
+    next.status = req.to.as_str().into();
+    next.status_reason = reason;
+    match req.to {
+        IncidentStatus::Closed => next.closed_at = Some(now),
+        IncidentStatus::UnderReview => {
+            next.closed_at = None;
+            next.triaged_at.get_or_insert(now);
+        }
+        IncidentStatus::Declined => next.duplicate_of_id = req.duplicate_of,
+        _ => {}
+    }
+    let next = save(&tx, next, req.expected_version).await?;
+    let mut diff = Diff::new();
+    diff.field("status", &current.status, &next.status)
+        .field("statusReason", &current.status_reason, &next.status_reason)
+        .field(
+            "duplicateOfId",
+            current.duplicate_of_id,
+            next.duplicate_of_id,
+        )
+        .field("closedAt", current.closed_at, next.closed_at)
+        .field("version", current.version, next.version);
+    trail::record(
+        &*tx,
+        rc,
+        &actor(p, staff),
+        ENTITY,
+        id,
+        "incident.transitioned",
+        diff,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((next, access))
+}
+
+pub async fn comment(
+    state: &AppState,
+    rc: &RequestCtx,
+    id: Uuid,
+    body: String,
+) -> AppResult<(incident::Model, Access)> {
+    let p = rc.principal()?;
+    let body = required("body", body, 10_000)?;
+    let staff = rc.staff_id(state).await?;
+    let tx = state.db.begin_write().await?;
+    let (current, access) = load_for_change(state, rc, &tx, id, None).await?;
+    workflow::may_comment(p, access)?;
+    let comment = incident_comment::Model {
+        id: Uuid::now_v7(),
+        incident_id: id,
+        author_id: staff,
+        body,
+        created_at: now(),
+    };
+    incident_comment::Entity::insert(comment.clone().into_active_model())
+        .exec_without_returning(&*tx)
+        .await?;
+    let mut diff = Diff::new();
+    diff.field("commentId", None, Some(comment.id))
+        .sensitive("body", true);
+    trail::record(
+        &*tx,
+        rc,
+        &actor(p, staff),
+        ENTITY,
+        id,
+        "incident.commented",
+        diff,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((current, access))
+}
+
+pub async fn record_candour_step(
+    state: &AppState,
+    rc: &RequestCtx,
+    id: Uuid,
+    expected_version: i32,
+    step: CandourStep,
+    taken_at: DateTime<Utc>,
+) -> AppResult<(incident::Model, Access)> {
+    let p = rc.principal()?;
+    let now = now();
+    if taken_at > now + Duration::minutes(5) {
+        return Err(AppError::invalid(
+            "takenAt",
+            "takenAt must not be in the future",
+        ));
+    }
+    let staff = rc.staff_id(state).await?;
+    let tx = state.db.begin_write().await?;
+    let (current, access) = load_for_change(state, rc, &tx, id, None).await?;
+    if !access.manage {
+        return Err(AppError::forbidden(
+            "only the incident's handlers and quality leads may record duty-of-candour steps",
+        ));
+    }
+    if current.version != expected_version {
+        return Err(AppError::Conflict {
+            expected: expected_version,
+            actual: current.version,
+        });
+    }
+    if is_final(status_of(&current)) {
+        return Err(AppError::invalid(
+            "incidentId",
+            "a closed or declined incident cannot change; reopen it first",
+        ));
+    }
+    if !duty_applies(&current) {
+        return Err(AppError::invalid(
+            "step",
+            "the duty of candour does not apply to this incident",
+        ));
+    }
+    if step != CandourStep::Update && candour_steps(&*tx, id).await?.contains(&step) {
+        return Err(AppError::invalid("step", "this step is already recorded"));
+    }
+    let row = candour_step::Model {
+        id: Uuid::now_v7(),
+        incident_id: id,
+        step: step.as_str().into(),
+        taken_at: taken_at.trunc_subsecs(6),
+        recorded_by_id: staff,
+        created_at: now,
+    };
+    candour_step::Entity::insert(row.clone().into_active_model())
+        .exec_without_returning(&*tx)
+        .await?;
+    let next = save(&tx, current.clone(), expected_version).await?;
+    let mut diff = Diff::new();
+    diff.field("step", None, Some(step.as_str()))
+        .field("takenAt", None, Some(row.taken_at))
+        .field("version", current.version, next.version);
+    trail::record(
+        &*tx,
+        rc,
+        &actor(p, staff),
+        ENTITY,
+        id,
+        "incident.candour_step_recorded",
+        diff,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((next, access))
+}
+
+/// A position in an ordered list: the sort value and the id that breaks ties.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Position {
+    v: serde_json::Value,
+    id: Uuid,
+}
+
+pub struct Page {
+    pub rows: Vec<(incident::Model, Access, String)>,
+    pub has_next: bool,
+    /// The filtered query without paging, for a lazy `totalCount`.
+    pub count_query: Select<incident::Entity>,
+}
+
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('%');
+    for c in s.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// Which incidents the caller may see at all, as a condition on the incident table.
+async fn visible(state: &AppState, rc: &RequestCtx) -> AppResult<Condition> {
+    let p = rc.principal()?;
+    if p.has_role(Role::QualityLead)
+        || p.has_scope(Scope::IncidentsRead)
+        || p.has_scope(Scope::IncidentsManage)
+    {
+        return Ok(Condition::all());
+    }
+    let mut any = Condition::any();
+    if p.has_role(Role::Handler) && !p.department_codes.is_empty() {
+        any = any.add(
+            incident::Column::DepartmentId.in_subquery(
+                Query::select()
+                    .column(entities::department::Column::Id)
+                    .from(entities::department::Entity)
+                    .and_where(
+                        entities::department::Column::Code
+                            .is_in(p.department_codes.iter().cloned()),
+                    )
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(me) = rc.staff_id(state).await? {
+        any = any.add(incident::Column::ReporterId.eq(me));
+    }
+    if any.is_empty() {
+        // Nothing visible: a condition that is never true.
+        return Ok(Condition::all().add(Expr::val(1).eq(0)));
+    }
+    Ok(any)
+}
+
+fn filter_condition(q: &IncidentQuery) -> Condition {
+    let mut c = Condition::all();
+    if !q.statuses.is_empty() {
+        c = c.add(incident::Column::Status.is_in(q.statuses.iter().map(|s| s.as_str())));
+    }
+    if let Some(d) = q.department_id {
+        c = c.add(incident::Column::DepartmentId.eq(d));
+    }
+    if let Some(k) = q.kind {
+        c = c.add(incident::Column::Kind.eq(k.as_str()));
+    }
+    if let Some(h) = q.min_physical_harm {
+        c = c.add(incident::Column::PhysicalHarm.gte(h.rank()));
+    }
+    if let Some(t) = q.reported_after {
+        c = c.add(incident::Column::ReportedAt.gte(t));
+    }
+    if let Some(t) = q.reported_before {
+        c = c.add(incident::Column::ReportedAt.lt(t));
+    }
+    if let Some(n) = q.near_miss {
+        c = c.add(incident::Column::NearMiss.eq(n));
+    }
+    if let Some(s) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let pattern = escape_like(s);
+        let lower = |col: incident::Column| -> SimpleExpr { Func::lower(Expr::col(col)).into() };
+        c = c.add(
+            Condition::any()
+                .add(
+                    Expr::expr(lower(incident::Column::Title))
+                        .like(LikeExpr::new(pattern.clone()).escape('\\')),
+                )
+                .add(
+                    Expr::expr(lower(incident::Column::Reference))
+                        .like(LikeExpr::new(pattern).escape('\\')),
+                ),
+        );
+    }
+    c
+}
+
+fn sort_value(m: &incident::Model, field: IncidentOrderField) -> serde_json::Value {
+    match field {
+        IncidentOrderField::ReportedAt => serde_json::json!(m.reported_at),
+        IncidentOrderField::OccurredAt => serde_json::json!(m.occurred_at),
+        IncidentOrderField::PhysicalHarm => serde_json::json!(m.physical_harm),
+    }
+}
+
+pub async fn list(
+    state: &AppState,
+    rc: &RequestCtx,
+    query: IncidentQuery,
+    order: (IncidentOrderField, OrderDirection),
+    first: u64,
+    after: Option<String>,
+) -> AppResult<Page> {
+    let (field, direction) = order;
+    let filtered = incident::Entity::find()
+        .filter(visible(state, rc).await?)
+        .filter(filter_condition(&query));
+    let column = match field {
+        IncidentOrderField::ReportedAt => incident::Column::ReportedAt,
+        IncidentOrderField::OccurredAt => incident::Column::OccurredAt,
+        IncidentOrderField::PhysicalHarm => incident::Column::PhysicalHarm,
+    };
+    let mut page = filtered.clone();
+    if let Some(cursor) = after {
+        let pos: Position = decode_cursor(&cursor)?;
+        let bad = || AppError::invalid("after", "after is not a cursor from this list");
+        let value: sea_orm::Value = match field {
+            IncidentOrderField::PhysicalHarm => {
+                sea_orm::Value::from(pos.v.as_i64().ok_or_else(bad)? as i16)
+            }
+            _ => sea_orm::Value::from(
+                serde_json::from_value::<DateTime<Utc>>(pos.v).map_err(|_| bad())?,
+            ),
+        };
+        let after_cond = match direction {
+            OrderDirection::Asc => Condition::any()
+                .add(Expr::col(column).gt(value.clone()))
+                .add(
+                    Condition::all()
+                        .add(Expr::col(column).eq(value))
+                        .add(incident::Column::Id.gt(pos.id)),
+                ),
+            OrderDirection::Desc => Condition::any()
+                .add(Expr::col(column).lt(value.clone()))
+                .add(
+                    Condition::all()
+                        .add(Expr::col(column).eq(value))
+                        .add(incident::Column::Id.lt(pos.id)),
+                ),
+        };
+        page = page.filter(after_cond);
+    }
+    let ord = match direction {
+        OrderDirection::Asc => Order::Asc,
+        OrderDirection::Desc => Order::Desc,
+    };
+    let mut rows = page
+        .order_by(column, ord.clone())
+        .order_by(incident::Column::Id, ord)
+        .limit(first + 1)
+        .all(&state.db.conn)
+        .await?;
+    let has_next = rows.len() as u64 > first;
+    rows.truncate(first as usize);
+    let mut out = Vec::with_capacity(rows.len());
+    for m in rows {
+        let access = access_to(state, rc, &m).await?;
+        let cursor = encode_cursor(&Position {
+            v: sort_value(&m, field),
+            id: m.id,
+        });
+        out.push((m, access, cursor));
+    }
+    Ok(Page {
+        rows: out,
+        has_next,
+        count_query: filtered,
+    })
+}
+
+pub async fn count(state: &AppState, query: Select<incident::Entity>) -> AppResult<u64> {
+    use sea_orm::PaginatorTrait;
+    Ok(query.count(&state.db.conn).await?)
+}
+
+pub async fn candour_steps_of(state: &AppState, id: Uuid) -> AppResult<Vec<candour_step::Model>> {
+    Ok(candour_step::Entity::find()
+        .filter(candour_step::Column::IncidentId.eq(id))
+        .order_by_asc(candour_step::Column::TakenAt)
+        .all(&state.db.conn)
+        .await?)
+}

@@ -1,0 +1,13 @@
+//! Candour: incident, audit and service-improvement governance for healthcare-science
+//! services. `startup::Application` is the server; `main.rs` is its command line.
+pub mod auth;
+pub mod config;
+pub mod context;
+pub mod db;
+pub mod error;
+pub mod graphql;
+pub mod incident;
+pub mod org;
+pub mod startup;
+pub mod telemetry;
+pub mod trail;

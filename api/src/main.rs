@@ -1,0 +1,196 @@
+//! The `candour` command: serve (default), migrate, token, schema.
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use candour::auth::{Claims, Role, Scope};
+use candour::config::Settings;
+
+#[derive(Parser)]
+#[command(
+    name = "candour",
+    version,
+    about = "Incident, audit and improvement governance API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Mint a JWT for development or for a service account.
+    Token(TokenArgs),
+    /// Print the GraphQL schema (SDL) the server serves.
+    Schema,
+}
+
+#[derive(clap::Args)]
+struct TokenArgs {
+    /// The subject (`sub`): a stable user or service id.
+    #[arg(long)]
+    subject: String,
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long)]
+    email: Option<String>,
+    /// Roles: staff, handler, quality_lead, ig_officer, admin (repeat or comma-separate).
+    #[arg(long, value_delimiter = ',')]
+    role: Vec<String>,
+    /// Department codes the holder handles (repeat or comma-separate).
+    #[arg(long = "department", value_delimiter = ',')]
+    departments: Vec<String>,
+    /// Service-account scopes, e.g. "incidents:read incidents:write".
+    #[arg(long)]
+    scope: Option<String>,
+    /// Lifetime, e.g. 30m, 8h, 90d.
+    #[arg(long, default_value = "8h")]
+    lifetime: String,
+    /// Sign with this PEM private key (RS256/ES256) instead of the HS256 secret.
+    #[arg(long)]
+    private_key: Option<PathBuf>,
+    /// Algorithm for --private-key: RS256 or ES256.
+    #[arg(long, default_value = "RS256")]
+    algorithm: String,
+    /// Key id (`kid`) for --private-key, as in the JWKS.
+    #[arg(long)]
+    kid: Option<String>,
+}
+
+fn parse_lifetime(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 = num
+        .parse()
+        .map_err(|_| format!("lifetime {s:?}: expected e.g. 30m, 8h, 90d"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" | "" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("lifetime {s:?}: unit must be s, m, h or d")),
+    };
+    if secs <= 0 {
+        return Err("lifetime must be positive".into());
+    }
+    Ok(secs)
+}
+
+fn mint(settings: &Settings, args: TokenArgs) -> Result<String, String> {
+    for role in &args.role {
+        if Role::parse(role).is_none() {
+            return Err(format!(
+                "unknown role {role:?}: staff, handler, quality_lead, ig_officer or admin"
+            ));
+        }
+    }
+    if let Some(scope) = &args.scope {
+        for s in scope.split_whitespace() {
+            if Scope::parse(s).is_none() {
+                return Err(format!(
+                    "unknown scope {s:?}: incidents:read, incidents:write or incidents:manage"
+                ));
+            }
+        }
+    }
+    let now = chrono::Utc::now().timestamp();
+    let claims = Claims {
+        sub: args.subject,
+        name: args.name,
+        email: args.email,
+        roles: args.role,
+        departments: args.departments,
+        scope: args.scope,
+        exp: now + parse_lifetime(&args.lifetime)?,
+        iat: Some(now),
+        iss: settings.jwt_issuer.clone(),
+        aud: settings.jwt_audience.clone(),
+    };
+    match args.private_key {
+        Some(path) => {
+            let pem = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let alg = match args.algorithm.to_ascii_uppercase().as_str() {
+                "RS256" => jsonwebtoken::Algorithm::RS256,
+                "ES256" => jsonwebtoken::Algorithm::ES256,
+                other => return Err(format!("algorithm {other:?}: RS256 or ES256")),
+            };
+            candour::auth::mint_token(&claims, None, Some((&pem, alg, args.kid)))
+        }
+        None => {
+            let secret = candour::auth::dev_secret(settings)?;
+            candour::auth::mint_token(&claims, secret.as_ref(), None)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Schema = command {
+        print!("{}", candour::graphql::sdl());
+        return Ok(());
+    }
+    let settings = Settings::load().map_err(|e| e.to_string())?;
+    match command {
+        Command::Serve => {
+            candour::telemetry::init(&settings);
+            let app = candour::startup::Application::build(settings.clone())
+                .await
+                .map_err(|e| e.to_string())?;
+            tracing::info!(
+                bind = %settings.bind,
+                port = app.port(),
+                database = %candour::startup::redact_url(&settings.database_url),
+                "candour serving"
+            );
+            app.run_until_stopped().await.map_err(|e| e.to_string())
+        }
+        Command::Migrate => {
+            let db = candour::db::Db::connect(&settings).await.map_err(|e| {
+                format!(
+                    "cannot open the database: {}",
+                    candour::error::db_error_kind(&e)
+                )
+            })?;
+            db.migrate()
+                .await
+                .map_err(|e| format!("migrations failed: {e}"))?;
+            eprintln!("candour: migrations applied");
+            Ok(())
+        }
+        Command::Token(args) => {
+            println!("{}", mint(&settings, args)?);
+            Ok(())
+        }
+        Command::Schema => unreachable!("handled above"),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match actix_web::rt::System::new().block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("candour: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_lifetime;
+
+    #[test]
+    fn lifetimes() {
+        assert_eq!(parse_lifetime("30m").unwrap(), 1800);
+        assert_eq!(parse_lifetime("8h").unwrap(), 28_800);
+        assert_eq!(parse_lifetime("90d").unwrap(), 7_776_000);
+        assert!(parse_lifetime("soon").is_err());
+        assert!(parse_lifetime("0h").is_err());
+    }
+}

@@ -1,0 +1,188 @@
+//! Departments, staff and the viewer in the GraphQL schema.
+use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
+
+use super::service::{self, NewDepartment};
+use crate::auth::Role;
+use crate::graphql::ids::{self, Kind};
+use crate::graphql::{request, state};
+use entities::{department, staff};
+
+/// A hospital department (service) that incidents, audits and projects belong to.
+pub struct Department(pub department::Model);
+
+#[Object]
+impl Department {
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::Department, self.0.id)
+    }
+    /// Short code, as used in tokens' `departments` claim (e.g. `CARD`).
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Hospital site, where a trust has several.
+    async fn site(&self) -> Option<&str> {
+        self.0.site.as_deref()
+    }
+}
+
+/// A member of staff, known from their sign-in.
+pub struct StaffMember(pub staff::Model);
+
+#[Object]
+impl StaffMember {
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::Staff, self.0.id)
+    }
+    async fn name(&self) -> Option<&str> {
+        self.0.name.as_deref()
+    }
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+}
+
+/// Roles a person holds (token claim values in brackets).
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
+pub enum RoleName {
+    /// Every signed-in person (`staff`).
+    Staff,
+    /// Handles incidents of their departments (`handler`).
+    Handler,
+    /// Quality lead across all departments (`quality_lead`).
+    QualityLead,
+    /// Information-governance officer (`ig_officer`).
+    IgOfficer,
+    /// Administrator (`admin`).
+    Admin,
+}
+
+impl From<Role> for RoleName {
+    fn from(r: Role) -> Self {
+        match r {
+            Role::Staff => Self::Staff,
+            Role::Handler => Self::Handler,
+            Role::QualityLead => Self::QualityLead,
+            Role::IgOfficer => Self::IgOfficer,
+            Role::Admin => Self::Admin,
+        }
+    }
+}
+
+/// The signed-in caller.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct Viewer {
+    /// The token's subject.
+    pub subject: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub roles: Vec<RoleName>,
+    /// Department codes from the token; handlers handle these departments.
+    pub department_codes: Vec<String>,
+    /// A service account's Candour scopes (empty for people).
+    pub scopes: Vec<String>,
+    /// Whether the token is a service account's (limited to its scopes).
+    pub service_account: bool,
+}
+
+#[async_graphql::ComplexObject]
+impl Viewer {
+    /// The caller's staff record (null for service accounts).
+    async fn staff(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<StaffMember>> {
+        let rc = request(ctx);
+        let Some(id) = rc.staff_id(state(ctx)).await? else {
+            return Ok(None);
+        };
+        let found = service::staff_by_ids(&state(ctx).db.conn, &[id]).await?;
+        Ok(found.into_iter().next().map(StaffMember))
+    }
+
+    /// The departments named in the token that exist in Candour.
+    async fn departments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Department>> {
+        let all = service::departments(state(ctx)).await?;
+        Ok(all
+            .into_iter()
+            .filter(|d| self.department_codes.contains(&d.code))
+            .map(Department)
+            .collect())
+    }
+}
+
+#[derive(Default)]
+pub struct OrgQuery;
+
+#[Object]
+impl OrgQuery {
+    /// Who the caller is, as Candour sees them.
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Viewer> {
+        let p = request(ctx).principal()?;
+        Ok(Viewer {
+            subject: p.subject.clone(),
+            name: p.name.clone(),
+            email: p.email.clone(),
+            roles: p.roles.iter().map(|r| RoleName::from(*r)).collect(),
+            department_codes: p.department_codes.iter().cloned().collect(),
+            scopes: p
+                .scopes
+                .iter()
+                .flatten()
+                .map(|s| s.as_str().to_string())
+                .collect(),
+            service_account: p.is_service(),
+        })
+    }
+
+    /// All departments, by code.
+    async fn departments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Department>> {
+        request(ctx).principal()?;
+        Ok(service::departments(state(ctx))
+            .await?
+            .into_iter()
+            .map(Department)
+            .collect())
+    }
+}
+
+/// A new department (admins only).
+#[derive(InputObject)]
+pub struct CreateDepartmentInput {
+    /// 2 to 16 letters, digits, `-` or `_`; stored upper case; unique.
+    pub code: String,
+    pub name: String,
+    pub site: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct DepartmentPayload {
+    pub department: Department,
+}
+
+#[derive(Default)]
+pub struct OrgMutation;
+
+#[Object]
+impl OrgMutation {
+    /// Adds a department. Admins only; a code already in use is CONFLICT.
+    async fn create_department(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateDepartmentInput,
+    ) -> async_graphql::Result<DepartmentPayload> {
+        let d = service::create_department(
+            state(ctx),
+            request(ctx),
+            NewDepartment {
+                code: input.code,
+                name: input.name,
+                site: input.site,
+            },
+        )
+        .await?;
+        Ok(DepartmentPayload {
+            department: Department(d),
+        })
+    }
+}

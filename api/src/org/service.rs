@@ -1,0 +1,242 @@
+use std::hash::{Hash, Hasher};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use sea_orm::sea_query::{OnConflict, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use uuid::Uuid;
+
+use crate::auth::{Principal, Role};
+use crate::context::{AppState, RequestCtx};
+use crate::error::{is_unique_violation, AppError, AppResult};
+use crate::trail::{self, Actor, Diff};
+use entities::{department, staff};
+
+/// How long a staff record's last-seen time may lag before it is written again.
+const STAFF_REFRESH: Duration = Duration::from_secs(15 * 60);
+
+/// A new department: code as used in tokens' `departments` claim.
+pub struct NewDepartment {
+    pub code: String,
+    pub name: String,
+    pub site: Option<String>,
+}
+
+fn parse_department(input: NewDepartment) -> AppResult<NewDepartment> {
+    let code = input.code.trim().to_ascii_uppercase();
+    if !(2..=16).contains(&code.len())
+        || !code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(AppError::invalid(
+            "code",
+            "a department code is 2 to 16 letters, digits, '-' or '_'",
+        ));
+    }
+    let name = input.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(AppError::invalid(
+            "name",
+            "a department name is 1 to 200 characters",
+        ));
+    }
+    let site = input
+        .site
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    if site.as_ref().is_some_and(|s| s.chars().count() > 200) {
+        return Err(AppError::invalid(
+            "site",
+            "a site is at most 200 characters",
+        ));
+    }
+    Ok(NewDepartment { code, name, site })
+}
+
+pub async fn create_department(
+    state: &AppState,
+    rc: &RequestCtx,
+    input: NewDepartment,
+) -> AppResult<department::Model> {
+    let principal = rc.principal()?;
+    principal.require_role(Role::Admin, "creating a department")?;
+    let input = parse_department(input)?;
+    let staff_id = rc.staff_id(state).await?;
+    let model = department::Model {
+        id: Uuid::now_v7(),
+        code: input.code,
+        name: input.name,
+        site: input.site,
+        created_at: Utc::now(),
+    };
+    let tx = state.db.begin_write().await?;
+    let am: department::ActiveModel = model.clone().into();
+    if let Err(e) = department::Entity::insert(am)
+        .exec_without_returning(&*tx)
+        .await
+    {
+        return Err(if is_unique_violation(&e) {
+            AppError::Duplicate(format!("a department with code {} exists", model.code))
+        } else {
+            e.into()
+        });
+    }
+    let mut diff = Diff::new();
+    diff.field("code", None, Some(&model.code))
+        .field("name", None, Some(&model.name))
+        .field("site", None, model.site.as_ref());
+    trail::record(
+        &*tx,
+        rc,
+        &Actor::of(principal, staff_id),
+        "Department",
+        model.id,
+        "department.created",
+        diff,
+    )
+    .await?;
+    tx.commit().await?;
+    state
+        .departments
+        .lock()
+        .expect("department cache")
+        .insert(model.id, model.clone());
+    Ok(model)
+}
+
+pub async fn departments(state: &AppState) -> AppResult<Vec<department::Model>> {
+    let all = department::Entity::find()
+        .order_by_asc(department::Column::Code)
+        .all(&state.db.conn)
+        .await?;
+    let mut cache = state.departments.lock().expect("department cache");
+    for d in &all {
+        cache.insert(d.id, d.clone());
+    }
+    Ok(all)
+}
+
+/// One department by id, from the cache when possible.
+pub async fn department(state: &AppState, id: Uuid) -> AppResult<Option<department::Model>> {
+    if let Some(d) = state.departments.lock().expect("department cache").get(&id) {
+        return Ok(Some(d.clone()));
+    }
+    let found = department::Entity::find_by_id(id)
+        .one(&state.db.conn)
+        .await?;
+    if let Some(d) = &found {
+        state
+            .departments
+            .lock()
+            .expect("department cache")
+            .insert(id, d.clone());
+    }
+    Ok(found)
+}
+
+fn fingerprint(p: &Principal) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (&p.name, &p.email, &p.roles, &p.department_codes).hash(&mut h);
+    h.finish()
+}
+
+/// Inserts or refreshes the staff record for a person from their token's claims, and
+/// returns its id. Writes at most once per STAFF_REFRESH per subject unless claims change.
+pub async fn upsert_staff(state: &AppState, p: &Principal) -> AppResult<Uuid> {
+    let fp = fingerprint(p);
+    if let Some((id, seen_fp, at)) = state
+        .staff_seen
+        .lock()
+        .expect("staff cache")
+        .get(&p.subject)
+    {
+        if *seen_fp == fp && at.elapsed() < STAFF_REFRESH {
+            return Ok(*id);
+        }
+    }
+    let now = Utc::now();
+    let roles: Vec<&str> = p.roles.iter().map(|r| r.claim()).collect();
+    let stmt = Query::insert()
+        .into_table(staff::Entity)
+        .columns([
+            staff::Column::Id,
+            staff::Column::Subject,
+            staff::Column::Name,
+            staff::Column::Email,
+            staff::Column::Roles,
+            staff::Column::DepartmentCodes,
+            staff::Column::FirstSeenAt,
+            staff::Column::LastSeenAt,
+        ])
+        .values_panic([
+            Uuid::now_v7().into(),
+            p.subject.clone().into(),
+            p.name.clone().into(),
+            p.email.clone().into(),
+            serde_json::to_string(&roles).unwrap_or_default().into(),
+            serde_json::to_string(&p.department_codes)
+                .unwrap_or_default()
+                .into(),
+            now.into(),
+            now.into(),
+        ])
+        .on_conflict(
+            OnConflict::column(staff::Column::Subject)
+                .update_columns([
+                    staff::Column::Name,
+                    staff::Column::Email,
+                    staff::Column::Roles,
+                    staff::Column::DepartmentCodes,
+                    staff::Column::LastSeenAt,
+                ])
+                .to_owned(),
+        )
+        .returning_col(staff::Column::Id)
+        .to_owned();
+    let db = &state.db;
+    let _turn = db.write_turn().await;
+    let row = db
+        .conn
+        .query_one(db.backend().build(&stmt))
+        .await?
+        .ok_or_else(|| AppError::Internal("staff upsert returned no row".into()))?;
+    let id: Uuid = row.try_get("", "id")?;
+    state
+        .staff_seen
+        .lock()
+        .expect("staff cache")
+        .insert(p.subject.clone(), (id, fp, Instant::now()));
+    Ok(id)
+}
+
+pub async fn staff_by_ids<C: ConnectionTrait>(
+    conn: &C,
+    ids: &[Uuid],
+) -> AppResult<Vec<staff::Model>> {
+    Ok(staff::Entity::find()
+        .filter(staff::Column::Id.is_in(ids.iter().copied()))
+        .all(conn)
+        .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dept(code: &str) -> NewDepartment {
+        NewDepartment {
+            code: code.into(),
+            name: "Cardiology".into(),
+            site: None,
+        }
+    }
+
+    #[test]
+    fn codes_are_normalised_and_checked() {
+        assert_eq!(parse_department(dept(" card ")).unwrap().code, "CARD");
+        for bad in ["C", "CARDIOLOGY-DEPT-X1", "CA RD", "CÄRD", ""] {
+            assert!(parse_department(dept(bad)).is_err(), "{bad}");
+        }
+    }
+}

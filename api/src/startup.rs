@@ -1,0 +1,166 @@
+//! Builds the running application from `Settings`, so `main` and the tests start the very
+//! same server.
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpResponse, HttpServer};
+
+use crate::auth::Authenticator;
+use crate::config::Settings;
+use crate::context::AppState;
+use crate::db::Db;
+use crate::graphql::http::GraphqlService;
+
+#[derive(Debug)]
+pub struct StartupError(pub String);
+
+impl std::fmt::Display for StartupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartupError {}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    pub state: Arc<AppState>,
+}
+
+/// Connects, migrates and assembles the shared state.
+pub async fn prepare(settings: Settings) -> Result<Arc<AppState>, StartupError> {
+    let secret = crate::auth::dev_secret(&settings).map_err(StartupError)?;
+    let authenticator = Authenticator::new(&settings, secret.as_ref())
+        .map_err(|e| StartupError(format!("configuration: {e}")))?;
+    let db = Db::connect(&settings).await.map_err(|e| {
+        StartupError(format!(
+            "cannot open the database ({}): {}",
+            redact_url(&settings.database_url),
+            crate::error::db_error_kind(&e)
+        ))
+    })?;
+    db.migrate()
+        .await
+        .map_err(|e| StartupError(format!("migrations failed: {e}")))?;
+    Ok(Arc::new(AppState {
+        db,
+        settings: Arc::new(settings),
+        authenticator,
+        departments: Mutex::new(HashMap::new()),
+        staff_seen: Mutex::new(HashMap::new()),
+    }))
+}
+
+/// A database URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}{}@{}", &url[..scheme + 3], user, &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let listener = TcpListener::bind(&settings.bind)
+            .map_err(|e| StartupError(format!("cannot listen on {}: {e}", settings.bind)))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| StartupError(e.to_string()))?
+            .port();
+        let state = prepare(settings).await?;
+        let server = run(listener, state.clone())?;
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM/SIGINT, then lets in-flight requests finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("ok")
+}
+
+async fn readyz(state: web::Data<Arc<AppState>>) -> HttpResponse {
+    match state.db.pending_migrations().await {
+        Ok(0) => HttpResponse::Ok().content_type("text/plain").body("ready"),
+        Ok(n) => HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body(format!("{n} migrations pending")),
+        Err(e) => {
+            tracing::warn!(error = %crate::error::db_error_kind(&e), "readiness check failed");
+            HttpResponse::ServiceUnavailable()
+                .content_type("text/plain")
+                .body("database unreachable")
+        }
+    }
+}
+
+async fn schema_sdl() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body(crate::graphql::sdl())
+}
+
+fn run(listener: TcpListener, state: Arc<AppState>) -> Result<Server, StartupError> {
+    let settings = state.settings.clone();
+    let schema = crate::graphql::build_schema(Some(state.clone()), &settings.limits);
+    let service = web::Data::new(GraphqlService {
+        schema,
+        state: state.clone(),
+    });
+    let state_data = web::Data::new(state);
+    let body_limit = settings.limits.max_body_bytes;
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .wrap(from_fn(crate::telemetry::request_span))
+            .app_data(service.clone())
+            .app_data(state_data.clone())
+            .app_data(web::PayloadConfig::new(body_limit))
+            .route("/graphql", web::post().to(crate::graphql::http::post))
+            .route("/graphql", web::get().to(crate::graphql::http::get))
+            .route("/healthz", web::get().to(healthz))
+            .route("/readyz", web::get().to(readyz))
+            .route("/schema.graphql", web::get().to(schema_sdl))
+    })
+    .shutdown_timeout(settings.shutdown_timeout_secs);
+    if let Some(workers) = settings.workers {
+        server = server.workers(workers);
+    }
+    Ok(server
+        .listen(listener)
+        .map_err(|e| StartupError(e.to_string()))?
+        .run())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_taken_out_of_database_urls() {
+        assert_eq!(
+            super::redact_url("postgres://app:s3cret@db:5432/candour"),
+            "postgres://app@db:5432/candour"
+        );
+        assert_eq!(
+            super::redact_url("sqlite://candour.db"),
+            "sqlite://candour.db"
+        );
+    }
+}

@@ -1,0 +1,75 @@
+//! `TrailEvent` as integrators and reviewers read it.
+use async_graphql::{ComplexObject, Context, Json, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+
+use crate::graphql::ids::{self, Kind};
+use crate::graphql::loaders::Loaders;
+use crate::org::graphql::StaffMember;
+
+/// One changed field: its value before and after (JSON), or `sensitive: true` with both
+/// null when the field holds sensitive text that the trail does not copy.
+#[derive(SimpleObject, Clone)]
+pub struct FieldChange {
+    pub field: String,
+    pub before: Json<serde_json::Value>,
+    pub after: Json<serde_json::Value>,
+    pub sensitive: bool,
+}
+
+/// One entry in the append-only change trail.
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
+pub struct TrailEvent {
+    pub id: ID,
+    /// When the change was made.
+    pub at: DateTime<Utc>,
+    /// What was done, e.g. `incident.transitioned`.
+    pub action: String,
+    /// The kind of record changed, e.g. `Incident`.
+    pub entity_type: String,
+    /// Who did it: a subject or `service:<subject>`; null for an anonymous report.
+    pub actor_label: Option<String>,
+    /// The roles (or a service account's scopes) the actor held.
+    pub actor_roles: Option<String>,
+    /// The request that made the change (the `x-request-id` response header).
+    pub request_id: Option<String>,
+    pub changes: Vec<FieldChange>,
+    #[graphql(skip)]
+    pub actor_id: Option<uuid::Uuid>,
+}
+
+#[ComplexObject]
+impl TrailEvent {
+    /// The staff member who made the change, when known.
+    async fn actor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<StaffMember>> {
+        let Some(id) = self.actor_id else {
+            return Ok(None);
+        };
+        Ok(Loaders::of(ctx).staff(id).await?.map(StaffMember))
+    }
+}
+
+impl From<entities::trail_event::Model> for TrailEvent {
+    fn from(m: entities::trail_event::Model) -> Self {
+        let changes: Vec<super::FieldChange> = serde_json::from_str(&m.changes).unwrap_or_default();
+        Self {
+            id: ids::encode(Kind::TrailEvent, m.id),
+            at: m.occurred_at,
+            action: m.action,
+            entity_type: m.entity_type,
+            actor_label: m.actor_label,
+            actor_roles: m.actor_roles,
+            request_id: m.request_id,
+            changes: changes
+                .into_iter()
+                .map(|c| FieldChange {
+                    field: c.field,
+                    before: Json(c.before),
+                    after: Json(c.after),
+                    sensitive: c.sensitive,
+                })
+                .collect(),
+            actor_id: m.actor_id,
+        }
+    }
+}

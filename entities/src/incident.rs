@@ -1,0 +1,51 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "incident")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    #[sea_orm(unique)]
+    pub reference: String,
+    pub title: String,
+    pub description: String,
+    pub occurred_at: DateTimeUtc,
+    pub reported_at: DateTimeUtc,
+    pub department_id: Uuid,
+    pub location: Option<String>,
+    pub event_type: String,
+    pub kind: String,
+    pub category: Option<String>,
+    pub near_miss: bool,
+    /// LFPSE rank: 0 none, 1 low, 2 moderate, 3 severe, 4 fatal.
+    pub physical_harm: i16,
+    pub psychological_harm: i16,
+    pub immediate_actions: Option<String>,
+    pub patient_nhs_number: Option<String>,
+    pub patient_name: Option<String>,
+    pub patient_date_of_birth: Option<Date>,
+    pub equipment_asset_id: Option<String>,
+    pub equipment_manufacturer: Option<String>,
+    pub equipment_model: Option<String>,
+    pub equipment_serial_number: Option<String>,
+    pub anonymous: bool,
+    pub reporter_id: Option<Uuid>,
+    pub handler_id: Option<Uuid>,
+    pub learning_response: Option<String>,
+    pub learning_summary: Option<String>,
+    pub findings: Option<String>,
+    pub feedback_to_reporter: Option<String>,
+    pub duty_of_candour_applies: Option<bool>,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub duplicate_of_id: Option<Uuid>,
+    pub triaged_at: Option<DateTimeUtc>,
+    pub closed_at: Option<DateTimeUtc>,
+    pub version: i32,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

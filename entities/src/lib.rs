@@ -1,0 +1,10 @@
+//! Candour's tables as sea-orm models: one file per table, data only. Enumerations are
+//! stored as their GraphQL names (or LFPSE rank for harm) and parsed in the domain layer.
+pub mod candour_step;
+pub mod department;
+pub mod idempotency_key;
+pub mod incident;
+pub mod incident_comment;
+pub mod reference_counter;
+pub mod staff;
+pub mod trail_event;

@@ -1,0 +1,14 @@
+//! Candour's schema, one migration per change, written with sea-query so the same code
+//! runs on SQLite (the embedded default) and PostgreSQL (production).
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_foundation;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_foundation::Migration)]
+    }
+}
