@@ -154,8 +154,19 @@ impl Settings {
                     .map(|k| k.as_str().to_ascii_lowercase().into()),
             );
         let settings: Settings = figment.extract().map_err(|e| {
-            // figment's message names the key and the offending value's type, never a secret.
-            ConfigError::Parse(e.to_string())
+            let messages: Vec<String> = e
+                .into_iter()
+                .map(|e| {
+                    let key = e.path.join(".").to_ascii_lowercase();
+                    let source = e
+                        .metadata
+                        .as_ref()
+                        .map(|m| m.name.to_string())
+                        .unwrap_or_else(|| "settings".into());
+                    format!("{key}: {} (from {source})", e.kind)
+                })
+                .collect();
+            ConfigError::Parse(messages.join("; "))
         })?;
         settings.validate()?;
         Ok(settings)

@@ -25,7 +25,7 @@ enum Command {
     /// Apply pending database migrations and exit.
     Migrate,
     /// Mint a JWT for development or for a service account.
-    Token(TokenArgs),
+    Token(Box<TokenArgs>),
     /// Print the GraphQL schema (SDL) the server serves.
     Schema,
 }
@@ -163,7 +163,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Token(args) => {
-            println!("{}", mint(&settings, args)?);
+            println!("{}", mint(&settings, *args)?);
             Ok(())
         }
         Command::Schema => unreachable!("handled above"),

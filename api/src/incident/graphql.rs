@@ -18,13 +18,17 @@ type GqlResult<T> = async_graphql::Result<T>;
 
 /// An event that caused or could have caused harm, and its review.
 pub struct Incident {
-    m: incident::Model,
+    // Boxed: the row is large and Incident is one variant of the Node interface.
+    m: Box<incident::Model>,
     access: Access,
 }
 
 impl Incident {
     pub fn new(m: incident::Model, access: Access) -> Self {
-        Self { m, access }
+        Self {
+            m: Box::new(m),
+            access,
+        }
     }
 }
 
