@@ -423,14 +423,13 @@ pub async fn get_by_reference(
     Ok((m, access))
 }
 
-/// Loads an incident for change inside `tx` (row-locked on PostgreSQL) and checks that the
-/// caller may manage it and saw the current version.
+/// Loads an incident for change inside `tx` (row-locked on PostgreSQL); NOT_FOUND unless
+/// the caller may see it.
 async fn load_for_change(
     state: &AppState,
     rc: &RequestCtx,
     tx: &sea_orm::DatabaseTransaction,
     id: Uuid,
-    expected_version: Option<i32>,
 ) -> AppResult<(incident::Model, Access)> {
     let m = incident::Entity::find_by_id(id)
         .lock_exclusive()
@@ -441,15 +440,20 @@ async fn load_for_change(
     if !access.view {
         return Err(AppError::NotFound("incident"));
     }
-    if let Some(expected) = expected_version {
-        if m.version != expected {
-            return Err(AppError::Conflict {
-                expected,
-                actual: m.version,
-            });
-        }
-    }
     Ok((m, access))
+}
+
+/// The client must have seen the current version (checked after permission, so a caller
+/// who may not act learns nothing from the version).
+fn check_version(current: &incident::Model, expected: i32) -> AppResult<()> {
+    if current.version == expected {
+        Ok(())
+    } else {
+        Err(AppError::Conflict {
+            expected,
+            actual: current.version,
+        })
+    }
 }
 
 /// Writes `updated` if the stored version is still `expected`; bumps the version.
@@ -531,18 +535,13 @@ pub async fn triage(
     let feedback = text("feedbackToReporter", t.feedback_to_reporter, 20_000)?;
     let staff = rc.staff_id(state).await?;
     let tx = state.db.begin_write().await?;
-    let (current, access) = load_for_change(state, rc, &tx, id, None).await?;
+    let (current, access) = load_for_change(state, rc, &tx, id).await?;
     if !access.manage {
         return Err(AppError::forbidden(
             "only the incident's handlers and quality leads may triage it",
         ));
     }
-    if current.version != expected_version {
-        return Err(AppError::Conflict {
-            expected: expected_version,
-            actual: current.version,
-        });
-    }
+    check_version(&current, expected_version)?;
     let status = status_of(&current);
     if is_final(status) {
         return Err(AppError::invalid(
@@ -681,15 +680,10 @@ pub async fn transition(
     }
     let staff = rc.staff_id(state).await?;
     let tx = state.db.begin_write().await?;
-    let (current, access) = load_for_change(state, rc, &tx, id, None).await?;
+    let (current, access) = load_for_change(state, rc, &tx, id).await?;
     let from = status_of(&current);
     workflow::check_transition(from, req.to, access, reason.as_deref())?;
-    if current.version != req.expected_version {
-        return Err(AppError::Conflict {
-            expected: req.expected_version,
-            actual: current.version,
-        });
-    }
+    check_version(&current, req.expected_version)?;
     if let Some(dup) = req.duplicate_of {
         if dup == id {
             return Err(AppError::invalid(
@@ -771,7 +765,7 @@ pub async fn comment(
     let body = required("body", body, 10_000)?;
     let staff = rc.staff_id(state).await?;
     let tx = state.db.begin_write().await?;
-    let (current, access) = load_for_change(state, rc, &tx, id, None).await?;
+    let (current, access) = load_for_change(state, rc, &tx, id).await?;
     workflow::may_comment(p, access)?;
     let comment = incident_comment::Model {
         id: Uuid::now_v7(),
@@ -818,18 +812,13 @@ pub async fn record_candour_step(
     }
     let staff = rc.staff_id(state).await?;
     let tx = state.db.begin_write().await?;
-    let (current, access) = load_for_change(state, rc, &tx, id, None).await?;
+    let (current, access) = load_for_change(state, rc, &tx, id).await?;
     if !access.manage {
         return Err(AppError::forbidden(
             "only the incident's handlers and quality leads may record duty-of-candour steps",
         ));
     }
-    if current.version != expected_version {
-        return Err(AppError::Conflict {
-            expected: expected_version,
-            actual: current.version,
-        });
-    }
+    check_version(&current, expected_version)?;
     if is_final(status_of(&current)) {
         return Err(AppError::invalid(
             "incidentId",
@@ -1063,12 +1052,4 @@ pub async fn list(
 pub async fn count(state: &AppState, query: Select<incident::Entity>) -> AppResult<u64> {
     use sea_orm::PaginatorTrait;
     Ok(query.count(&state.db.conn).await?)
-}
-
-pub async fn candour_steps_of(state: &AppState, id: Uuid) -> AppResult<Vec<candour_step::Model>> {
-    Ok(candour_step::Entity::find()
-        .filter(candour_step::Column::IncidentId.eq(id))
-        .order_by_asc(candour_step::Column::TakenAt)
-        .all(&state.db.conn)
-        .await?)
 }
