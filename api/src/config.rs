@@ -31,7 +31,8 @@ pub enum LogFormat {
 pub struct Limits {
     /// Deepest selection nesting a query may have.
     pub max_depth: usize,
-    /// Highest complexity score (one per field, lists multiplied by their page size).
+    /// Highest complexity score: one per field, a list's selection counted once per row
+    /// of its page (`first`). The default admits a full page of 100 with about 45 fields.
     pub max_complexity: usize,
     /// Most aliased fields in one document (aliases multiply work cheaply for a client).
     pub max_aliases: usize,
@@ -49,7 +50,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_depth: 12,
-            max_complexity: 2000,
+            max_complexity: 5000,
             max_aliases: 30,
             max_body_bytes: 1024 * 1024,
             max_batch: 10,

@@ -29,6 +29,9 @@ pub struct Model {
     pub equipment_model: Option<String>,
     pub equipment_serial_number: Option<String>,
     pub anonymous: bool,
+    /// SHA-256 (hex) of an anonymous reporter's follow-up code.
+    #[sea_orm(unique)]
+    pub follow_up_code_hash: Option<String>,
     pub reporter_id: Option<Uuid>,
     pub handler_id: Option<Uuid>,
     pub learning_response: Option<String>,

@@ -54,6 +54,7 @@ enum Incident {
     EquipmentModel,
     EquipmentSerialNumber,
     Anonymous,
+    FollowUpCodeHash,
     ReporterId,
     HandlerId,
     LearningResponse,
@@ -260,6 +261,14 @@ impl MigrationTrait for Migration {
                             .null(),
                     )
                     .col(ColumnDef::new(Incident::Anonymous).boolean().not_null())
+                    // SHA-256 of an anonymous reporter's follow-up code; the code itself is
+                    // shown once and never stored.
+                    .col(
+                        ColumnDef::new(Incident::FollowUpCodeHash)
+                            .string_len(64)
+                            .null()
+                            .unique_key(),
+                    )
                     .col(ColumnDef::new(Incident::ReporterId).uuid().null())
                     .col(ColumnDef::new(Incident::HandlerId).uuid().null())
                     .col(

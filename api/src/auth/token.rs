@@ -110,7 +110,15 @@ impl Authenticator {
     fn validation(&self, alg: Algorithm) -> Validation {
         let mut v = Validation::new(alg);
         v.leeway = 30;
-        v.set_required_spec_claims(&["exp", "sub"]);
+        // A configured issuer or audience must be present, not merely right when present.
+        let mut required = vec!["exp", "sub"];
+        if self.issuer.is_some() {
+            required.push("iss");
+        }
+        if self.audience.is_some() {
+            required.push("aud");
+        }
+        v.set_required_spec_claims(&required);
         match &self.issuer {
             Some(iss) => v.set_issuer(&[iss]),
             None => v.iss = None,
@@ -343,5 +351,12 @@ mod tests {
         c.iss = Some("https://evil.example".into());
         let t = mint(&c, s.jwt_secret.as_ref(), None).unwrap();
         assert_eq!(auth.verify(&t).unwrap_err(), TokenError::WrongIssuer);
+        c.iss = None;
+        let t = mint(&c, s.jwt_secret.as_ref(), None).unwrap();
+        assert_eq!(auth.verify(&t).unwrap_err(), TokenError::MissingClaim);
+        c.iss = Some("https://idp.trust.nhs.uk".into());
+        c.aud = None;
+        let t = mint(&c, s.jwt_secret.as_ref(), None).unwrap();
+        assert_eq!(auth.verify(&t).unwrap_err(), TokenError::MissingClaim);
     }
 }

@@ -1,20 +1,49 @@
-//! Limits async-graphql does not provide itself: the number of aliases in a document.
-//! (Depth, complexity and introspection are set on the schema builder.)
+//! Limits async-graphql does not provide itself: the number of aliases in a document, and
+//! a clear refusal of introspection when it is switched off (the schema builder's own
+//! switch answers null without saying why). Depth and complexity are set on the builder.
 use std::sync::Arc;
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{ServerError, ServerResult, Variables};
 
-pub struct AliasLimit(pub usize);
+pub struct DocumentLimits {
+    pub max_aliases: usize,
+    pub introspection: bool,
+}
 
-impl ExtensionFactory for AliasLimit {
+impl ExtensionFactory for DocumentLimits {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AliasLimitExtension(self.0))
+        Arc::new(DocumentLimitsExtension {
+            max_aliases: self.max_aliases,
+            introspection: self.introspection,
+        })
     }
 }
 
-struct AliasLimitExtension(usize);
+struct DocumentLimitsExtension {
+    max_aliases: usize,
+    introspection: bool,
+}
+
+fn asks_introspection(set: &SelectionSet) -> bool {
+    set.items.iter().any(|item| match &item.node {
+        Selection::Field(f) => matches!(f.node.name.node.as_str(), "__schema" | "__type"),
+        Selection::InlineFragment(fr) => asks_introspection(&fr.node.selection_set.node),
+        Selection::FragmentSpread(_) => false,
+    })
+}
+
+/// Whether any operation or fragment selects `__schema` or `__type`.
+pub fn uses_introspection(doc: &ExecutableDocument) -> bool {
+    doc.operations
+        .iter()
+        .any(|(_, op)| asks_introspection(&op.node.selection_set.node))
+        || doc
+            .fragments
+            .values()
+            .any(|f| asks_introspection(&f.node.selection_set.node))
+}
 
 fn count_aliases(set: &SelectionSet) -> usize {
     set.items
@@ -46,7 +75,7 @@ pub fn aliases_in(doc: &ExecutableDocument) -> usize {
 }
 
 #[async_graphql::async_trait::async_trait]
-impl Extension for AliasLimitExtension {
+impl Extension for DocumentLimitsExtension {
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -56,9 +85,18 @@ impl Extension for AliasLimitExtension {
     ) -> ServerResult<ExecutableDocument> {
         let doc = next.run(ctx, query, variables).await?;
         let n = aliases_in(&doc);
-        if n > self.0 {
+        if n > self.max_aliases {
             return Err(ServerError::new(
-                format!("the query uses {n} aliases; at most {} are allowed", self.0),
+                format!(
+                    "the query uses {n} aliases; at most {} are allowed",
+                    self.max_aliases
+                ),
+                None,
+            ));
+        }
+        if !self.introspection && uses_introspection(&doc) {
+            return Err(ServerError::new(
+                "introspection is switched off on this server",
                 None,
             ));
         }

@@ -69,7 +69,10 @@ pub fn build_schema(state: Option<Arc<AppState>>, limits: &crate::config::Limits
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(64)
-        .extension(limits::AliasLimit(limits.max_aliases));
+        .extension(limits::DocumentLimits {
+            max_aliases: limits.max_aliases,
+            introspection: limits.introspection,
+        });
     if !limits.introspection {
         builder = builder.disable_introspection();
     }

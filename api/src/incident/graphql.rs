@@ -384,8 +384,30 @@ impl IncidentQuery {
         Ok(Some(Incident::new(m, access)))
     }
 
+    /// An anonymous report's status and the learning fed back, by its follow-up code; null
+    /// for an unknown code. Needs no sign-in, and records nothing about who asked.
+    async fn follow_up(
+        &self,
+        ctx: &Context<'_>,
+        code: String,
+    ) -> GqlResult<Option<AnonymousFollowUp>> {
+        Ok(service::follow_up(state(ctx), &code)
+            .await?
+            .map(|m| AnonymousFollowUp {
+                reference: m.reference,
+                status: IncidentStatus::parse(&m.status).unwrap_or(IncidentStatus::Reported),
+                reported_at: m.reported_at,
+                closed_at: m.closed_at,
+                learning_summary: m.learning_summary,
+                feedback_to_reporter: m.feedback_to_reporter,
+            }))
+    }
+
     /// Incidents the caller may see, newest report first unless ordered otherwise.
-    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    // The page's selection counts once per row. `first` is clamped to the largest page a
+    // default server allows, so an over-large `first` is refused by its own check (naming
+    // the field) rather than as "too complex".
+    #[graphql(complexity = "first.unwrap_or(20).clamp(1, 100) as usize * child_complexity")]
     async fn incidents(
         &self,
         ctx: &Context<'_>,
@@ -439,6 +461,19 @@ impl IncidentQuery {
 
 use super::model::IncidentQuery as IncidentQuery_;
 
+/// What an anonymous reporter reads with their follow-up code: status and learning only.
+#[derive(SimpleObject)]
+pub struct AnonymousFollowUp {
+    pub reference: String,
+    pub status: IncidentStatus,
+    pub reported_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    /// What was learned.
+    pub learning_summary: Option<String>,
+    /// Feedback to the reporter.
+    pub feedback_to_reporter: Option<String>,
+}
+
 /// The patient an incident concerns.
 #[derive(InputObject)]
 pub struct PatientInput {
@@ -486,7 +521,8 @@ pub struct ReportIncidentInput {
 #[derive(SimpleObject)]
 pub struct ReportIncidentPayload {
     pub incident: Incident,
-    /// For anonymous reports: the code to read feedback with (shown once).
+    /// For anonymous reports: the code to read feedback with through `followUp`. Shown
+    /// once and never stored (only its hash is): it cannot be recovered.
     pub follow_up_code: Option<String>,
 }
 
@@ -581,10 +617,10 @@ impl IncidentMutation {
             anonymous: input.anonymous.unwrap_or(false),
             idempotency_key: input.idempotency_key,
         };
-        let (m, access) = service::report(state(ctx), request(ctx), new).await?;
+        let (m, access, follow_up_code) = service::report(state(ctx), request(ctx), new).await?;
         Ok(ReportIncidentPayload {
             incident: Incident::new(m, access),
-            follow_up_code: None,
+            follow_up_code,
         })
     }
 

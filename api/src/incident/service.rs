@@ -228,6 +228,58 @@ async fn next_reference<C: ConnectionTrait>(
     Ok(format!("{prefix}-{year}-{n:06}"))
 }
 
+/// Crockford's base32 alphabet: no I, L, O or U to misread when copied by hand.
+const CODE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// A follow-up code: 160 random bits as 32 characters in groups of four.
+fn new_follow_up_code() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 20];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let mut bits: u64 = 0;
+    let mut nbits = 0;
+    let mut chars = Vec::with_capacity(32);
+    for b in bytes {
+        bits = (bits << 8) | u64::from(b);
+        nbits += 8;
+        while nbits >= 5 {
+            nbits -= 5;
+            chars.push(CODE_ALPHABET[((bits >> nbits) & 31) as usize] as char);
+        }
+    }
+    chars
+        .chunks(4)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// The stored form of a follow-up code, however the reporter typed it (case, dashes,
+/// spaces, and the letters Crockford's alphabet reads as digits).
+pub fn follow_up_hash(code: &str) -> String {
+    let normal: String = code
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| match c.to_ascii_uppercase() {
+            'O' => '0',
+            'I' | 'L' => '1',
+            other => other,
+        })
+        .collect();
+    hex(&Sha256::digest(normal.as_bytes()))
+}
+
+/// What an anonymous reporter may read with their code: status and learning, nothing else.
+pub async fn follow_up(state: &AppState, code: &str) -> AppResult<Option<incident::Model>> {
+    if code.trim().is_empty() || code.len() > 100 {
+        return Err(AppError::invalid("code", "not a follow-up code"));
+    }
+    Ok(incident::Entity::find()
+        .filter(incident::Column::FollowUpCodeHash.eq(follow_up_hash(code)))
+        .one(&state.db.conn)
+        .await?)
+}
+
 /// The reported-by-me view for a caller who may not otherwise see the incident.
 const SUBMITTER: Access = Access {
     view: true,
@@ -236,11 +288,14 @@ const SUBMITTER: Access = Access {
     close: false,
 };
 
+/// Reports an incident. Returns it, the caller's access, and for an anonymous report the
+/// follow-up code (None when an earlier submission with the same idempotency key made it:
+/// the code was shown then and is not kept).
 pub async fn report(
     state: &AppState,
     rc: &RequestCtx,
     input: NewIncident,
-) -> AppResult<(incident::Model, Access)> {
+) -> AppResult<(incident::Model, Access, Option<String>)> {
     let p = rc.principal()?;
     workflow::may_report(p)?;
     let input = parse_report(state, input).await?;
@@ -250,7 +305,7 @@ pub async fn report(
         .map(|k| idempotency_hash(p, input.anonymous, k));
     if let Some(h) = &key_hash {
         if let Some(existing) = find_by_key(&state.db.conn, h).await? {
-            return Ok((existing, SUBMITTER));
+            return Ok((existing, SUBMITTER, None));
         }
     }
     // An anonymous report looks nobody up and writes nothing about its reporter.
@@ -264,12 +319,13 @@ pub async fn report(
     } else {
         Actor::of(p, reporter_id)
     };
+    let follow_up = input.anonymous.then(new_follow_up_code);
     let now = now();
     let tx = state.db.begin_write().await?;
     if let Some(h) = &key_hash {
         // A twin submitted a moment ago may have committed while we waited for our turn.
         if let Some(existing) = find_by_key(&*tx, h).await? {
-            return Ok((existing, SUBMITTER));
+            return Ok((existing, SUBMITTER, None));
         }
     }
     let reference = next_reference(&*tx, "INC", now.year()).await?;
@@ -299,6 +355,7 @@ pub async fn report(
         equipment_model: equipment.model,
         equipment_serial_number: equipment.serial_number,
         anonymous: input.anonymous,
+        follow_up_code_hash: follow_up.as_ref().map(|c| follow_up_hash(c)),
         reporter_id,
         handler_id: None,
         learning_response: None,
@@ -332,7 +389,7 @@ pub async fn report(
                 drop(tx);
                 return find_by_key(&state.db.conn, &h)
                     .await?
-                    .map(|m| (m, SUBMITTER))
+                    .map(|m| (m, SUBMITTER, None))
                     .ok_or_else(|| AppError::Internal("idempotency key without incident".into()));
             }
             return Err(e.into());
@@ -365,7 +422,11 @@ pub async fn report(
     tx.commit().await?;
     tracing::info!(incident = %model.id, reference = %model.reference, "incident reported");
     let access = access_to(state, rc, &model).await?;
-    Ok((model, if access.view { access } else { SUBMITTER }))
+    Ok((
+        model,
+        if access.view { access } else { SUBMITTER },
+        follow_up,
+    ))
 }
 
 /// The caller's access to one incident.
@@ -1052,4 +1113,28 @@ pub async fn list(
 pub async fn count(state: &AppState, query: Select<incident::Entity>) -> AppResult<u64> {
     use sea_orm::PaginatorTrait;
     Ok(query.count(&state.db.conn).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn follow_up_codes_are_long_random_and_forgiving_to_type() {
+        let a = new_follow_up_code();
+        let b = new_follow_up_code();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 32 + 7, "{a}");
+        assert_eq!(
+            follow_up_hash(&a),
+            follow_up_hash(&a.to_lowercase().replace('-', " "))
+        );
+        assert_eq!(follow_up_hash("O1-IL"), follow_up_hash("0111"));
+        assert_ne!(follow_up_hash(&a), follow_up_hash(&b));
+    }
+
+    #[test]
+    fn like_patterns_are_escaped() {
+        assert_eq!(escape_like("50%_a\\"), "%50\\%\\_a\\\\%");
+    }
 }

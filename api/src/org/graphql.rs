@@ -149,7 +149,7 @@ impl OrgQuery {
 /// A new department (admins only).
 #[derive(InputObject)]
 pub struct CreateDepartmentInput {
-    /// 2 to 16 letters, digits, `-` or `_`; stored upper case; unique.
+    /// 2 to 16 upper-case letters, digits, `-` or `_`; unique; as in tokens' `departments`.
     pub code: String,
     pub name: String,
     pub site: Option<String>,

@@ -23,15 +23,17 @@ pub struct NewDepartment {
 }
 
 fn parse_department(input: NewDepartment) -> AppResult<NewDepartment> {
-    let code = input.code.trim().to_ascii_uppercase();
+    // Codes are compared exactly with tokens' `departments` claims, so they are taken as
+    // given (upper case) rather than rewritten.
+    let code = input.code.trim().to_string();
     if !(2..=16).contains(&code.len())
         || !code
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_' || c == '-')
     {
         return Err(AppError::invalid(
             "code",
-            "a department code is 2 to 16 letters, digits, '-' or '_'",
+            "a department code is 2 to 16 upper-case letters, digits, '-' or '_'",
         ));
     }
     let name = input.name.trim().to_string();
@@ -234,8 +236,8 @@ mod tests {
 
     #[test]
     fn codes_are_normalised_and_checked() {
-        assert_eq!(parse_department(dept(" card ")).unwrap().code, "CARD");
-        for bad in ["C", "CARDIOLOGY-DEPT-X1", "CA RD", "CÄRD", ""] {
+        assert_eq!(parse_department(dept(" CARD ")).unwrap().code, "CARD");
+        for bad in ["C", "CARDIOLOGY-DEPT-X1", "CA RD", "CÄRD", "", "card"] {
             assert!(parse_department(dept(bad)).is_err(), "{bad}");
         }
     }

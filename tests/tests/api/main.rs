@@ -1,0 +1,12 @@
+//! The Candour API, story by story. One binary (one link) for the whole suite; each test
+//! spawns its own server against its own fresh database.
+
+mod access;
+mod auth;
+mod comments;
+mod history;
+mod http;
+mod listing;
+mod reporting;
+mod schema;
+mod triage;
