@@ -127,15 +127,25 @@ fn is_request_error(resp: &async_graphql::Response) -> bool {
         && resp.errors.iter().all(|e| e.path.is_empty())
 }
 
-fn to_json(resp: &async_graphql::Response) -> serde_json::Value {
-    let mut v = serde_json::to_value(resp).unwrap_or_else(|_| serde_json::json!({}));
+/// The body for one response: as async-graphql serialises it (fields in the order the
+/// query asked for them), except that a request error carries no `data` entry at all.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Body<'a> {
+    Executed(&'a async_graphql::Response),
+    Refused {
+        errors: &'a [async_graphql::ServerError],
+    },
+}
+
+fn body_of(resp: &async_graphql::Response) -> Body<'_> {
     if is_request_error(resp) {
-        // A request error carries no data entry at all (nothing was executed).
-        if let Some(obj) = v.as_object_mut() {
-            obj.remove("data");
+        Body::Refused {
+            errors: &resp.errors,
         }
+    } else {
+        Body::Executed(resp)
     }
-    v
 }
 
 async fn execute(
@@ -187,17 +197,23 @@ async fn execute(
             } else {
                 StatusCode::OK
             };
-            (status, to_json(&r))
+            (status, serde_json::to_vec(&body_of(&r)))
         }
-        BatchResponse::Batch(rs) => {
-            let items: Vec<serde_json::Value> = rs
-                .into_iter()
-                .map(|mut r| {
-                    ensure_codes(&mut r);
-                    to_json(&r)
-                })
-                .collect();
-            (StatusCode::OK, serde_json::Value::Array(items))
+        BatchResponse::Batch(mut rs) => {
+            rs.iter_mut().for_each(ensure_codes);
+            let bodies: Vec<Body<'_>> = rs.iter().map(body_of).collect();
+            (StatusCode::OK, serde_json::to_vec(&bodies))
+        }
+    };
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %e, "response serialisation failed");
+            return HttpResponse::InternalServerError()
+                .insert_header((header::CONTENT_TYPE, media.header()))
+                .body(
+                    r#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#,
+                );
         }
     };
     let mut http = HttpResponse::build(status);
@@ -205,7 +221,7 @@ async fn execute(
     if state.settings.diagnostics.sql_statement_count {
         http.insert_header(("x-sql-statements", HeaderValue::from(statements)));
     }
-    http.body(body.to_string())
+    http.body(body)
 }
 
 pub struct GraphqlService {

@@ -561,3 +561,35 @@ async fn introspection_can_be_switched_off() {
     // Ordinary queries still work.
     app.gql(Some(&token), ME, json!({})).await.assert_ok();
 }
+
+#[tokio::test]
+async fn response_fields_come_back_in_the_order_the_query_asked_for_them() {
+    let app = spawn_app().await;
+    let token = app.staff("alice");
+    for (query, first, second) in [
+        (
+            "{ me { subject serviceAccount } }",
+            "\"subject\"",
+            "\"serviceAccount\"",
+        ),
+        (
+            "{ me { serviceAccount subject } }",
+            "\"serviceAccount\"",
+            "\"subject\"",
+        ),
+    ] {
+        let text = app
+            .client
+            .post(app.url("/graphql"))
+            .bearer_auth(&token)
+            .json(&json!({ "query": query }))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let (a, b) = (text.find(first).unwrap(), text.find(second).unwrap());
+        assert!(a < b, "{query} answered {text}");
+    }
+}
