@@ -96,6 +96,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Default tracing filter when `RUST_LOG` is not set.
     pub log_level: String,
+    /// IANA time zone whose calendar decides "today" for due dates (default Europe/London).
+    pub timezone: String,
     /// Incident categories (the taxonomy); empty means free text.
     pub incident_categories: Vec<String>,
     pub limits: Limits,
@@ -125,6 +127,7 @@ impl Default for Settings {
             public_url: "http://127.0.0.1:8080".into(),
             log_format: LogFormat::Text,
             log_level: "info".into(),
+            timezone: "Europe/London".into(),
             incident_categories: Vec::new(),
             limits: Limits::default(),
             diagnostics: Diagnostics::default(),
@@ -222,6 +225,12 @@ impl Settings {
         if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
             return Err(invalid("public_url", "must start with http:// or https://"));
         }
+        if self.timezone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(invalid(
+                "timezone",
+                "must be an IANA time zone such as Europe/London",
+            ));
+        }
         let l = &self.limits;
         for (key, value) in [
             ("limits.max_depth", l.max_depth),
@@ -243,6 +252,12 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+
+    /// Today's date in the configured time zone.
+    pub fn today(&self) -> chrono::NaiveDate {
+        let tz: chrono_tz::Tz = self.timezone.parse().unwrap_or(chrono_tz::Europe::London);
+        chrono::Utc::now().with_timezone(&tz).date_naive()
     }
 
     pub fn is_postgres(&self) -> bool {

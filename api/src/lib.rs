@@ -1,5 +1,6 @@
 //! Candour: incident, audit and service-improvement governance for healthcare-science
 //! services. `startup::Application` is the server; `main.rs` is its command line.
+pub mod action;
 pub mod auth;
 pub mod config;
 pub mod context;

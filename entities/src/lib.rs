@@ -1,6 +1,7 @@
 //! Candour's tables as sea-orm models: one file per table, data only. Enumerations are
 //! stored as their GraphQL names (or LFPSE rank for harm) and parsed in the domain layer.
 pub mod candour_step;
+pub mod corrective_action;
 pub mod department;
 pub mod idempotency_key;
 pub mod incident;

@@ -13,6 +13,7 @@ pub enum Kind {
     Staff,
     Comment,
     TrailEvent,
+    CorrectiveAction,
 }
 
 impl Kind {
@@ -23,6 +24,7 @@ impl Kind {
             Self::Staff => "StaffMember",
             Self::Comment => "IncidentComment",
             Self::TrailEvent => "TrailEvent",
+            Self::CorrectiveAction => "CorrectiveAction",
         }
     }
 
@@ -33,6 +35,7 @@ impl Kind {
             "StaffMember" => Self::Staff,
             "IncidentComment" => Self::Comment,
             "TrailEvent" => Self::TrailEvent,
+            "CorrectiveAction" => Self::CorrectiveAction,
             _ => return None,
         })
     }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::db::spawn_counted;
 use crate::error::{AppError, AppResult};
-use entities::{candour_step, incident, incident_comment, staff, trail_event};
+use entities::{candour_step, corrective_action, incident, incident_comment, staff, trail_event};
 
 /// Loader errors must be Clone; the detail is logged where it is mapped to INTERNAL.
 #[derive(Clone, Debug)]
@@ -39,6 +39,68 @@ pub struct CommentsLoader(DatabaseConnection);
 pub struct CandourStepsLoader(DatabaseConnection);
 pub struct TrailLoader(DatabaseConnection);
 pub struct IncidentLoader(DatabaseConnection);
+pub struct ActionsByIncidentLoader(DatabaseConnection);
+pub struct ActionLoader(DatabaseConnection);
+pub struct StaffByEmailLoader(DatabaseConnection);
+
+/// Staff by lower-case email (an action's owner is named by email).
+impl Loader<String> for StaffByEmailLoader {
+    type Value = staff::Model;
+    type Error = LoadError;
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, staff::Model>, LoadError> {
+        let rows = staff::Entity::find()
+            .filter(staff::Column::Email.is_in(keys.iter().cloned()))
+            .all(&self.0)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|s| Some((s.email.clone()?, s)))
+            .collect())
+    }
+}
+pub struct FollowUpLoader(DatabaseConnection);
+
+impl Loader<Uuid> for ActionsByIncidentLoader {
+    type Value = Vec<corrective_action::Model>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, LoadError> {
+        let rows = corrective_action::Entity::find()
+            .filter(corrective_action::Column::IncidentId.is_in(keys.iter().copied()))
+            .order_by_asc(corrective_action::Column::CreatedAt)
+            .order_by_asc(corrective_action::Column::Id)
+            .all(&self.0)
+            .await?;
+        Ok(group(rows, |a| a.incident_id.unwrap_or_default()))
+    }
+}
+
+impl Loader<Uuid> for ActionLoader {
+    type Value = corrective_action::Model;
+    type Error = LoadError;
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, LoadError> {
+        let rows = corrective_action::Entity::find()
+            .filter(corrective_action::Column::Id.is_in(keys.iter().copied()))
+            .all(&self.0)
+            .await?;
+        Ok(rows.into_iter().map(|a| (a.id, a)).collect())
+    }
+}
+
+/// The follow-up raised from each action (keyed by the original's id).
+impl Loader<Uuid> for FollowUpLoader {
+    type Value = corrective_action::Model;
+    type Error = LoadError;
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, LoadError> {
+        let rows = corrective_action::Entity::find()
+            .filter(corrective_action::Column::FollowUpOfId.is_in(keys.iter().copied()))
+            .all(&self.0)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|a| Some((a.follow_up_of_id?, a)))
+            .collect())
+    }
+}
 
 impl Loader<Uuid> for StaffLoader {
     type Value = staff::Model;
@@ -112,6 +174,10 @@ pub struct Loaders {
     pub candour_steps: DataLoader<CandourStepsLoader>,
     pub trail: DataLoader<TrailLoader>,
     pub incidents: DataLoader<IncidentLoader>,
+    pub actions_by_incident: DataLoader<ActionsByIncidentLoader>,
+    pub actions: DataLoader<ActionLoader>,
+    pub follow_ups: DataLoader<FollowUpLoader>,
+    pub staff_by_email: DataLoader<StaffByEmailLoader>,
 }
 
 impl Loaders {
@@ -122,6 +188,13 @@ impl Loaders {
             candour_steps: DataLoader::new(CandourStepsLoader(conn.clone()), spawn_counted),
             trail: DataLoader::new(TrailLoader(conn.clone()), spawn_counted),
             incidents: DataLoader::new(IncidentLoader(conn.clone()), spawn_counted),
+            actions_by_incident: DataLoader::new(
+                ActionsByIncidentLoader(conn.clone()),
+                spawn_counted,
+            ),
+            actions: DataLoader::new(ActionLoader(conn.clone()), spawn_counted),
+            follow_ups: DataLoader::new(FollowUpLoader(conn.clone()), spawn_counted),
+            staff_by_email: DataLoader::new(StaffByEmailLoader(conn.clone()), spawn_counted),
         }
     }
 

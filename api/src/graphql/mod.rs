@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, EmptySubscription, Interface, MergedObject, Object, Schema, ID};
 
+use crate::action::graphql::{ActionMutation, ActionQuery, CorrectiveAction};
 use crate::context::{AppState, RequestCtx};
 use crate::incident::graphql::{Incident, IncidentMutation, IncidentQuery};
 use crate::org::graphql::{Department, OrgMutation, OrgQuery, StaffMember};
@@ -22,6 +23,7 @@ pub enum Node {
     Incident(Incident),
     Department(Department),
     StaffMember(StaffMember),
+    CorrectiveAction(CorrectiveAction),
 }
 
 #[derive(Default)]
@@ -51,16 +53,21 @@ impl NodeQuery {
                 .into_iter()
                 .next()
                 .map(|s| Node::StaffMember(StaffMember(s))),
+            Kind::CorrectiveAction => match crate::action::service::get(st, rc, uuid).await {
+                Ok((m, access)) => Some(Node::CorrectiveAction(CorrectiveAction::new(m, access))),
+                Err(crate::error::AppError::NotFound(_)) => None,
+                Err(e) => return Err(e.into()),
+            },
             Kind::Comment | Kind::TrailEvent => None,
         })
     }
 }
 
 #[derive(MergedObject, Default)]
-pub struct Query(OrgQuery, IncidentQuery, NodeQuery);
+pub struct Query(OrgQuery, IncidentQuery, ActionQuery, NodeQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(OrgMutation, IncidentMutation);
+pub struct Mutation(OrgMutation, IncidentMutation, ActionMutation);
 
 pub type CandourSchema = Schema<Query, Mutation, EmptySubscription>;
 

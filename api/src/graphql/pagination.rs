@@ -31,6 +31,37 @@ pub fn page_size(first: Option<i32>, max: u64) -> AppResult<u64> {
     }
 }
 
+/// A position in an ordered list: the sort value and the id that breaks ties.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct Position {
+    pub v: serde_json::Value,
+    pub id: uuid::Uuid,
+}
+
+/// Rows after a keyset position `(value, id)` in the given direction.
+pub fn after_position<C, I>(
+    column: C,
+    value: sea_orm::Value,
+    id_column: I,
+    id: uuid::Uuid,
+    ascending: bool,
+) -> sea_orm::Condition
+where
+    C: sea_orm::ColumnTrait,
+    I: sea_orm::ColumnTrait,
+{
+    use sea_orm::sea_query::Expr;
+    use sea_orm::Condition;
+    let (beyond, tie) = if ascending {
+        (Expr::col(column).gt(value.clone()), id_column.gt(id))
+    } else {
+        (Expr::col(column).lt(value.clone()), id_column.lt(id))
+    };
+    Condition::any()
+        .add(beyond)
+        .add(Condition::all().add(Expr::col(column).eq(value)).add(tie))
+}
+
 /// Cursors are opaque to clients: base64 of the JSON keyset position.
 pub fn encode_cursor<T: Serialize>(key: &T) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).unwrap_or_default())

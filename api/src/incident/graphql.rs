@@ -290,6 +290,29 @@ impl Incident {
                 .collect(),
         ))
     }
+    /// Corrective actions raised from this incident, oldest first; null for viewers who
+    /// only reported it.
+    async fn corrective_actions(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<Option<Vec<crate::action::graphql::CorrectiveAction>>> {
+        if !self.access.internal {
+            return Ok(None);
+        }
+        let rows = Loaders::of(ctx)
+            .actions_by_incident
+            .load_one(self.m.id)
+            .await
+            .map_err(crate::error::AppError::from)?
+            .unwrap_or_default();
+        let mut out = Vec::with_capacity(rows.len());
+        for m in rows {
+            if let Some(a) = crate::action::graphql::CorrectiveAction::visible(ctx, m).await? {
+                out.push(a);
+            }
+        }
+        Ok(Some(out))
+    }
     /// Every change to the incident, oldest first.
     async fn history(&self, ctx: &Context<'_>) -> GqlResult<Vec<TrailEvent>> {
         let rows = Loaders::of(ctx)

@@ -14,7 +14,7 @@ use super::workflow::{self, Access, ClosingFacts};
 use crate::auth::{Principal, Role, Scope};
 use crate::context::{AppState, RequestCtx};
 use crate::error::{is_unique_violation, AppError, AppResult};
-use crate::graphql::pagination::{decode_cursor, encode_cursor};
+use crate::graphql::pagination::{decode_cursor, encode_cursor, Position};
 use crate::trail::{self, Actor, Diff};
 use entities::{candour_step, idempotency_key, incident, incident_comment, reference_counter};
 
@@ -773,8 +773,7 @@ pub async fn transition(
             learning_summary: current.learning_summary.clone(),
             duty_of_candour_applies: duty_applies(&current),
             candour_steps: candour_steps(&*tx, id).await?,
-            // Corrective actions arrive with their own domain; until then none can be open.
-            open_corrective_actions: 0,
+            open_corrective_actions: crate::action::service::open_for_incident(&*tx, id).await?,
         };
         workflow::check_closing(&facts)?;
     }
@@ -925,13 +924,6 @@ pub async fn record_candour_step(
     Ok((next, access))
 }
 
-/// A position in an ordered list: the sort value and the id that breaks ties.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Position {
-    v: serde_json::Value,
-    id: Uuid,
-}
-
 pub struct Page {
     pub rows: Vec<(incident::Model, Access, String)>,
     pub has_next: bool,
@@ -1064,22 +1056,13 @@ pub async fn list(
                 serde_json::from_value::<DateTime<Utc>>(pos.v).map_err(|_| bad())?,
             ),
         };
-        let after_cond = match direction {
-            OrderDirection::Asc => Condition::any()
-                .add(Expr::col(column).gt(value.clone()))
-                .add(
-                    Condition::all()
-                        .add(Expr::col(column).eq(value))
-                        .add(incident::Column::Id.gt(pos.id)),
-                ),
-            OrderDirection::Desc => Condition::any()
-                .add(Expr::col(column).lt(value.clone()))
-                .add(
-                    Condition::all()
-                        .add(Expr::col(column).eq(value))
-                        .add(incident::Column::Id.lt(pos.id)),
-                ),
-        };
+        let after_cond = crate::graphql::pagination::after_position(
+            column,
+            value,
+            incident::Column::Id,
+            pos.id,
+            direction == OrderDirection::Asc,
+        );
         page = page.filter(after_cond);
     }
     let ord = match direction {

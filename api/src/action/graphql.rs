@@ -1,0 +1,404 @@
+//! Corrective actions in the GraphQL schema.
+use async_graphql::{Context, InputObject, Object, SimpleObject, Union, ID};
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::model::{CorrectiveActionOrderField, CorrectiveActionStatus, Priority};
+use super::service::{self, ActionChange, ActionFilter, NewAction, Source};
+use super::workflow::{self, Access};
+use crate::error::AppError;
+use crate::graphql::ids::{self, Kind};
+use crate::graphql::loaders::Loaders;
+use crate::graphql::pagination::{page_size, PageInfo};
+use crate::graphql::{request, state};
+use crate::incident::graphql::Incident;
+use crate::incident::model::OrderDirection;
+use crate::org::graphql::{Department, StaffMember};
+use crate::trail::graphql::TrailEvent;
+use entities::corrective_action as action;
+
+type GqlResult<T> = async_graphql::Result<T>;
+
+/// A corrective or preventive action: owned, due, carried out and verified.
+pub struct CorrectiveAction {
+    m: Box<action::Model>,
+    access: Access,
+}
+
+impl CorrectiveAction {
+    pub fn new(m: action::Model, access: Access) -> Self {
+        Self {
+            m: Box::new(m),
+            access,
+        }
+    }
+
+    /// Wraps a loaded row if the caller may see it.
+    pub async fn visible(ctx: &Context<'_>, m: action::Model) -> GqlResult<Option<Self>> {
+        let access = service::access_to(state(ctx), request(ctx), &m).await?;
+        Ok(access.view.then(|| Self::new(m, access)))
+    }
+}
+
+/// What an action was raised from.
+#[derive(Union)]
+pub enum CorrectiveActionSource {
+    Incident(Incident),
+}
+
+#[Object]
+impl CorrectiveAction {
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::CorrectiveAction, self.m.id)
+    }
+    async fn title(&self) -> &str {
+        &self.m.title
+    }
+    async fn description(&self) -> Option<&str> {
+        self.m.description.as_deref()
+    }
+    async fn status(&self) -> CorrectiveActionStatus {
+        CorrectiveActionStatus::parse(&self.m.status).unwrap_or(CorrectiveActionStatus::Open)
+    }
+    /// Send this back as `expectedVersion` with the next change.
+    async fn version(&self) -> i32 {
+        self.m.version
+    }
+    async fn priority(&self) -> Priority {
+        Priority::parse(&self.m.priority).unwrap_or_default()
+    }
+    async fn due_date(&self) -> NaiveDate {
+        self.m.due_date
+    }
+    /// The due date has passed (in the trust's time zone) and the work is not done.
+    async fn overdue(&self, ctx: &Context<'_>) -> bool {
+        service::is_overdue(state(ctx), &self.m)
+    }
+    /// The owner's email (lower case).
+    async fn owner_email(&self) -> &str {
+        &self.m.owner_email
+    }
+    /// The owner's staff record; null until someone with that email has signed in.
+    async fn owner(&self, ctx: &Context<'_>) -> GqlResult<Option<StaffMember>> {
+        Ok(Loaders::of(ctx)
+            .staff_by_email
+            .load_one(self.m.owner_email.clone())
+            .await
+            .map_err(AppError::from)?
+            .map(StaffMember))
+    }
+    /// What it was raised from; null when that is not yours to see.
+    async fn source(&self, ctx: &Context<'_>) -> GqlResult<Option<CorrectiveActionSource>> {
+        let Some(id) = self.m.incident_id else {
+            return Ok(None);
+        };
+        let Some(m) = Loaders::of(ctx)
+            .incidents
+            .load_one(id)
+            .await
+            .map_err(AppError::from)?
+        else {
+            return Ok(None);
+        };
+        let access = crate::incident::service::access_to(state(ctx), request(ctx), &m).await?;
+        Ok(access
+            .view
+            .then(|| CorrectiveActionSource::Incident(Incident::new(m, access))))
+    }
+    async fn department(&self, ctx: &Context<'_>) -> GqlResult<Department> {
+        let d = crate::org::service::department(state(ctx), self.m.department_id)
+            .await?
+            .ok_or(AppError::Internal("action without department".into()))?;
+        Ok(Department(d))
+    }
+    /// The verifier's verdict: did it fix the problem?
+    async fn effective(&self) -> Option<bool> {
+        self.m.effective
+    }
+    async fn verification_note(&self) -> Option<&str> {
+        self.m.verification_note.as_deref()
+    }
+    async fn cancellation_reason(&self) -> Option<&str> {
+        self.m.cancellation_reason.as_deref()
+    }
+    /// The owner's latest progress note.
+    async fn note(&self) -> Option<&str> {
+        self.m.note.as_deref()
+    }
+    /// The action raised when verification found this one not effective.
+    async fn follow_up(&self, ctx: &Context<'_>) -> GqlResult<Option<CorrectiveAction>> {
+        match Loaders::of(ctx)
+            .follow_ups
+            .load_one(self.m.id)
+            .await
+            .map_err(AppError::from)?
+        {
+            Some(m) => CorrectiveAction::visible(ctx, m).await,
+            None => Ok(None),
+        }
+    }
+    /// The action this one follows up.
+    async fn follow_up_of(&self, ctx: &Context<'_>) -> GqlResult<Option<CorrectiveAction>> {
+        let Some(id) = self.m.follow_up_of_id else {
+            return Ok(None);
+        };
+        match Loaders::of(ctx)
+            .actions
+            .load_one(id)
+            .await
+            .map_err(AppError::from)?
+        {
+            Some(m) => CorrectiveAction::visible(ctx, m).await,
+            None => Ok(None),
+        }
+    }
+    async fn completed_at(&self) -> Option<DateTime<Utc>> {
+        self.m.completed_at
+    }
+    async fn verified_at(&self) -> Option<DateTime<Utc>> {
+        self.m.verified_at
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.m.created_at
+    }
+    /// The statuses this viewer may move the action to now.
+    async fn allowed_transitions(&self) -> Vec<CorrectiveActionStatus> {
+        workflow::allowed_transitions(
+            CorrectiveActionStatus::parse(&self.m.status).unwrap_or(CorrectiveActionStatus::Open),
+            self.access,
+        )
+    }
+    /// Every change to the action, oldest first.
+    async fn history(&self, ctx: &Context<'_>) -> GqlResult<Vec<TrailEvent>> {
+        let rows = Loaders::of(ctx)
+            .trail
+            .load_one(self.m.id)
+            .await
+            .map_err(AppError::from)?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(TrailEvent::from).collect())
+    }
+}
+
+/// Filters for action lists; all given must match.
+#[derive(InputObject, Default)]
+pub struct CorrectiveActionFilter {
+    pub status: Option<Vec<CorrectiveActionStatus>>,
+    /// True: past due and not done. False: everything else.
+    pub overdue: Option<bool>,
+    pub department_id: Option<ID>,
+    /// Actions raised from this incident.
+    pub source_id: Option<ID>,
+    pub owner_email: Option<String>,
+    /// Only the caller's own actions.
+    pub mine: Option<bool>,
+    /// Due before this date.
+    pub due_before: Option<NaiveDate>,
+}
+
+#[derive(InputObject)]
+pub struct CorrectiveActionOrder {
+    pub field: CorrectiveActionOrderField,
+    pub direction: OrderDirection,
+}
+
+pub struct CorrectiveActionEdge {
+    cursor: String,
+    node: CorrectiveAction,
+}
+
+#[Object]
+impl CorrectiveActionEdge {
+    async fn cursor(&self) -> &str {
+        &self.cursor
+    }
+    async fn node(&self) -> &CorrectiveAction {
+        &self.node
+    }
+}
+
+/// A page of corrective actions.
+pub struct CorrectiveActionConnection {
+    edges: Vec<CorrectiveActionEdge>,
+    page_info: PageInfo,
+    count_query: sea_orm::Select<action::Entity>,
+}
+
+#[Object]
+impl CorrectiveActionConnection {
+    async fn edges(&self) -> &[CorrectiveActionEdge] {
+        &self.edges
+    }
+    async fn page_info(&self) -> &PageInfo {
+        &self.page_info
+    }
+    /// How many actions match the filter (all pages).
+    async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
+        Ok(service::count(state(ctx), self.count_query.clone()).await? as i64)
+    }
+}
+
+#[derive(Default)]
+pub struct ActionQuery;
+
+#[Object]
+impl ActionQuery {
+    /// Corrective actions the caller may see: their own, their departments', or all for
+    /// quality leads. Soonest due first unless ordered otherwise.
+    #[graphql(complexity = "first.unwrap_or(20).clamp(1, 100) as usize * child_complexity")]
+    async fn corrective_actions(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<CorrectiveActionFilter>,
+        order_by: Option<CorrectiveActionOrder>,
+    ) -> GqlResult<CorrectiveActionConnection> {
+        let st = state(ctx);
+        let rc = request(ctx);
+        rc.principal()?;
+        let first = page_size(first, st.settings.limits.max_page_size)?;
+        let f = filter.unwrap_or_default();
+        let q = ActionFilter {
+            statuses: f.status.unwrap_or_default(),
+            overdue: f.overdue,
+            department_id: f
+                .department_id
+                .as_ref()
+                .map(|id| ids::decode_as(Kind::Department, id, "departmentId"))
+                .transpose()?,
+            incident_id: f
+                .source_id
+                .as_ref()
+                .map(|id| ids::decode_as(Kind::Incident, id, "sourceId"))
+                .transpose()?,
+            owner_email: f.owner_email,
+            mine: f.mine.unwrap_or(false),
+            due_before: f.due_before,
+        };
+        let order = order_by
+            .map(|o| (o.field, o.direction))
+            .unwrap_or((CorrectiveActionOrderField::DueDate, OrderDirection::Asc));
+        let had_cursor = after.is_some();
+        let page = service::list(st, rc, q, order, first, after).await?;
+        let edges: Vec<CorrectiveActionEdge> = page
+            .rows
+            .into_iter()
+            .map(|(m, access, cursor)| CorrectiveActionEdge {
+                cursor,
+                node: CorrectiveAction::new(m, access),
+            })
+            .collect();
+        Ok(CorrectiveActionConnection {
+            page_info: PageInfo {
+                has_next_page: page.has_next,
+                has_previous_page: had_cursor,
+                start_cursor: edges.first().map(|e| e.cursor.clone()),
+                end_cursor: edges.last().map(|e| e.cursor.clone()),
+            },
+            edges,
+            count_query: page.count_query,
+        })
+    }
+}
+
+/// A new corrective action.
+#[derive(InputObject)]
+pub struct CreateCorrectiveActionInput {
+    /// What it is raised from: an Incident's ID.
+    pub source_id: ID,
+    pub title: String,
+    pub description: Option<String>,
+    /// The owner, who need not have signed in yet.
+    pub owner_email: String,
+    pub due_date: NaiveDate,
+    /// Default MEDIUM.
+    pub priority: Option<Priority>,
+}
+
+/// A change to an action; omitted fields stay as they are.
+#[derive(InputObject)]
+pub struct UpdateCorrectiveActionInput {
+    pub action_id: ID,
+    pub expected_version: i32,
+    pub status: Option<CorrectiveActionStatus>,
+    /// With status VERIFIED: did it work? `false` raises a follow-up action.
+    pub effective: Option<bool>,
+    /// A progress note; the reason when cancelling; the verifier's note when verifying.
+    pub note: Option<String>,
+    /// A new due date; when verifying as not effective, the follow-up's due date.
+    pub due_date: Option<NaiveDate>,
+    pub owner_email: Option<String>,
+    pub title: Option<String>,
+    pub priority: Option<Priority>,
+}
+
+#[derive(SimpleObject)]
+pub struct CorrectiveActionPayload {
+    pub corrective_action: CorrectiveAction,
+}
+
+#[derive(Default)]
+pub struct ActionMutation;
+
+#[Object]
+impl ActionMutation {
+    /// Raises an action from an incident (its handlers and quality leads).
+    async fn create_corrective_action(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateCorrectiveActionInput,
+    ) -> GqlResult<CorrectiveActionPayload> {
+        let source = match ids::decode(&input.source_id) {
+            Some((Kind::Incident, id)) => Source::Incident(id),
+            _ => {
+                return Err(
+                    AppError::invalid("sourceId", "sourceId must be an incident's ID").into(),
+                )
+            }
+        };
+        let (m, access) = service::create(
+            state(ctx),
+            request(ctx),
+            NewAction {
+                source,
+                title: input.title,
+                description: input.description,
+                owner_email: input.owner_email,
+                due_date: input.due_date,
+                priority: input.priority.unwrap_or_default(),
+            },
+        )
+        .await?;
+        Ok(CorrectiveActionPayload {
+            corrective_action: CorrectiveAction::new(m, access),
+        })
+    }
+
+    /// Progresses, verifies, cancels or re-plans an action.
+    async fn update_corrective_action(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateCorrectiveActionInput,
+    ) -> GqlResult<CorrectiveActionPayload> {
+        let id = ids::decode_as(Kind::CorrectiveAction, &input.action_id, "actionId")?;
+        let (m, access) = service::update(
+            state(ctx),
+            request(ctx),
+            id,
+            input.expected_version,
+            ActionChange {
+                status: input.status,
+                effective: input.effective,
+                note: input.note,
+                due_date: input.due_date,
+                owner_email: input.owner_email,
+                title: input.title,
+                priority: input.priority,
+            },
+        )
+        .await?;
+        Ok(CorrectiveActionPayload {
+            corrective_action: CorrectiveAction::new(m, access),
+        })
+    }
+}

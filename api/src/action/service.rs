@@ -1,0 +1,614 @@
+//! Corrective-action persistence and rules: permission, rules, the row and its trail event
+//! in one transaction.
+use chrono::{Days, NaiveDate};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+};
+use uuid::Uuid;
+
+use super::model::{CorrectiveActionOrderField, CorrectiveActionStatus as S, Priority};
+use super::workflow::{self, Access};
+use crate::auth::{Principal, Role, Scope};
+use crate::context::{AppState, RequestCtx};
+use crate::error::{AppError, AppResult};
+use crate::graphql::pagination::{after_position, decode_cursor, encode_cursor, Position};
+use crate::incident::model::{IncidentStatus, OrderDirection};
+use crate::incident::service::now;
+use crate::trail::{self, Actor, Diff};
+use entities::{corrective_action as action, incident};
+
+const ENTITY: &str = "CorrectiveAction";
+
+/// Days a follow-up action gets when the verifier names no due date.
+const FOLLOW_UP_DAYS: u64 = 30;
+
+/// What an action was raised from.
+#[derive(Debug, Clone, Copy)]
+pub enum Source {
+    Incident(Uuid),
+}
+
+pub struct NewAction {
+    pub source: Source,
+    pub title: String,
+    pub description: Option<String>,
+    pub owner_email: String,
+    pub due_date: NaiveDate,
+    pub priority: Priority,
+}
+
+#[derive(Default)]
+pub struct ActionChange {
+    pub status: Option<S>,
+    pub effective: Option<bool>,
+    pub note: Option<String>,
+    pub due_date: Option<NaiveDate>,
+    pub owner_email: Option<String>,
+    pub title: Option<String>,
+    pub priority: Option<Priority>,
+}
+
+fn parse_title(title: String) -> AppResult<String> {
+    let t = title.trim();
+    if t.is_empty() || t.chars().count() > 200 {
+        return Err(AppError::invalid("title", "a title is 1 to 200 characters"));
+    }
+    Ok(t.to_string())
+}
+
+fn parse_email(email: &str) -> AppResult<String> {
+    let e = email.trim().to_lowercase();
+    let valid = e.len() <= 320
+        && e.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        })
+        && !e.chars().any(char::is_whitespace);
+    if valid {
+        Ok(e)
+    } else {
+        Err(AppError::invalid(
+            "ownerEmail",
+            "ownerEmail must be an email address",
+        ))
+    }
+}
+
+fn parse_text(field: &str, value: Option<String>, max: usize) -> AppResult<Option<String>> {
+    match value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+    {
+        Some(v) if v.chars().count() > max => Err(AppError::invalid(
+            field,
+            format!("{field} must be at most {max} characters"),
+        )),
+        other => Ok(other),
+    }
+}
+
+fn email_of(p: &Principal) -> Option<String> {
+    (!p.is_service())
+        .then(|| p.email.as_deref().map(str::to_lowercase))
+        .flatten()
+}
+
+fn status_of(m: &action::Model) -> S {
+    S::parse(&m.status).unwrap_or(S::Open)
+}
+
+/// The caller's access to an action of `department_code` owned by `owner_email`.
+pub fn access(p: &Principal, department_code: &str, owner_email: &str) -> Access {
+    let manage = p.has_role(Role::QualityLead)
+        || p.handles_department(department_code)
+        || p.has_scope(Scope::IncidentsManage);
+    let owner = email_of(p).is_some_and(|e| e == owner_email);
+    Access {
+        view: manage || owner || p.has_scope(Scope::IncidentsRead),
+        owner,
+        manage,
+    }
+}
+
+pub async fn access_to(state: &AppState, rc: &RequestCtx, m: &action::Model) -> AppResult<Access> {
+    let code = crate::org::service::department(state, m.department_id)
+        .await?
+        .map(|d| d.code)
+        .unwrap_or_default();
+    Ok(access(rc.principal()?, &code, &m.owner_email))
+}
+
+pub fn is_overdue(state: &AppState, m: &action::Model) -> bool {
+    workflow::is_overdue(status_of(m), m.due_date, state.settings.today())
+}
+
+pub async fn create(
+    state: &AppState,
+    rc: &RequestCtx,
+    input: NewAction,
+) -> AppResult<(action::Model, Access)> {
+    let p = rc.principal()?;
+    let title = parse_title(input.title)?;
+    let description = parse_text("description", input.description, 20_000)?;
+    let owner_email = parse_email(&input.owner_email)?;
+    let staff = rc.staff_id(state).await?;
+    let Source::Incident(incident_id) = input.source;
+    let tx = state.db.begin_write().await?;
+    let source = incident::Entity::find_by_id(incident_id).one(&*tx).await?;
+    let source_access = match &source {
+        Some(i) => crate::incident::service::access_to(state, rc, i).await?,
+        None => Default::default(),
+    };
+    let Some(source) = source.filter(|_| source_access.view) else {
+        return Err(AppError::invalid("sourceId", "no such incident"));
+    };
+    if !source_access.manage {
+        return Err(AppError::forbidden(
+            "actions are raised by the incident's handlers and quality leads",
+        ));
+    }
+    if matches!(
+        IncidentStatus::parse(&source.status),
+        Some(IncidentStatus::Closed | IncidentStatus::Declined)
+    ) {
+        return Err(AppError::invalid(
+            "sourceId",
+            "a closed or declined incident takes no new actions; reopen it first",
+        ));
+    }
+    let now = now();
+    let model = action::Model {
+        id: Uuid::now_v7(),
+        source_type: "INCIDENT".into(),
+        incident_id: Some(incident_id),
+        department_id: source.department_id,
+        title,
+        description,
+        owner_email,
+        due_date: input.due_date,
+        priority: input.priority.as_str().into(),
+        status: S::Open.as_str().into(),
+        effective: None,
+        verification_note: None,
+        cancellation_reason: None,
+        note: None,
+        follow_up_of_id: None,
+        completed_at: None,
+        verified_at: None,
+        created_by_id: staff,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    insert(&*tx, rc, &Actor::of(p, staff), &model).await?;
+    tx.commit().await?;
+    let access = access_to(state, rc, &model).await?;
+    Ok((model, access))
+}
+
+async fn insert<C: ConnectionTrait>(
+    conn: &C,
+    rc: &RequestCtx,
+    actor: &Actor,
+    m: &action::Model,
+) -> AppResult<()> {
+    action::Entity::insert(m.clone().into_active_model())
+        .exec_without_returning(conn)
+        .await?;
+    let mut diff = Diff::new();
+    diff.field(
+        "source",
+        None,
+        Some(format!(
+            "{}:{}",
+            m.source_type,
+            m.incident_id.unwrap_or_default()
+        )),
+    )
+    .field("title", None, Some(&m.title))
+    .field("ownerEmail", None, Some(&m.owner_email))
+    .field("dueDate", None, Some(m.due_date))
+    .field("priority", None, Some(&m.priority))
+    .field("status", None, Some(&m.status))
+    .field("followUpOfId", None, m.follow_up_of_id);
+    trail::record(
+        conn,
+        rc,
+        actor,
+        ENTITY,
+        m.id,
+        "corrective_action.created",
+        diff,
+    )
+    .await
+}
+
+pub async fn update(
+    state: &AppState,
+    rc: &RequestCtx,
+    id: Uuid,
+    expected_version: i32,
+    change: ActionChange,
+) -> AppResult<(action::Model, Access)> {
+    let p = rc.principal()?;
+    let title = change.title.map(parse_title).transpose()?;
+    let owner_email = change.owner_email.as_deref().map(parse_email).transpose()?;
+    let note = parse_text("note", change.note, 20_000)?;
+    let staff = rc.staff_id(state).await?;
+    let tx = state.db.begin_write().await?;
+    let current = action::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(&*tx)
+        .await?
+        .ok_or(AppError::NotFound("corrective action"))?;
+    let access = access_to(state, rc, &current).await?;
+    if !access.view {
+        return Err(AppError::NotFound("corrective action"));
+    }
+    let edits_plan = title.is_some()
+        || owner_email.is_some()
+        || change.priority.is_some()
+        || (change.due_date.is_some() && change.status != Some(S::Verified));
+    if !access.manage && (edits_plan || !access.owner) {
+        return Err(AppError::forbidden(
+            "only the department's handlers and quality leads may change an action's plan",
+        ));
+    }
+    if current.version != expected_version {
+        return Err(AppError::Conflict {
+            expected: expected_version,
+            actual: current.version,
+        });
+    }
+    let from = status_of(&current);
+    if matches!(from, S::Verified | S::Cancelled) {
+        return Err(AppError::invalid(
+            "status",
+            "a verified or cancelled action does not change; raise a new one",
+        ));
+    }
+    let to = change.status.filter(|&s| s != from);
+    if let Some(to) = to {
+        workflow::check_transition(from, to, access)?;
+    }
+    match (to, change.effective) {
+        (Some(S::Verified), None) => {
+            return Err(AppError::invalid(
+                "effective",
+                "verifying an action needs a verdict on its effectiveness",
+            ));
+        }
+        (t, Some(_)) if t != Some(S::Verified) => {
+            return Err(AppError::invalid(
+                "effective",
+                "effective is given only when verifying",
+            ));
+        }
+        _ => {}
+    }
+    if to == Some(S::Cancelled) && note.is_none() {
+        return Err(AppError::invalid(
+            "note",
+            "cancelling an action needs a reason (note)",
+        ));
+    }
+    let now = now();
+    let mut next = current.clone();
+    if let Some(t) = title {
+        next.title = t;
+    }
+    if let Some(e) = owner_email {
+        next.owner_email = e;
+    }
+    if let Some(pr) = change.priority {
+        next.priority = pr.as_str().into();
+    }
+    match to {
+        Some(S::Verified) => {
+            next.effective = change.effective;
+            next.verification_note = note.clone();
+            next.verified_at = Some(now);
+        }
+        Some(S::Cancelled) => next.cancellation_reason = note.clone(),
+        Some(S::Completed) => {
+            next.completed_at = Some(now);
+            if note.is_some() {
+                next.note = note.clone();
+            }
+        }
+        _ => {
+            if note.is_some() {
+                next.note = note.clone();
+            }
+        }
+    }
+    if to != Some(S::Verified) {
+        if let Some(d) = change.due_date {
+            next.due_date = d;
+        }
+    }
+    if let Some(t) = to {
+        next.status = t.as_str().into();
+    }
+    next.version = expected_version + 1;
+    next.updated_at = now;
+    let am = next.clone().into_active_model().reset_all();
+    let res = action::Entity::update_many()
+        .set(am)
+        .filter(action::Column::Id.eq(id))
+        .filter(action::Column::Version.eq(expected_version))
+        .exec(&*tx)
+        .await?;
+    if res.rows_affected != 1 {
+        return Err(AppError::Conflict {
+            expected: expected_version,
+            actual: expected_version + 1,
+        });
+    }
+    let actor = Actor::of(p, staff);
+    let mut diff = Diff::new();
+    diff.field("status", &current.status, &next.status)
+        .field("title", &current.title, &next.title)
+        .field("ownerEmail", &current.owner_email, &next.owner_email)
+        .field("dueDate", current.due_date, next.due_date)
+        .field("priority", &current.priority, &next.priority)
+        .field("effective", current.effective, next.effective)
+        .field(
+            "verificationNote",
+            &current.verification_note,
+            &next.verification_note,
+        )
+        .field(
+            "cancellationReason",
+            &current.cancellation_reason,
+            &next.cancellation_reason,
+        )
+        .field("note", &current.note, &next.note)
+        .field("version", current.version, next.version);
+    trail::record(
+        &*tx,
+        rc,
+        &actor,
+        ENTITY,
+        id,
+        "corrective_action.updated",
+        diff,
+    )
+    .await?;
+    if to == Some(S::Verified) && change.effective == Some(false) {
+        // Not effective: the problem is still there, so a follow-up action is raised with the
+        // verdict, in the same transaction.
+        let due = change
+            .due_date
+            .unwrap_or_else(|| state.settings.today() + Days::new(FOLLOW_UP_DAYS));
+        let title: String = format!("Follow-up: {}", next.title)
+            .chars()
+            .take(200)
+            .collect();
+        let follow_up = action::Model {
+            id: Uuid::now_v7(),
+            title,
+            due_date: due,
+            status: S::Open.as_str().into(),
+            effective: None,
+            verification_note: None,
+            cancellation_reason: None,
+            note: None,
+            follow_up_of_id: Some(id),
+            completed_at: None,
+            verified_at: None,
+            created_by_id: staff,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+            ..next.clone()
+        };
+        insert(&*tx, rc, &actor, &follow_up).await?;
+    }
+    tx.commit().await?;
+    let access = access_to(state, rc, &next).await?;
+    Ok((next, access))
+}
+
+pub async fn get(
+    state: &AppState,
+    rc: &RequestCtx,
+    id: Uuid,
+) -> AppResult<(action::Model, Access)> {
+    rc.principal()?;
+    let m = action::Entity::find_by_id(id)
+        .one(&state.db.conn)
+        .await?
+        .ok_or(AppError::NotFound("corrective action"))?;
+    let access = access_to(state, rc, &m).await?;
+    if !access.view {
+        return Err(AppError::NotFound("corrective action"));
+    }
+    Ok((m, access))
+}
+
+/// Open (not yet done) actions of an incident: the incident's closing rule.
+pub async fn open_for_incident<C: ConnectionTrait>(conn: &C, incident_id: Uuid) -> AppResult<u64> {
+    Ok(action::Entity::find()
+        .filter(action::Column::IncidentId.eq(incident_id))
+        .filter(action::Column::Status.is_in(S::OPEN_STATES.map(|s| s.as_str())))
+        .count(conn)
+        .await?)
+}
+
+#[derive(Default)]
+pub struct ActionFilter {
+    pub statuses: Vec<S>,
+    pub overdue: Option<bool>,
+    pub department_id: Option<Uuid>,
+    pub incident_id: Option<Uuid>,
+    pub owner_email: Option<String>,
+    pub mine: bool,
+    pub due_before: Option<NaiveDate>,
+}
+
+/// Which actions the caller may see, as a condition.
+fn visible(p: &Principal) -> Condition {
+    if p.has_role(Role::QualityLead)
+        || p.has_scope(Scope::IncidentsRead)
+        || p.has_scope(Scope::IncidentsManage)
+    {
+        return Condition::all();
+    }
+    let mut any = Condition::any();
+    if p.has_role(Role::Handler) && !p.department_codes.is_empty() {
+        any = any.add(
+            action::Column::DepartmentId.in_subquery(
+                Query::select()
+                    .column(entities::department::Column::Id)
+                    .from(entities::department::Entity)
+                    .and_where(
+                        entities::department::Column::Code
+                            .is_in(p.department_codes.iter().cloned()),
+                    )
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(email) = email_of(p) {
+        any = any.add(action::Column::OwnerEmail.eq(email));
+    }
+    if any.is_empty() {
+        return Condition::all().add(Expr::val(1).eq(0));
+    }
+    any
+}
+
+fn overdue_condition(today: NaiveDate) -> Condition {
+    Condition::all()
+        .add(action::Column::Status.is_in(S::OPEN_STATES.map(|s| s.as_str())))
+        .add(action::Column::DueDate.lt(today))
+}
+
+pub struct Page {
+    pub rows: Vec<(action::Model, Access, String)>,
+    pub has_next: bool,
+    pub count_query: Select<action::Entity>,
+}
+
+pub async fn list(
+    state: &AppState,
+    rc: &RequestCtx,
+    q: ActionFilter,
+    order: (CorrectiveActionOrderField, OrderDirection),
+    first: u64,
+    after: Option<String>,
+) -> AppResult<Page> {
+    let p = rc.principal()?;
+    let mut c = Condition::all().add(visible(p));
+    if !q.statuses.is_empty() {
+        c = c.add(action::Column::Status.is_in(q.statuses.iter().map(|s| s.as_str())));
+    }
+    match q.overdue {
+        Some(true) => c = c.add(overdue_condition(state.settings.today())),
+        Some(false) => c = c.add(overdue_condition(state.settings.today()).not()),
+        None => {}
+    }
+    if let Some(d) = q.department_id {
+        c = c.add(action::Column::DepartmentId.eq(d));
+    }
+    if let Some(i) = q.incident_id {
+        c = c.add(action::Column::IncidentId.eq(i));
+    }
+    if let Some(e) = &q.owner_email {
+        c = c.add(action::Column::OwnerEmail.eq(e.trim().to_lowercase()));
+    }
+    if q.mine {
+        match email_of(p) {
+            Some(e) => c = c.add(action::Column::OwnerEmail.eq(e)),
+            None => c = c.add(Expr::val(1).eq(0)),
+        }
+    }
+    if let Some(d) = q.due_before {
+        c = c.add(action::Column::DueDate.lt(d));
+    }
+    let filtered = action::Entity::find().filter(c);
+    let (field, direction) = order;
+    let column = match field {
+        CorrectiveActionOrderField::DueDate => action::Column::DueDate,
+        CorrectiveActionOrderField::CreatedAt => action::Column::CreatedAt,
+    };
+    let ascending = direction == OrderDirection::Asc;
+    let mut page = filtered.clone();
+    if let Some(cursor) = after {
+        let pos: Position = decode_cursor(&cursor)?;
+        let bad = || AppError::invalid("after", "after is not a cursor from this list");
+        let value: sea_orm::Value = match field {
+            CorrectiveActionOrderField::DueDate => serde_json::from_value::<NaiveDate>(pos.v)
+                .map_err(|_| bad())?
+                .into(),
+            CorrectiveActionOrderField::CreatedAt => {
+                serde_json::from_value::<chrono::DateTime<chrono::Utc>>(pos.v)
+                    .map_err(|_| bad())?
+                    .into()
+            }
+        };
+        page = page.filter(after_position(
+            column,
+            value,
+            action::Column::Id,
+            pos.id,
+            ascending,
+        ));
+    }
+    let ord = if ascending { Order::Asc } else { Order::Desc };
+    let mut rows = page
+        .order_by(column, ord.clone())
+        .order_by(action::Column::Id, ord)
+        .limit(first + 1)
+        .all(&state.db.conn)
+        .await?;
+    let has_next = rows.len() as u64 > first;
+    rows.truncate(first as usize);
+    let mut out = Vec::with_capacity(rows.len());
+    for m in rows {
+        let access = access_to(state, rc, &m).await?;
+        let v = match field {
+            CorrectiveActionOrderField::DueDate => serde_json::json!(m.due_date),
+            CorrectiveActionOrderField::CreatedAt => serde_json::json!(m.created_at),
+        };
+        let cursor = encode_cursor(&Position { v, id: m.id });
+        out.push((m, access, cursor));
+    }
+    Ok(Page {
+        rows: out,
+        has_next,
+        count_query: filtered,
+    })
+}
+
+pub async fn count(state: &AppState, q: Select<action::Entity>) -> AppResult<u64> {
+    Ok(q.count(&state.db.conn).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_emails_are_checked_and_lower_cased() {
+        assert_eq!(
+            parse_email(" Sam.Jones@Trust.NHS.uk ").unwrap(),
+            "sam.jones@trust.nhs.uk"
+        );
+        for bad in [
+            "",
+            "sam",
+            "sam@",
+            "@trust.nhs.uk",
+            "sam@trust",
+            "s am@trust.nhs.uk",
+        ] {
+            assert!(parse_email(bad).is_err(), "{bad}");
+        }
+    }
+}
