@@ -8,6 +8,8 @@ pub struct Model {
     /// INCIDENT, AUDIT_FINDING or IMPROVEMENT_PROJECT.
     pub source_type: String,
     pub incident_id: Option<Uuid>,
+    pub audit_finding_id: Option<Uuid>,
+    pub improvement_project_id: Option<Uuid>,
     pub department_id: Uuid,
     pub title: String,
     pub description: Option<String>,

@@ -3,7 +3,9 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_foundation;
-mod m20261125_000002_corrective_actions;
+mod m20261125_000002_audits;
+mod m20261125_000003_improvement;
+mod m20261125_000004_corrective_actions;
 
 pub struct Migrator;
 
@@ -12,7 +14,9 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
             Box::new(m20261125_000001_foundation::Migration),
-            Box::new(m20261125_000002_corrective_actions::Migration),
+            Box::new(m20261125_000002_audits::Migration),
+            Box::new(m20261125_000003_improvement::Migration),
+            Box::new(m20261125_000004_corrective_actions::Migration),
         ]
     }
 }

@@ -165,6 +165,8 @@ pub async fn create(
         id: Uuid::now_v7(),
         source_type: "INCIDENT".into(),
         incident_id: Some(incident_id),
+        audit_finding_id: None,
+        improvement_project_id: None,
         department_id: source.department_id,
         title,
         description,

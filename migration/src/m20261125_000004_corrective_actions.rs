@@ -10,6 +10,8 @@ enum CorrectiveAction {
     Id,
     SourceType,
     IncidentId,
+    AuditFindingId,
+    ImprovementProjectId,
     DepartmentId,
     Title,
     Description,
@@ -37,6 +39,18 @@ enum Incident {
 }
 
 #[derive(DeriveIden)]
+enum AuditFinding {
+    Table,
+    Id,
+}
+
+#[derive(DeriveIden)]
+enum ImprovementProject {
+    Table,
+    Id,
+}
+
+#[derive(DeriveIden)]
 enum Department {
     Table,
     Id,
@@ -51,10 +65,12 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(A::Table)
                     .col(ColumnDef::new(A::Id).uuid().not_null().primary_key())
-                    // INCIDENT now; AUDIT_FINDING and IMPROVEMENT_PROJECT add their own
-                    // nullable source columns. Exactly one source column is set.
+                    // INCIDENT, AUDIT_FINDING or IMPROVEMENT_PROJECT: exactly one of the
+                    // three source columns is set, the one the type names.
                     .col(ColumnDef::new(A::SourceType).string_len(32).not_null())
                     .col(ColumnDef::new(A::IncidentId).uuid().null())
+                    .col(ColumnDef::new(A::AuditFindingId).uuid().null())
+                    .col(ColumnDef::new(A::ImprovementProjectId).uuid().null())
                     // The source's department, copied so scoping needs no join.
                     .col(ColumnDef::new(A::DepartmentId).uuid().not_null())
                     .col(ColumnDef::new(A::Title).string_len(200).not_null())
@@ -97,6 +113,16 @@ impl MigrationTrait for Migration {
                     )
                     .foreign_key(
                         ForeignKey::create()
+                            .from(A::Table, A::AuditFindingId)
+                            .to(AuditFinding::Table, AuditFinding::Id),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(A::Table, A::ImprovementProjectId)
+                            .to(ImprovementProject::Table, ImprovementProject::Id),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
                             .from(A::Table, A::DepartmentId)
                             .to(Department::Table, Department::Id),
                     )
@@ -110,6 +136,8 @@ impl MigrationTrait for Migration {
             .await?;
         for (name, cols) in [
             ("ix_action_incident", vec![A::IncidentId, A::CreatedAt]),
+            ("ix_action_audit_finding", vec![A::AuditFindingId]),
+            ("ix_action_project", vec![A::ImprovementProjectId]),
             (
                 "ix_action_department_due",
                 vec![A::DepartmentId, A::DueDate],
