@@ -1,12 +1,14 @@
 //! Candour: incident, audit and service-improvement governance for healthcare-science
 //! services. `startup::Application` is the server; `main.rs` is its command line.
 pub mod action;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod context;
 pub mod db;
 pub mod error;
 pub mod graphql;
+pub mod improvement;
 pub mod incident;
 pub mod org;
 pub mod startup;

@@ -1027,3 +1027,400 @@ pub fn is_reference_for_year(s: &str, year: i32) -> bool {
         && s.starts_with(&prefix)
         && s[prefix.len()..].chars().all(|c| c.is_ascii_digit())
 }
+
+// ---------------------------------------------------------------------------------------------
+// Corrective actions (CAPA)
+// ---------------------------------------------------------------------------------------------
+
+impl TokenSpec {
+    /// The same person with another `email` claim (owners are matched on it).
+    pub fn email(mut self, email: &str) -> Self {
+        self.email = Some(email.to_string());
+        self
+    }
+}
+
+impl TestApp {
+    /// A member of staff whose token carries exactly this `email` claim.
+    pub fn staff_with_email(&self, sub: &str, email: &str) -> String {
+        self.token(TokenSpec::staff(sub).email(email))
+    }
+}
+
+/// "Today" as the trust's calendar has it (Europe/London: GMT, or BST from 01:00 UTC on the
+/// last Sunday of March to 01:00 UTC on the last Sunday of October), which decides overdue.
+pub fn london_today() -> chrono::NaiveDate {
+    use chrono::{Datelike, NaiveDate};
+    let now = Utc::now();
+    let year = now.year();
+    let last_sunday = |month: u32| {
+        let last_day = NaiveDate::from_ymd_opt(year, month + 1, 1)
+            .and_then(|d| d.pred_opt())
+            .expect("a real month");
+        last_day - chrono::Duration::days(last_day.weekday().num_days_from_sunday() as i64)
+    };
+    let at_one_utc = |d: NaiveDate| d.and_hms_opt(1, 0, 0).expect("01:00").and_utc();
+    let summer = now >= at_one_utc(last_sunday(3)) && now < at_one_utc(last_sunday(10));
+    let offset = if summer { 1 } else { 0 };
+    (now + chrono::Duration::hours(offset)).date_naive()
+}
+
+/// `london_today()` moved by this many days, as the `Date` the API speaks ("2026-11-25").
+pub fn days_from_today(days: i64) -> String {
+    (london_today() + chrono::Duration::days(days)).to_string()
+}
+
+/// What tests read back about a corrective action. Only the source's id: an owner who may
+/// not see the incident still sees which record their action came from.
+pub const CORRECTIVE_ACTION: &str = r#"
+fragment CorrectiveActionFields on CorrectiveAction {
+  id title description status version priority dueDate overdue ownerEmail
+  owner { id name email }
+  source { __typename ... on Incident { id } }
+  department { id code }
+  effective verificationNote cancellationReason
+  followUp { id title status version priority dueDate ownerEmail source { ... on Incident { id } } }
+  followUpOf { id title status }
+  completedAt verifiedAt createdAt allowedTransitions
+}"#;
+
+/// A valid corrective action on `source_id`, owned by `owner_email`, due in two weeks.
+pub fn corrective_action_input(source_id: &str, owner_email: &str) -> Value {
+    json!({
+        "sourceId": source_id,
+        "title": "Check trolley rails at every handover",
+        "description": "Add trolley rails to the handover checklist and audit it weekly.",
+        "ownerEmail": owner_email,
+        "dueDate": days_from_today(14),
+    })
+}
+
+impl TestApp {
+    pub async fn try_create_corrective_action(&self, token: &str, input: Value) -> GqlResponse {
+        self.gql(
+            Some(token),
+            &format!(
+                "mutation($input: CreateCorrectiveActionInput!) {{
+                   createCorrectiveAction(input: $input) {{ correctiveAction {{ ...CorrectiveActionFields }} }}
+                 }}
+                 {CORRECTIVE_ACTION}"
+            ),
+            json!({ "input": input }),
+        )
+        .await
+    }
+
+    /// Create a corrective action that must be accepted; returns it.
+    pub async fn create_corrective_action(&self, token: &str, input: Value) -> Value {
+        let resp = self.try_create_corrective_action(token, input).await;
+        resp.assert_ok();
+        let action = resp.data()["createCorrectiveAction"]["correctiveAction"].clone();
+        assert!(action.is_object(), "no correctiveAction returned: {resp}");
+        action
+    }
+
+    pub async fn try_update_corrective_action(&self, token: &str, input: Value) -> GqlResponse {
+        self.gql(
+            Some(token),
+            &format!(
+                "mutation($input: UpdateCorrectiveActionInput!) {{
+                   updateCorrectiveAction(input: $input) {{ correctiveAction {{ ...CorrectiveActionFields }} }}
+                 }}
+                 {CORRECTIVE_ACTION}"
+            ),
+            json!({ "input": input }),
+        )
+        .await
+    }
+
+    /// `updateCorrectiveAction` on `action` at the version the test last saw, with `changes`.
+    pub async fn try_update_action(
+        &self,
+        token: &str,
+        action: &Value,
+        changes: Value,
+    ) -> GqlResponse {
+        self.try_update_corrective_action(
+            token,
+            with(
+                json!({ "actionId": action["id"], "expectedVersion": action["version"] }),
+                changes,
+            ),
+        )
+        .await
+    }
+
+    /// An update that must succeed; returns the updated action.
+    pub async fn update_action(&self, token: &str, action: &Value, changes: Value) -> Value {
+        let resp = self.try_update_action(token, action, changes).await;
+        resp.assert_ok();
+        resp.data()["updateCorrectiveAction"]["correctiveAction"].clone()
+    }
+
+    /// `node(id)` as this viewer, with the corrective action's fields.
+    pub async fn fetch_corrective_action(&self, token: &str, id: &str) -> GqlResponse {
+        self.gql(
+            Some(token),
+            &format!(
+                "query($id: ID!) {{ node(id: $id) {{ __typename ... on CorrectiveAction {{ ...CorrectiveActionFields }} }} }}
+                 {CORRECTIVE_ACTION}"
+            ),
+            json!({ "id": id }),
+        )
+        .await
+    }
+
+    /// A corrective action that must be visible to this viewer.
+    pub async fn corrective_action(&self, token: &str, id: &str) -> Value {
+        let resp = self.fetch_corrective_action(token, id).await;
+        resp.assert_ok();
+        let action = resp.data()["node"].clone();
+        assert_eq!(
+            action["__typename"], "CorrectiveAction",
+            "corrective action {id} not returned: {resp}"
+        );
+        action
+    }
+
+    /// `correctiveActions(...)` with the given variables (`first`, `after`, `filter`,
+    /// `orderBy`).
+    pub async fn list_corrective_actions(&self, token: &str, variables: Value) -> GqlResponse {
+        self.gql(
+            Some(token),
+            "query($first: Int, $after: String, $filter: CorrectiveActionFilter, $orderBy: CorrectiveActionOrder) {
+               correctiveActions(first: $first, after: $after, filter: $filter, orderBy: $orderBy) {
+                 totalCount
+                 pageInfo { hasNextPage endCursor }
+                 edges { cursor node {
+                   id title status priority dueDate overdue ownerEmail createdAt
+                   department { id } source { ... on Incident { id } }
+                 } }
+               }
+             }",
+            variables,
+        )
+        .await
+    }
+
+    /// The ids of the corrective actions a viewer lists with this filter (first page of 100).
+    pub async fn corrective_action_ids(&self, token: &str, filter: Value) -> Vec<String> {
+        let resp = self
+            .list_corrective_actions(token, json!({ "first": 100, "filter": filter }))
+            .await;
+        resp.assert_ok();
+        node_ids(&resp.data()["correctiveActions"])
+    }
+
+    /// The trail events of one corrective action, as this viewer sees them.
+    pub async fn corrective_action_history(&self, token: &str, id: &str) -> Vec<Value> {
+        let resp = self
+            .gql(
+                Some(token),
+                &format!(
+                    "query($id: ID!) {{ node(id: $id) {{ ... on CorrectiveAction {{ id {HISTORY} }} }} }}"
+                ),
+                json!({ "id": id }),
+            )
+            .await;
+        resp.assert_ok();
+        resp.data()["node"]["history"]
+            .as_array()
+            .unwrap_or_else(|| panic!("history is not a list: {resp}"))
+            .clone()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clinical audits
+// ---------------------------------------------------------------------------------------------
+
+/// What tests read back about an audit (its trail is read apart, with [`HISTORY`]).
+pub const AUDIT: &str = r#"
+fragment AuditFields on Audit {
+  id title standard plannedStart plannedEnd leadEmail status version
+  startedAt reportedAt closedAt
+  department { id code }
+  reauditOf { id title status }
+  findings {
+    id criterion targetPercent sampleSize compliantCount compliancePercent nonConformity
+    previousCompliancePercent complianceChange recordedAt
+    correctiveActions { id title status }
+    audit { id }
+  }
+  allowedTransitions
+}"#;
+
+/// A valid audit of the given department, planned for March 2026: tests override what
+/// their story is about with [`with`].
+pub fn audit_input(department_id: &str) -> Value {
+    json!({
+        "title": "Consent documentation audit",
+        "departmentId": department_id,
+        "standard": "GMC Decision making and consent (2020), paragraphs 50-57",
+        "plannedStart": "2026-03-02",
+        "plannedEnd": "2026-03-27",
+    })
+}
+
+/// One criterion's result for `recordAuditFinding`.
+pub fn finding_input(
+    audit_id: &str,
+    criterion: &str,
+    target_percent: f64,
+    sample_size: i64,
+    compliant_count: i64,
+) -> Value {
+    json!({
+        "auditId": audit_id,
+        "criterion": criterion,
+        "targetPercent": target_percent,
+        "sampleSize": sample_size,
+        "compliantCount": compliant_count,
+    })
+}
+
+impl TestApp {
+    pub async fn try_plan_audit(&self, token: &str, input: Value) -> GqlResponse {
+        self.gql(
+            Some(token),
+            &format!(
+                "mutation($input: PlanAuditInput!) {{
+                   planAudit(input: $input) {{ audit {{ ...AuditFields }} }}
+                 }}
+                 {AUDIT}"
+            ),
+            json!({ "input": input }),
+        )
+        .await
+    }
+
+    /// Plan an audit that must be accepted; returns it.
+    pub async fn plan_audit(&self, token: &str, input: Value) -> Value {
+        let resp = self.try_plan_audit(token, input).await;
+        resp.assert_ok();
+        let audit = resp.data()["planAudit"]["audit"].clone();
+        assert!(audit.is_object(), "no audit returned: {resp}");
+        audit
+    }
+
+    pub async fn try_record_audit_finding(&self, token: &str, input: Value) -> GqlResponse {
+        self.gql(
+            Some(token),
+            &format!(
+                "mutation($input: RecordAuditFindingInput!) {{
+                   recordAuditFinding(input: $input) {{ audit {{ ...AuditFields }} }}
+                 }}
+                 {AUDIT}"
+            ),
+            json!({ "input": input }),
+        )
+        .await
+    }
+
+    /// Record a finding that must be accepted; returns the audit.
+    pub async fn record_audit_finding(&self, token: &str, input: Value) -> Value {
+        let resp = self.try_record_audit_finding(token, input).await;
+        resp.assert_ok();
+        resp.data()["recordAuditFinding"]["audit"].clone()
+    }
+
+    pub async fn try_transition_audit(&self, token: &str, input: Value) -> GqlResponse {
+        self.gql(
+            Some(token),
+            &format!(
+                "mutation($input: TransitionAuditInput!) {{
+                   transitionAudit(input: $input) {{ audit {{ ...AuditFields }} }}
+                 }}
+                 {AUDIT}"
+            ),
+            json!({ "input": input }),
+        )
+        .await
+    }
+
+    /// Move `audit` (at the version the test last saw) to `to`.
+    pub async fn try_move_audit(&self, token: &str, audit: &Value, to: &str) -> GqlResponse {
+        self.try_transition_audit(
+            token,
+            json!({ "auditId": audit["id"], "expectedVersion": audit["version"], "to": to }),
+        )
+        .await
+    }
+
+    /// A move that must succeed; returns the updated audit.
+    pub async fn move_audit(&self, token: &str, audit: &Value, to: &str) -> Value {
+        let resp = self.try_move_audit(token, audit, to).await;
+        resp.assert_ok();
+        resp.data()["transitionAudit"]["audit"].clone()
+    }
+
+    /// `node(id)` as this viewer, with the audit's fields.
+    pub async fn fetch_audit(&self, token: &str, id: &str) -> GqlResponse {
+        self.gql(
+            Some(token),
+            &format!(
+                "query($id: ID!) {{ node(id: $id) {{ __typename ... on Audit {{ ...AuditFields }} }} }}
+                 {AUDIT}"
+            ),
+            json!({ "id": id }),
+        )
+        .await
+    }
+
+    /// An audit that must be visible to this viewer (without `__typename`).
+    pub async fn audit(&self, token: &str, id: &str) -> Value {
+        let resp = self.fetch_audit(token, id).await;
+        resp.assert_ok();
+        let audit = resp.data()["node"].clone();
+        assert_eq!(
+            audit["__typename"], "Audit",
+            "audit {id} not returned: {resp}"
+        );
+        without(audit, &["__typename"])
+    }
+
+    /// `audits(...)` with the given variables (`first`, `after`, `filter`).
+    pub async fn list_audits(&self, token: &str, variables: Value) -> GqlResponse {
+        self.gql(
+            Some(token),
+            "query($first: Int, $after: String, $filter: AuditFilter) {
+               audits(first: $first, after: $after, filter: $filter) {
+                 totalCount
+                 pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+                 edges { cursor node {
+                   id title status plannedStart plannedEnd department { id code }
+                 } }
+               }
+             }",
+            variables,
+        )
+        .await
+    }
+
+    /// The ids of the audits a viewer lists with this filter (first page of 100).
+    pub async fn audit_ids(&self, token: &str, filter: Value) -> Vec<String> {
+        let resp = self
+            .list_audits(token, json!({ "first": 100, "filter": filter }))
+            .await;
+        resp.assert_ok();
+        node_ids(&resp.data()["audits"])
+    }
+
+    /// The trail events of one audit, as this viewer sees them.
+    pub async fn audit_history(&self, token: &str, id: &str) -> Vec<Value> {
+        let resp = self
+            .gql(
+                Some(token),
+                &format!(
+                    "query($id: ID!) {{ node(id: $id) {{ ... on Audit {{ id {HISTORY} }} }} }}"
+                ),
+                json!({ "id": id }),
+            )
+            .await;
+        resp.assert_ok();
+        resp.data()["node"]["history"]
+            .as_array()
+            .unwrap_or_else(|| panic!("history is not a list: {resp}"))
+            .clone()
+    }
+}

@@ -1,6 +1,8 @@
 //! Corrective actions in the GraphQL schema.
 use async_graphql::{Context, InputObject, Object, SimpleObject, Union, ID};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
+
+use crate::graphql::scalars::Date;
 
 use super::model::{CorrectiveActionOrderField, CorrectiveActionStatus, Priority};
 use super::service::{self, ActionChange, ActionFilter, NewAction, Source};
@@ -43,6 +45,8 @@ impl CorrectiveAction {
 #[derive(Union)]
 pub enum CorrectiveActionSource {
     Incident(Incident),
+    AuditFinding(crate::audit::graphql::AuditFinding),
+    ImprovementProject(crate::improvement::graphql::ImprovementProject),
 }
 
 #[Object]
@@ -66,8 +70,8 @@ impl CorrectiveAction {
     async fn priority(&self) -> Priority {
         Priority::parse(&self.m.priority).unwrap_or_default()
     }
-    async fn due_date(&self) -> NaiveDate {
-        self.m.due_date
+    async fn due_date(&self) -> Date {
+        Date(self.m.due_date)
     }
     /// The due date has passed (in the trust's time zone) and the work is not done.
     async fn overdue(&self, ctx: &Context<'_>) -> bool {
@@ -88,10 +92,40 @@ impl CorrectiveAction {
     }
     /// What it was raised from; null when that is not yours to see.
     async fn source(&self, ctx: &Context<'_>) -> GqlResult<Option<CorrectiveActionSource>> {
+        let loaders = Loaders::of(ctx);
+        if let Some(id) = self.m.improvement_project_id {
+            let found = loaders
+                .projects
+                .load_one(id)
+                .await
+                .map_err(AppError::from)?;
+            let Some(m) = found else { return Ok(None) };
+            let access =
+                crate::improvement::service::access_to(state(ctx), request(ctx), &m).await?;
+            return Ok(access.view.then(|| {
+                CorrectiveActionSource::ImprovementProject(
+                    crate::improvement::graphql::ImprovementProject::new(m, access),
+                )
+            }));
+        }
+        if let Some(id) = self.m.audit_finding_id {
+            // Audits are readable by every signed-in person.
+            let Some(f) = loaders.finding.load_one(id).await.map_err(AppError::from)? else {
+                return Ok(None);
+            };
+            let audit = loaders
+                .audits
+                .load_one(f.audit_id)
+                .await
+                .map_err(AppError::from)?;
+            return Ok(Some(CorrectiveActionSource::AuditFinding(
+                crate::audit::graphql::AuditFinding::new(f, audit.and_then(|a| a.reaudit_of_id)),
+            )));
+        }
         let Some(id) = self.m.incident_id else {
             return Ok(None);
         };
-        let Some(m) = Loaders::of(ctx)
+        let Some(m) = loaders
             .incidents
             .load_one(id)
             .await
@@ -192,7 +226,7 @@ pub struct CorrectiveActionFilter {
     /// Only the caller's own actions.
     pub mine: Option<bool>,
     /// Due before this date.
-    pub due_before: Option<NaiveDate>,
+    pub due_before: Option<Date>,
 }
 
 #[derive(InputObject)]
@@ -273,7 +307,7 @@ impl ActionQuery {
                 .transpose()?,
             owner_email: f.owner_email,
             mine: f.mine.unwrap_or(false),
-            due_before: f.due_before,
+            due_before: f.due_before.map(Into::into),
         };
         let order = order_by
             .map(|o| (o.field, o.direction))
@@ -304,13 +338,14 @@ impl ActionQuery {
 /// A new corrective action.
 #[derive(InputObject)]
 pub struct CreateCorrectiveActionInput {
-    /// What it is raised from: an Incident's ID.
+    /// What it is raised from: the ID of an Incident, an AuditFinding or an
+    /// ImprovementProject.
     pub source_id: ID,
     pub title: String,
     pub description: Option<String>,
     /// The owner, who need not have signed in yet.
     pub owner_email: String,
-    pub due_date: NaiveDate,
+    pub due_date: Date,
     /// Default MEDIUM.
     pub priority: Option<Priority>,
 }
@@ -326,7 +361,7 @@ pub struct UpdateCorrectiveActionInput {
     /// A progress note; the reason when cancelling; the verifier's note when verifying.
     pub note: Option<String>,
     /// A new due date; when verifying as not effective, the follow-up's due date.
-    pub due_date: Option<NaiveDate>,
+    pub due_date: Option<Date>,
     pub owner_email: Option<String>,
     pub title: Option<String>,
     pub priority: Option<Priority>,
@@ -364,7 +399,7 @@ impl ActionMutation {
                 title: input.title,
                 description: input.description,
                 owner_email: input.owner_email,
-                due_date: input.due_date,
+                due_date: input.due_date.into(),
                 priority: input.priority.unwrap_or_default(),
             },
         )
@@ -390,7 +425,7 @@ impl ActionMutation {
                 status: input.status,
                 effective: input.effective,
                 note: input.note,
-                due_date: input.due_date,
+                due_date: input.due_date.map(Into::into),
                 owner_email: input.owner_email,
                 title: input.title,
                 priority: input.priority,

@@ -28,6 +28,8 @@ const FOLLOW_UP_DAYS: u64 = 30;
 #[derive(Debug, Clone, Copy)]
 pub enum Source {
     Incident(Uuid),
+    AuditFinding(Uuid),
+    ImprovementProject(Uuid),
 }
 
 pub struct NewAction {
@@ -136,38 +138,35 @@ pub async fn create(
     let description = parse_text("description", input.description, 20_000)?;
     let owner_email = parse_email(&input.owner_email)?;
     let staff = rc.staff_id(state).await?;
-    let Source::Incident(incident_id) = input.source;
     let tx = state.db.begin_write().await?;
-    let source = incident::Entity::find_by_id(incident_id).one(&*tx).await?;
-    let source_access = match &source {
-        Some(i) => crate::incident::service::access_to(state, rc, i).await?,
-        None => Default::default(),
+    let (source_type, department_id) = match input.source {
+        Source::Incident(id) => ("INCIDENT", incident_source(state, rc, &*tx, id).await?),
+        Source::AuditFinding(id) => (
+            "AUDIT_FINDING",
+            crate::audit::service::action_source(state, rc, &*tx, id).await?,
+        ),
+        Source::ImprovementProject(id) => (
+            "IMPROVEMENT_PROJECT",
+            crate::improvement::service::action_source(state, rc, &*tx, id).await?,
+        ),
     };
-    let Some(source) = source.filter(|_| source_access.view) else {
-        return Err(AppError::invalid("sourceId", "no such incident"));
-    };
-    if !source_access.manage {
-        return Err(AppError::forbidden(
-            "actions are raised by the incident's handlers and quality leads",
-        ));
-    }
-    if matches!(
-        IncidentStatus::parse(&source.status),
-        Some(IncidentStatus::Closed | IncidentStatus::Declined)
-    ) {
-        return Err(AppError::invalid(
-            "sourceId",
-            "a closed or declined incident takes no new actions; reopen it first",
-        ));
-    }
     let now = now();
     let model = action::Model {
         id: Uuid::now_v7(),
-        source_type: "INCIDENT".into(),
-        incident_id: Some(incident_id),
-        audit_finding_id: None,
-        improvement_project_id: None,
-        department_id: source.department_id,
+        source_type: source_type.into(),
+        incident_id: match input.source {
+            Source::Incident(id) => Some(id),
+            _ => None,
+        },
+        audit_finding_id: match input.source {
+            Source::AuditFinding(id) => Some(id),
+            _ => None,
+        },
+        improvement_project_id: match input.source {
+            Source::ImprovementProject(id) => Some(id),
+            _ => None,
+        },
+        department_id,
         title,
         description,
         owner_email,
@@ -190,6 +189,39 @@ pub async fn create(
     tx.commit().await?;
     let access = access_to(state, rc, &model).await?;
     Ok((model, access))
+}
+
+/// An incident as an action's source: its department, once the caller may manage it and it
+/// is still open.
+async fn incident_source<C: ConnectionTrait>(
+    state: &AppState,
+    rc: &RequestCtx,
+    conn: &C,
+    incident_id: Uuid,
+) -> AppResult<Uuid> {
+    let source = incident::Entity::find_by_id(incident_id).one(conn).await?;
+    let source_access = match &source {
+        Some(i) => crate::incident::service::access_to(state, rc, i).await?,
+        None => Default::default(),
+    };
+    let Some(source) = source.filter(|_| source_access.view) else {
+        return Err(AppError::invalid("sourceId", "no such incident"));
+    };
+    if !source_access.manage {
+        return Err(AppError::forbidden(
+            "actions are raised by the incident's handlers and quality leads",
+        ));
+    }
+    if matches!(
+        IncidentStatus::parse(&source.status),
+        Some(IncidentStatus::Closed | IncidentStatus::Declined)
+    ) {
+        return Err(AppError::invalid(
+            "sourceId",
+            "a closed or declined incident takes no new actions; reopen it first",
+        ));
+    }
+    Ok(source.department_id)
 }
 
 async fn insert<C: ConnectionTrait>(
@@ -273,7 +305,8 @@ pub async fn update(
             "a verified or cancelled action does not change; raise a new one",
         ));
     }
-    let to = change.status.filter(|&s| s != from);
+    // A status equal to the current one is not an edge either: refused by check_transition.
+    let to = change.status;
     if let Some(to) = to {
         workflow::check_transition(from, to, access)?;
     }

@@ -14,6 +14,12 @@ pub enum Kind {
     Comment,
     TrailEvent,
     CorrectiveAction,
+    Audit,
+    AuditFinding,
+    ImprovementProject,
+    Measure,
+    Measurement,
+    PdsaCycle,
 }
 
 impl Kind {
@@ -25,6 +31,12 @@ impl Kind {
             Self::Comment => "IncidentComment",
             Self::TrailEvent => "TrailEvent",
             Self::CorrectiveAction => "CorrectiveAction",
+            Self::Audit => "Audit",
+            Self::AuditFinding => "AuditFinding",
+            Self::ImprovementProject => "ImprovementProject",
+            Self::Measure => "Measure",
+            Self::Measurement => "Measurement",
+            Self::PdsaCycle => "PdsaCycle",
         }
     }
 
@@ -36,6 +48,12 @@ impl Kind {
             "IncidentComment" => Self::Comment,
             "TrailEvent" => Self::TrailEvent,
             "CorrectiveAction" => Self::CorrectiveAction,
+            "Audit" => Self::Audit,
+            "AuditFinding" => Self::AuditFinding,
+            "ImprovementProject" => Self::ImprovementProject,
+            "Measure" => Self::Measure,
+            "Measurement" => Self::Measurement,
+            "PdsaCycle" => Self::PdsaCycle,
             _ => return None,
         })
     }

@@ -10,7 +10,10 @@ use uuid::Uuid;
 
 use crate::db::spawn_counted;
 use crate::error::{AppError, AppResult};
-use entities::{candour_step, corrective_action, incident, incident_comment, staff, trail_event};
+use entities::{
+    audit, audit_finding, candour_step, corrective_action, incident, incident_comment, staff,
+    trail_event,
+};
 
 /// Loader errors must be Clone; the detail is logged where it is mapped to INTERNAL.
 #[derive(Clone, Debug)]
@@ -42,6 +45,93 @@ pub struct IncidentLoader(DatabaseConnection);
 pub struct ActionsByIncidentLoader(DatabaseConnection);
 pub struct ActionLoader(DatabaseConnection);
 pub struct StaffByEmailLoader(DatabaseConnection);
+pub struct AuditLoader(DatabaseConnection);
+pub struct FindingLoader(DatabaseConnection);
+pub struct ActionsByProjectLoader(DatabaseConnection);
+pub struct ProjectLoader(DatabaseConnection);
+
+impl Loader<Uuid> for ProjectLoader {
+    type Value = entities::improvement_project::Model;
+    type Error = LoadError;
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, LoadError> {
+        use entities::improvement_project as project;
+        let rows = project::Entity::find()
+            .filter(project::Column::Id.is_in(keys.iter().copied()))
+            .all(&self.0)
+            .await?;
+        Ok(rows.into_iter().map(|p| (p.id, p)).collect())
+    }
+}
+
+impl Loader<Uuid> for ActionsByProjectLoader {
+    type Value = Vec<corrective_action::Model>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, LoadError> {
+        let rows = corrective_action::Entity::find()
+            .filter(corrective_action::Column::ImprovementProjectId.is_in(keys.iter().copied()))
+            .order_by_asc(corrective_action::Column::CreatedAt)
+            .order_by_asc(corrective_action::Column::Id)
+            .all(&self.0)
+            .await?;
+        Ok(group(rows, |a| {
+            a.improvement_project_id.unwrap_or_default()
+        }))
+    }
+}
+
+impl Loader<Uuid> for FindingLoader {
+    type Value = audit_finding::Model;
+    type Error = LoadError;
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, LoadError> {
+        let rows = audit_finding::Entity::find()
+            .filter(audit_finding::Column::Id.is_in(keys.iter().copied()))
+            .all(&self.0)
+            .await?;
+        Ok(rows.into_iter().map(|f| (f.id, f)).collect())
+    }
+}
+pub struct FindingsByAuditLoader(DatabaseConnection);
+pub struct ActionsByFindingLoader(DatabaseConnection);
+
+impl Loader<Uuid> for AuditLoader {
+    type Value = audit::Model;
+    type Error = LoadError;
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, LoadError> {
+        let rows = audit::Entity::find()
+            .filter(audit::Column::Id.is_in(keys.iter().copied()))
+            .all(&self.0)
+            .await?;
+        Ok(rows.into_iter().map(|a| (a.id, a)).collect())
+    }
+}
+
+impl Loader<Uuid> for FindingsByAuditLoader {
+    type Value = Vec<audit_finding::Model>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, LoadError> {
+        let rows = audit_finding::Entity::find()
+            .filter(audit_finding::Column::AuditId.is_in(keys.iter().copied()))
+            .order_by_asc(audit_finding::Column::RecordedAt)
+            .order_by_asc(audit_finding::Column::Id)
+            .all(&self.0)
+            .await?;
+        Ok(group(rows, |f| f.audit_id))
+    }
+}
+
+impl Loader<Uuid> for ActionsByFindingLoader {
+    type Value = Vec<corrective_action::Model>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, LoadError> {
+        let rows = corrective_action::Entity::find()
+            .filter(corrective_action::Column::AuditFindingId.is_in(keys.iter().copied()))
+            .order_by_asc(corrective_action::Column::CreatedAt)
+            .order_by_asc(corrective_action::Column::Id)
+            .all(&self.0)
+            .await?;
+        Ok(group(rows, |a| a.audit_finding_id.unwrap_or_default()))
+    }
+}
 
 /// Staff by lower-case email (an action's owner is named by email).
 impl Loader<String> for StaffByEmailLoader {
@@ -168,6 +258,75 @@ impl Loader<Uuid> for TrailLoader {
     }
 }
 
+/// Improvement projects' measures, oldest first.
+pub struct MeasuresByProjectLoader(DatabaseConnection);
+/// Each measure's time series, oldest first.
+pub struct MeasurementsByMeasureLoader(DatabaseConnection);
+/// Improvement projects' PDSA cycles, by start date.
+pub struct PdsaByProjectLoader(DatabaseConnection);
+/// The incidents and audits linked to improvement projects, in the order they were linked.
+pub struct LinksByProjectLoader(DatabaseConnection);
+
+impl Loader<Uuid> for MeasuresByProjectLoader {
+    type Value = Vec<entities::measure::Model>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, LoadError> {
+        use entities::measure;
+        let rows = measure::Entity::find()
+            .filter(measure::Column::ProjectId.is_in(keys.iter().copied()))
+            .order_by_asc(measure::Column::CreatedAt)
+            .order_by_asc(measure::Column::Id)
+            .all(&self.0)
+            .await?;
+        Ok(group(rows, |m| m.project_id))
+    }
+}
+
+impl Loader<Uuid> for MeasurementsByMeasureLoader {
+    type Value = Vec<entities::measurement::Model>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, LoadError> {
+        use entities::measurement;
+        let rows = measurement::Entity::find()
+            .filter(measurement::Column::MeasureId.is_in(keys.iter().copied()))
+            .order_by_asc(measurement::Column::At)
+            .order_by_asc(measurement::Column::Id)
+            .all(&self.0)
+            .await?;
+        Ok(group(rows, |m| m.measure_id))
+    }
+}
+
+impl Loader<Uuid> for PdsaByProjectLoader {
+    type Value = Vec<entities::pdsa_cycle::Model>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, LoadError> {
+        use entities::pdsa_cycle;
+        let rows = pdsa_cycle::Entity::find()
+            .filter(pdsa_cycle::Column::ProjectId.is_in(keys.iter().copied()))
+            .order_by_asc(pdsa_cycle::Column::StartDate)
+            .order_by_asc(pdsa_cycle::Column::Id)
+            .all(&self.0)
+            .await?;
+        Ok(group(rows, |c| c.project_id))
+    }
+}
+
+impl Loader<Uuid> for LinksByProjectLoader {
+    type Value = Vec<entities::improvement_link::Model>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, LoadError> {
+        use entities::improvement_link;
+        let rows = improvement_link::Entity::find()
+            .filter(improvement_link::Column::ProjectId.is_in(keys.iter().copied()))
+            .order_by_asc(improvement_link::Column::CreatedAt)
+            .order_by_asc(improvement_link::Column::Id)
+            .all(&self.0)
+            .await?;
+        Ok(group(rows, |l| l.project_id))
+    }
+}
+
 pub struct Loaders {
     pub staff: DataLoader<StaffLoader>,
     pub comments: DataLoader<CommentsLoader>,
@@ -178,6 +337,16 @@ pub struct Loaders {
     pub actions: DataLoader<ActionLoader>,
     pub follow_ups: DataLoader<FollowUpLoader>,
     pub staff_by_email: DataLoader<StaffByEmailLoader>,
+    pub measures_by_project: DataLoader<MeasuresByProjectLoader>,
+    pub measurements_by_measure: DataLoader<MeasurementsByMeasureLoader>,
+    pub pdsa_by_project: DataLoader<PdsaByProjectLoader>,
+    pub links_by_project: DataLoader<LinksByProjectLoader>,
+    pub audits: DataLoader<AuditLoader>,
+    pub finding: DataLoader<FindingLoader>,
+    pub actions_by_project: DataLoader<ActionsByProjectLoader>,
+    pub projects: DataLoader<ProjectLoader>,
+    pub findings_by_audit: DataLoader<FindingsByAuditLoader>,
+    pub actions_by_finding: DataLoader<ActionsByFindingLoader>,
 }
 
 impl Loaders {
@@ -195,6 +364,28 @@ impl Loaders {
             actions: DataLoader::new(ActionLoader(conn.clone()), spawn_counted),
             follow_ups: DataLoader::new(FollowUpLoader(conn.clone()), spawn_counted),
             staff_by_email: DataLoader::new(StaffByEmailLoader(conn.clone()), spawn_counted),
+            measures_by_project: DataLoader::new(
+                MeasuresByProjectLoader(conn.clone()),
+                spawn_counted,
+            ),
+            measurements_by_measure: DataLoader::new(
+                MeasurementsByMeasureLoader(conn.clone()),
+                spawn_counted,
+            ),
+            pdsa_by_project: DataLoader::new(PdsaByProjectLoader(conn.clone()), spawn_counted),
+            links_by_project: DataLoader::new(LinksByProjectLoader(conn.clone()), spawn_counted),
+            audits: DataLoader::new(AuditLoader(conn.clone()), spawn_counted),
+            finding: DataLoader::new(FindingLoader(conn.clone()), spawn_counted),
+            actions_by_project: DataLoader::new(
+                ActionsByProjectLoader(conn.clone()),
+                spawn_counted,
+            ),
+            projects: DataLoader::new(ProjectLoader(conn.clone()), spawn_counted),
+            findings_by_audit: DataLoader::new(FindingsByAuditLoader(conn.clone()), spawn_counted),
+            actions_by_finding: DataLoader::new(
+                ActionsByFindingLoader(conn.clone()),
+                spawn_counted,
+            ),
         }
     }
 

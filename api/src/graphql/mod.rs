@@ -5,13 +5,19 @@ pub mod ids;
 pub mod limits;
 pub mod loaders;
 pub mod pagination;
+pub mod scalars;
 
 use std::sync::Arc;
 
 use async_graphql::{Context, EmptySubscription, Interface, MergedObject, Object, Schema, ID};
+use sea_orm::EntityTrait;
 
 use crate::action::graphql::{ActionMutation, ActionQuery, CorrectiveAction};
+use crate::audit::graphql::{Audit, AuditFinding, AuditMutation, AuditQuery};
 use crate::context::{AppState, RequestCtx};
+use crate::improvement::graphql::{
+    ImprovementMutation, ImprovementProject, ImprovementQuery, Measure, PdsaCycle,
+};
 use crate::incident::graphql::{Incident, IncidentMutation, IncidentQuery};
 use crate::org::graphql::{Department, OrgMutation, OrgQuery, StaffMember};
 use ids::Kind;
@@ -24,6 +30,11 @@ pub enum Node {
     Department(Department),
     StaffMember(StaffMember),
     CorrectiveAction(CorrectiveAction),
+    Audit(Audit),
+    AuditFinding(AuditFinding),
+    ImprovementProject(ImprovementProject),
+    Measure(Measure),
+    PdsaCycle(PdsaCycle),
 }
 
 #[derive(Default)]
@@ -58,16 +69,69 @@ impl NodeQuery {
                 Err(crate::error::AppError::NotFound(_)) => None,
                 Err(e) => return Err(e.into()),
             },
-            Kind::Comment | Kind::TrailEvent => None,
+            Kind::Audit => match crate::audit::service::get(st, rc, uuid).await {
+                Ok((m, access)) => Some(Node::Audit(Audit::new(m, access))),
+                Err(crate::error::AppError::NotFound(_)) => None,
+                Err(e) => return Err(e.into()),
+            },
+            Kind::AuditFinding => {
+                let found = entities::audit_finding::Entity::find_by_id(uuid)
+                    .one(&st.db.conn)
+                    .await
+                    .map_err(crate::error::AppError::from)?;
+                match found {
+                    Some(f) => match crate::audit::service::get(st, rc, f.audit_id).await {
+                        Ok((a, _)) => {
+                            Some(Node::AuditFinding(AuditFinding::new(f, a.reaudit_of_id)))
+                        }
+                        Err(crate::error::AppError::NotFound(_)) => None,
+                        Err(e) => return Err(e.into()),
+                    },
+                    None => None,
+                }
+            }
+            Kind::ImprovementProject => {
+                match crate::improvement::service::get(st, rc, uuid).await {
+                    Ok((m, access)) => {
+                        Some(Node::ImprovementProject(ImprovementProject::new(m, access)))
+                    }
+                    Err(crate::error::AppError::NotFound(_)) => None,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Kind::Measure => match crate::improvement::service::get_measure(st, rc, uuid).await {
+                Ok(m) => Some(Node::Measure(Measure(m))),
+                Err(crate::error::AppError::NotFound(_)) => None,
+                Err(e) => return Err(e.into()),
+            },
+            Kind::PdsaCycle => match crate::improvement::service::get_pdsa(st, rc, uuid).await {
+                Ok(m) => Some(Node::PdsaCycle(PdsaCycle(m))),
+                Err(crate::error::AppError::NotFound(_)) => None,
+                Err(e) => return Err(e.into()),
+            },
+            Kind::Comment | Kind::TrailEvent | Kind::Measurement => None,
         })
     }
 }
 
 #[derive(MergedObject, Default)]
-pub struct Query(OrgQuery, IncidentQuery, ActionQuery, NodeQuery);
+pub struct Query(
+    OrgQuery,
+    IncidentQuery,
+    ActionQuery,
+    AuditQuery,
+    ImprovementQuery,
+    NodeQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(OrgMutation, IncidentMutation, ActionMutation);
+pub struct Mutation(
+    OrgMutation,
+    IncidentMutation,
+    ActionMutation,
+    AuditMutation,
+    ImprovementMutation,
+);
 
 pub type CandourSchema = Schema<Query, Mutation, EmptySubscription>;
 

@@ -1,7 +1,9 @@
 //! Incidents in the GraphQL schema: thin resolvers that parse input, call the service and
 //! shape what the caller may see.
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject, ID};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
+
+use crate::graphql::scalars::Date;
 
 use super::model::*;
 use super::service::{self, TransitionRequest};
@@ -37,7 +39,7 @@ impl Incident {
 pub struct Patient {
     pub nhs_number: Option<String>,
     pub name: Option<String>,
-    pub date_of_birth: Option<NaiveDate>,
+    pub date_of_birth: Option<Date>,
 }
 
 /// The equipment involved.
@@ -156,7 +158,7 @@ impl Incident {
         .then(|| Patient {
             nhs_number: m.patient_nhs_number.clone(),
             name: m.patient_name.clone(),
-            date_of_birth: m.patient_date_of_birth,
+            date_of_birth: m.patient_date_of_birth.map(Date),
         })
     }
     async fn equipment(&self) -> Option<Equipment> {
@@ -503,7 +505,7 @@ pub struct PatientInput {
     /// 10 digits; spaces are ignored.
     pub nhs_number: Option<String>,
     pub name: Option<String>,
-    pub date_of_birth: Option<NaiveDate>,
+    pub date_of_birth: Option<Date>,
 }
 
 #[derive(InputObject)]
@@ -629,7 +631,7 @@ impl IncidentMutation {
             patient: input.patient.map(|p| PatientDetails {
                 nhs_number: p.nhs_number,
                 name: p.name,
-                date_of_birth: p.date_of_birth,
+                date_of_birth: p.date_of_birth.map(Into::into),
             }),
             equipment: input.equipment.map(|e| EquipmentDetails {
                 asset_id: e.asset_id,

@@ -931,7 +931,9 @@ pub struct Page {
     pub count_query: Select<incident::Entity>,
 }
 
-fn escape_like(s: &str) -> String {
+/// A LIKE pattern that finds `s` anywhere, case-insensitively (compare with LOWER(col)),
+/// with `%`, `_` and `\` taken literally (escape character `\`).
+pub fn escape_like(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('%');
     for c in s.to_lowercase().chars() {

@@ -175,7 +175,8 @@ pub async fn upsert_staff(state: &AppState, p: &Principal) -> AppResult<Uuid> {
             Uuid::now_v7().into(),
             p.subject.clone().into(),
             p.name.clone().into(),
-            p.email.clone().into(),
+            // Lower case: owners of actions are matched by email, which is case-insensitive.
+            p.email.as_deref().map(str::to_lowercase).into(),
             serde_json::to_string(&roles).unwrap_or_default().into(),
             serde_json::to_string(&p.department_codes)
                 .unwrap_or_default()

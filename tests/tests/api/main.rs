@@ -2,6 +2,7 @@
 //! spawns its own server against its own fresh database.
 
 mod access;
+mod actions;
 mod auth;
 mod comments;
 mod history;

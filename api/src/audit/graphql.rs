@@ -1,0 +1,453 @@
+//! Audits and their findings in the GraphQL schema.
+use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+
+use crate::graphql::scalars::Date;
+
+use super::model::AuditStatus;
+use super::service::{self, AuditFilter, NewAudit, NewFinding};
+use super::workflow::{self, Access};
+use crate::action::graphql::CorrectiveAction;
+use crate::error::AppError;
+use crate::graphql::ids::{self, Kind};
+use crate::graphql::loaders::Loaders;
+use crate::graphql::pagination::{page_size, PageInfo};
+use crate::graphql::{request, state};
+use crate::org::graphql::Department;
+use crate::trail::graphql::TrailEvent;
+use entities::{audit, audit_finding};
+
+type GqlResult<T> = async_graphql::Result<T>;
+
+/// A clinical or quality audit of a service against a standard.
+pub struct Audit {
+    m: Box<audit::Model>,
+    access: Access,
+}
+
+impl Audit {
+    pub fn new(m: audit::Model, access: Access) -> Self {
+        Self {
+            m: Box::new(m),
+            access,
+        }
+    }
+}
+
+/// One criterion's result: compliance is computed from the sample, never entered.
+pub struct AuditFinding {
+    f: audit_finding::Model,
+    /// The audit this one repeats, for comparing compliance cycle to cycle.
+    reaudit_of: Option<uuid::Uuid>,
+}
+
+impl AuditFinding {
+    pub fn new(f: audit_finding::Model, reaudit_of: Option<uuid::Uuid>) -> Self {
+        Self { f, reaudit_of }
+    }
+
+    async fn previous(&self, ctx: &Context<'_>) -> GqlResult<Option<audit_finding::Model>> {
+        let Some(prev) = self.reaudit_of else {
+            return Ok(None);
+        };
+        let rows = Loaders::of(ctx)
+            .findings_by_audit
+            .load_one(prev)
+            .await
+            .map_err(AppError::from)?
+            .unwrap_or_default();
+        Ok(rows
+            .into_iter()
+            .find(|p| p.criterion_key == self.f.criterion_key))
+    }
+}
+
+#[Object]
+impl AuditFinding {
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::AuditFinding, self.f.id)
+    }
+    async fn criterion(&self) -> &str {
+        &self.f.criterion
+    }
+    /// The standard's target, in percent.
+    async fn target_percent(&self) -> f64 {
+        self.f.target_percent
+    }
+    async fn sample_size(&self) -> i32 {
+        self.f.sample_size
+    }
+    async fn compliant_count(&self) -> i32 {
+        self.f.compliant_count
+    }
+    /// compliantCount / sampleSize × 100.
+    async fn compliance_percent(&self) -> f64 {
+        workflow::compliance_percent(self.f.sample_size, self.f.compliant_count)
+    }
+    /// Below target: needs a corrective action before the audit closes.
+    async fn non_conformity(&self) -> bool {
+        workflow::is_non_conformity(
+            self.f.target_percent,
+            self.f.sample_size,
+            self.f.compliant_count,
+        )
+    }
+    /// The same criterion's compliance in the audit this one repeats.
+    async fn previous_compliance_percent(&self, ctx: &Context<'_>) -> GqlResult<Option<f64>> {
+        Ok(self
+            .previous(ctx)
+            .await?
+            .map(|p| workflow::compliance_percent(p.sample_size, p.compliant_count)))
+    }
+    /// Change in compliance since the audit this one repeats, in percentage points.
+    async fn compliance_change(&self, ctx: &Context<'_>) -> GqlResult<Option<f64>> {
+        Ok(self.previous(ctx).await?.map(|p| {
+            workflow::compliance_percent(self.f.sample_size, self.f.compliant_count)
+                - workflow::compliance_percent(p.sample_size, p.compliant_count)
+        }))
+    }
+    async fn recorded_at(&self) -> DateTime<Utc> {
+        self.f.recorded_at
+    }
+    /// Actions raised from this finding that the viewer may see.
+    async fn corrective_actions(&self, ctx: &Context<'_>) -> GqlResult<Vec<CorrectiveAction>> {
+        let rows = Loaders::of(ctx)
+            .actions_by_finding
+            .load_one(self.f.id)
+            .await
+            .map_err(AppError::from)?
+            .unwrap_or_default();
+        let mut out = Vec::with_capacity(rows.len());
+        for m in rows {
+            if let Some(a) = CorrectiveAction::visible(ctx, m).await? {
+                out.push(a);
+            }
+        }
+        Ok(out)
+    }
+    async fn audit(&self, ctx: &Context<'_>) -> GqlResult<Audit> {
+        let m = Loaders::of(ctx)
+            .audits
+            .load_one(self.f.audit_id)
+            .await
+            .map_err(AppError::from)?
+            .ok_or(AppError::Internal("finding without audit".into()))?;
+        let access = service::access_to(state(ctx), request(ctx), &m).await?;
+        Ok(Audit::new(m, access))
+    }
+}
+
+#[Object]
+impl Audit {
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::Audit, self.m.id)
+    }
+    async fn title(&self) -> &str {
+        &self.m.title
+    }
+    async fn department(&self, ctx: &Context<'_>) -> GqlResult<Department> {
+        let d = crate::org::service::department(state(ctx), self.m.department_id)
+            .await?
+            .ok_or(AppError::Internal("audit without department".into()))?;
+        Ok(Department(d))
+    }
+    /// The standard or guideline audited against.
+    async fn standard(&self) -> &str {
+        &self.m.standard
+    }
+    async fn planned_start(&self) -> Date {
+        Date(self.m.planned_start)
+    }
+    async fn planned_end(&self) -> Date {
+        Date(self.m.planned_end)
+    }
+    async fn lead_email(&self) -> Option<&str> {
+        self.m.lead_email.as_deref()
+    }
+    async fn status(&self) -> AuditStatus {
+        AuditStatus::parse(&self.m.status).unwrap_or(AuditStatus::Planned)
+    }
+    /// Send this back as `expectedVersion` with the next transition.
+    async fn version(&self) -> i32 {
+        self.m.version
+    }
+    async fn started_at(&self) -> Option<DateTime<Utc>> {
+        self.m.started_at
+    }
+    async fn reported_at(&self) -> Option<DateTime<Utc>> {
+        self.m.reported_at
+    }
+    async fn closed_at(&self) -> Option<DateTime<Utc>> {
+        self.m.closed_at
+    }
+    /// The audit this one repeats.
+    async fn reaudit_of(&self, ctx: &Context<'_>) -> GqlResult<Option<Audit>> {
+        let Some(id) = self.m.reaudit_of_id else {
+            return Ok(None);
+        };
+        let Some(m) = Loaders::of(ctx)
+            .audits
+            .load_one(id)
+            .await
+            .map_err(AppError::from)?
+        else {
+            return Ok(None);
+        };
+        let access = service::access_to(state(ctx), request(ctx), &m).await?;
+        Ok(Some(Audit::new(m, access)))
+    }
+    /// Findings per criterion, in the order recorded.
+    async fn findings(&self, ctx: &Context<'_>) -> GqlResult<Vec<AuditFinding>> {
+        let rows = Loaders::of(ctx)
+            .findings_by_audit
+            .load_one(self.m.id)
+            .await
+            .map_err(AppError::from)?
+            .unwrap_or_default();
+        Ok(rows
+            .into_iter()
+            .map(|f| AuditFinding::new(f, self.m.reaudit_of_id))
+            .collect())
+    }
+    /// The statuses this viewer may move the audit to now.
+    async fn allowed_transitions(&self) -> Vec<AuditStatus> {
+        workflow::allowed_transitions(
+            AuditStatus::parse(&self.m.status).unwrap_or(AuditStatus::Planned),
+            self.access,
+        )
+    }
+    /// Every change to the audit and its findings, oldest first.
+    async fn history(&self, ctx: &Context<'_>) -> GqlResult<Vec<TrailEvent>> {
+        let rows = Loaders::of(ctx)
+            .trail
+            .load_one(self.m.id)
+            .await
+            .map_err(AppError::from)?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(TrailEvent::from).collect())
+    }
+}
+
+/// Filters for the audit programme.
+#[derive(InputObject, Default)]
+#[graphql(name = "AuditFilter")]
+pub struct AuditFilter_ {
+    pub status: Option<Vec<AuditStatus>>,
+    pub department_id: Option<ID>,
+    /// Audits whose planned period overlaps the period from `plannedFrom` to `plannedTo`.
+    pub planned_from: Option<Date>,
+    pub planned_to: Option<Date>,
+    /// Words in the title (case-insensitive).
+    pub search: Option<String>,
+}
+
+pub struct AuditEdge {
+    cursor: String,
+    node: Audit,
+}
+
+#[Object]
+impl AuditEdge {
+    async fn cursor(&self) -> &str {
+        &self.cursor
+    }
+    async fn node(&self) -> &Audit {
+        &self.node
+    }
+}
+
+/// A page of the audit programme.
+pub struct AuditConnection {
+    edges: Vec<AuditEdge>,
+    page_info: PageInfo,
+    count_query: sea_orm::Select<audit::Entity>,
+}
+
+#[Object]
+impl AuditConnection {
+    async fn edges(&self) -> &[AuditEdge] {
+        &self.edges
+    }
+    async fn page_info(&self) -> &PageInfo {
+        &self.page_info
+    }
+    /// How many audits match the filter (all pages).
+    async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
+        Ok(service::count(state(ctx), self.count_query.clone()).await? as i64)
+    }
+}
+
+#[derive(Default)]
+pub struct AuditQuery;
+
+#[Object]
+impl AuditQuery {
+    /// The audit programme, by planned start.
+    #[graphql(complexity = "first.unwrap_or(20).clamp(1, 100) as usize * child_complexity")]
+    async fn audits(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<AuditFilter_>,
+    ) -> GqlResult<AuditConnection> {
+        let st = state(ctx);
+        let rc = request(ctx);
+        rc.principal()?;
+        let first = page_size(first, st.settings.limits.max_page_size)?;
+        let f = filter.unwrap_or_default();
+        let q = AuditFilter {
+            statuses: f.status.unwrap_or_default(),
+            department_id: f
+                .department_id
+                .as_ref()
+                .map(|id| ids::decode_as(Kind::Department, id, "departmentId"))
+                .transpose()?,
+            planned_from: f.planned_from.map(Into::into),
+            planned_to: f.planned_to.map(Into::into),
+            search: f.search,
+        };
+        let had_cursor = after.is_some();
+        let page = service::list(st, rc, q, first, after).await?;
+        let edges: Vec<AuditEdge> = page
+            .rows
+            .into_iter()
+            .map(|(m, access, cursor)| AuditEdge {
+                cursor,
+                node: Audit::new(m, access),
+            })
+            .collect();
+        Ok(AuditConnection {
+            page_info: PageInfo {
+                has_next_page: page.has_next,
+                has_previous_page: had_cursor,
+                start_cursor: edges.first().map(|e| e.cursor.clone()),
+                end_cursor: edges.last().map(|e| e.cursor.clone()),
+            },
+            edges,
+            count_query: page.count_query,
+        })
+    }
+}
+
+/// An audit for the programme (the department's handlers and quality leads).
+#[derive(InputObject)]
+pub struct PlanAuditInput {
+    pub title: String,
+    pub department_id: ID,
+    /// The standard or guideline audited against.
+    pub standard: String,
+    pub planned_start: Date,
+    pub planned_end: Date,
+    /// The audit this one repeats (the re-audit of the cycle).
+    pub reaudit_of_id: Option<ID>,
+    /// Who leads it; they may record findings.
+    pub lead_email: Option<String>,
+}
+
+/// One criterion's result. Recording a criterion again corrects it.
+#[derive(InputObject)]
+pub struct RecordAuditFindingInput {
+    pub audit_id: ID,
+    pub criterion: String,
+    /// 0 to 100.
+    pub target_percent: f64,
+    /// At least 1.
+    pub sample_size: i32,
+    /// 0 to sampleSize.
+    pub compliant_count: i32,
+}
+
+#[derive(InputObject)]
+pub struct TransitionAuditInput {
+    pub audit_id: ID,
+    pub to: AuditStatus,
+    pub expected_version: i32,
+}
+
+#[derive(SimpleObject)]
+pub struct AuditPayload {
+    pub audit: Audit,
+}
+
+#[derive(Default)]
+pub struct AuditMutation;
+
+#[Object]
+impl AuditMutation {
+    /// Plans an audit.
+    async fn plan_audit(
+        &self,
+        ctx: &Context<'_>,
+        input: PlanAuditInput,
+    ) -> GqlResult<AuditPayload> {
+        let department_id = ids::decode_as(Kind::Department, &input.department_id, "departmentId")?;
+        let reaudit_of = input
+            .reaudit_of_id
+            .as_ref()
+            .map(|id| ids::decode_as(Kind::Audit, id, "reauditOfId"))
+            .transpose()?;
+        let (m, access) = service::plan(
+            state(ctx),
+            request(ctx),
+            NewAudit {
+                title: input.title,
+                department_id,
+                standard: input.standard,
+                planned_start: input.planned_start.into(),
+                planned_end: input.planned_end.into(),
+                reaudit_of,
+                lead_email: input.lead_email,
+            },
+        )
+        .await?;
+        Ok(AuditPayload {
+            audit: Audit::new(m, access),
+        })
+    }
+
+    /// Records a criterion's result while the audit is in progress.
+    async fn record_audit_finding(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordAuditFindingInput,
+    ) -> GqlResult<AuditPayload> {
+        let audit_id = ids::decode_as(Kind::Audit, &input.audit_id, "auditId")?;
+        let (m, access) = service::record_finding(
+            state(ctx),
+            request(ctx),
+            NewFinding {
+                audit_id,
+                criterion: input.criterion,
+                target_percent: input.target_percent,
+                sample_size: input.sample_size,
+                compliant_count: input.compliant_count,
+            },
+        )
+        .await?;
+        Ok(AuditPayload {
+            audit: Audit::new(m, access),
+        })
+    }
+
+    /// Moves an audit through its cycle. It reports with findings recorded and closes only
+    /// when every non-conformity has a corrective action.
+    async fn transition_audit(
+        &self,
+        ctx: &Context<'_>,
+        input: TransitionAuditInput,
+    ) -> GqlResult<AuditPayload> {
+        let id = ids::decode_as(Kind::Audit, &input.audit_id, "auditId")?;
+        let (m, access) = service::transition(
+            state(ctx),
+            request(ctx),
+            id,
+            input.to,
+            input.expected_version,
+        )
+        .await?;
+        Ok(AuditPayload {
+            audit: Audit::new(m, access),
+        })
+    }
+}

@@ -1,0 +1,145 @@
+use async_graphql::Enum;
+
+/// Stores and parses an enumeration by its GraphQL name.
+macro_rules! named {
+    ($ty:ident { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $ty {
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name),+
+                }
+            }
+
+            pub fn parse(s: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == s)
+            }
+        }
+    };
+}
+
+/// Where an improvement project is.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ImprovementStatus {
+    /// Aim and measures agreed; work not started.
+    Proposed,
+    /// Testing changes in PDSA cycles.
+    Active,
+    /// The changes work; measuring that the gain holds.
+    Sustaining,
+    /// Finished.
+    Closed,
+    /// Stopped before it finished, with a reason.
+    Abandoned,
+}
+
+named!(ImprovementStatus {
+    Proposed => "PROPOSED",
+    Active => "ACTIVE",
+    Sustaining => "SUSTAINING",
+    Closed => "CLOSED",
+    Abandoned => "ABANDONED",
+});
+
+impl ImprovementStatus {
+    /// Still running: measurements, measures and PDSA cycles may be added.
+    pub fn is_open(self) -> bool {
+        !self.is_final()
+    }
+
+    /// CLOSED and ABANDONED: nothing moves a project out of these.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Closed | Self::Abandoned)
+    }
+}
+
+/// The three families of measures in the Model for Improvement.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MeasureKind {
+    /// Whether the system is better for patients: the aim itself.
+    Outcome,
+    /// Whether the changed steps are being carried out.
+    Process,
+    /// Whether the change is making something else worse.
+    Balancing,
+}
+
+named!(MeasureKind {
+    Outcome => "OUTCOME",
+    Process => "PROCESS",
+    Balancing => "BALANCING",
+});
+
+/// Which way a measure improves.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Higher values are better.
+    Higher,
+    /// Lower values are better.
+    Lower,
+}
+
+named!(Direction {
+    Higher => "HIGHER",
+    Lower => "LOWER",
+});
+
+/// The stage of a Plan-Do-Study-Act cycle; stages only move forward.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PdsaStage {
+    /// Planning the test of change and predicting its result.
+    Plan,
+    /// Carrying out the test and collecting data.
+    Do,
+    /// Comparing the data with the prediction.
+    Study,
+    /// Deciding what to do next.
+    Act,
+}
+
+named!(PdsaStage {
+    Plan => "PLAN",
+    Do => "DO",
+    Study => "STUDY",
+    Act => "ACT",
+});
+
+/// What was decided at the end of a PDSA cycle.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PdsaOutcome {
+    /// Keep the change.
+    Adopt,
+    /// Change it and test again.
+    Adapt,
+    /// Drop it.
+    Abandon,
+}
+
+named!(PdsaOutcome {
+    Adopt => "ADOPT",
+    Adapt => "ADAPT",
+    Abandon => "ABANDON",
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for s in ImprovementStatus::ALL {
+            assert_eq!(ImprovementStatus::parse(s.as_str()), Some(*s));
+        }
+        for s in PdsaStage::ALL {
+            assert_eq!(PdsaStage::parse(s.as_str()), Some(*s));
+        }
+        assert_eq!(
+            MeasureKind::parse("BALANCING"),
+            Some(MeasureKind::Balancing)
+        );
+        assert_eq!(Direction::parse("LOWER"), Some(Direction::Lower));
+        assert_eq!(PdsaOutcome::parse("ADAPT"), Some(PdsaOutcome::Adapt));
+        assert_eq!(PdsaOutcome::parse("adapt"), None);
+    }
+}
