@@ -385,10 +385,14 @@ impl ActionMutation {
     ) -> GqlResult<CorrectiveActionPayload> {
         let source = match ids::decode(&input.source_id) {
             Some((Kind::Incident, id)) => Source::Incident(id),
+            Some((Kind::AuditFinding, id)) => Source::AuditFinding(id),
+            Some((Kind::ImprovementProject, id)) => Source::ImprovementProject(id),
             _ => {
-                return Err(
-                    AppError::invalid("sourceId", "sourceId must be an incident's ID").into(),
+                return Err(AppError::invalid(
+                    "sourceId",
+                    "sourceId must be the ID of an incident, an audit finding or an improvement project",
                 )
+                .into())
             }
         };
         let (m, access) = service::create(

@@ -340,14 +340,21 @@ pub async fn transition(
     if !access.view {
         return Err(AppError::NotFound("audit"));
     }
-    let from = status_of(&current);
-    workflow::check_transition(from, to, access)?;
+    if !access.manage {
+        return Err(AppError::forbidden(
+            "audits are moved by the department's handlers and quality leads",
+        ));
+    }
+    // A stale version first: whoever saw an older audit learns that, not that the move
+    // no longer fits the status someone else has just set.
     if current.version != expected_version {
         return Err(AppError::Conflict {
             expected: expected_version,
             actual: current.version,
         });
     }
+    let from = status_of(&current);
+    workflow::check_transition(from, to, access)?;
     if to == S::Reported {
         let (n, _) = uncorrected(&*tx, id).await?;
         if n == 0 {

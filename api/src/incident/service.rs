@@ -742,9 +742,16 @@ pub async fn transition(
     let staff = rc.staff_id(state).await?;
     let tx = state.db.begin_write().await?;
     let (current, access) = load_for_change(state, rc, &tx, id).await?;
+    if !access.manage && !access.close {
+        return Err(AppError::forbidden(
+            "only the incident's handlers and quality leads may move it through review",
+        ));
+    }
+    // A stale version first: whoever saw an older incident learns that, not that the move
+    // no longer fits the status someone else has just set.
+    check_version(&current, req.expected_version)?;
     let from = status_of(&current);
     workflow::check_transition(from, req.to, access, reason.as_deref())?;
-    check_version(&current, req.expected_version)?;
     if let Some(dup) = req.duplicate_of {
         if dup == id {
             return Err(AppError::invalid(

@@ -3,10 +3,12 @@
 
 mod access;
 mod actions;
+mod audits;
 mod auth;
 mod comments;
 mod history;
 mod http;
+mod improvement;
 mod listing;
 mod reporting;
 mod schema;
