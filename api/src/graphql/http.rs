@@ -175,7 +175,12 @@ async fn execute(
                 .collect(),
         ),
     };
-    let run = AssertUnwindSafe(schema.execute_batch(batch)).catch_unwind();
+    // Unconstrained by tokio's cooperative budget: a page resolves its rows' fields in one
+    // pass, so every DataLoader key of a level is registered before the batch is sent.
+    // Under the budget a busy worker could be made to yield half-way through a page, and
+    // the rest of the page's keys would go out in a second batch.
+    let run =
+        tokio::task::unconstrained(AssertUnwindSafe(schema.execute_batch(batch)).catch_unwind());
     let (outcome, statements) = crate::db::count_statements(run).await;
     let response = match outcome {
         Ok(r) => r,
