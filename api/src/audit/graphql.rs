@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use crate::graphql::scalars::Date;
 
-use super::model::AuditStatus;
+use super::model::{AuditOrderField, AuditStatus};
 use super::service::{self, AuditFilter, NewAudit, NewFinding};
 use super::workflow::{self, Access};
 use crate::action::graphql::CorrectiveAction;
@@ -13,6 +13,7 @@ use crate::graphql::ids::{self, Kind};
 use crate::graphql::loaders::Loaders;
 use crate::graphql::pagination::{page_size, PageInfo};
 use crate::graphql::{request, state};
+use crate::incident::model::OrderDirection;
 use crate::org::graphql::Department;
 use crate::trail::graphql::TrailEvent;
 use entities::{audit, audit_finding};
@@ -228,6 +229,13 @@ impl Audit {
     }
 }
 
+/// How to order the audit programme (default: PLANNED_START ASC).
+#[derive(InputObject)]
+pub struct AuditOrder {
+    pub field: AuditOrderField,
+    pub direction: OrderDirection,
+}
+
 /// Filters for the audit programme.
 #[derive(InputObject, Default)]
 #[graphql(name = "AuditFilter")]
@@ -282,7 +290,7 @@ pub struct AuditQuery;
 
 #[Object]
 impl AuditQuery {
-    /// The audit programme, by planned start.
+    /// The audit programme, by planned start unless ordered otherwise.
     #[graphql(complexity = "first.unwrap_or(20).clamp(1, 100) as usize * child_complexity")]
     async fn audits(
         &self,
@@ -290,6 +298,7 @@ impl AuditQuery {
         first: Option<i32>,
         after: Option<String>,
         filter: Option<AuditFilter_>,
+        order_by: Option<AuditOrder>,
     ) -> GqlResult<AuditConnection> {
         let st = state(ctx);
         let rc = request(ctx);
@@ -308,7 +317,10 @@ impl AuditQuery {
             search: f.search,
         };
         let had_cursor = after.is_some();
-        let page = service::list(st, rc, q, first, after).await?;
+        let order = order_by
+            .map(|o| (o.field, o.direction))
+            .unwrap_or((AuditOrderField::PlannedStart, OrderDirection::Asc));
+        let page = service::list(st, rc, q, order, first, after).await?;
         let edges: Vec<AuditEdge> = page
             .rows
             .into_iter()

@@ -34,3 +34,11 @@ impl AuditStatus {
         Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
 }
+
+/// The ordering of the audit programme.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuditOrderField {
+    #[default]
+    PlannedStart,
+    CreatedAt,
+}

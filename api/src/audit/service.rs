@@ -465,9 +465,19 @@ pub async fn list(
     state: &AppState,
     rc: &RequestCtx,
     f: AuditFilter,
+    order: (
+        super::model::AuditOrderField,
+        crate::incident::model::OrderDirection,
+    ),
     first: u64,
     after: Option<String>,
 ) -> AppResult<Page> {
+    use super::model::AuditOrderField as F;
+    let column = match order.0 {
+        F::PlannedStart => audit::Column::PlannedStart,
+        F::CreatedAt => audit::Column::CreatedAt,
+    };
+    let ascending = order.1 == crate::incident::model::OrderDirection::Asc;
     let p = rc.principal()?;
     let mut c = Condition::all();
     if p.is_service() && !p.has_scope(Scope::IncidentsRead) {
@@ -495,19 +505,31 @@ pub async fn list(
     let mut page = filtered.clone();
     if let Some(cursor) = after {
         let pos: Position = decode_cursor(&cursor)?;
-        let date: NaiveDate = serde_json::from_value(pos.v)
-            .map_err(|_| AppError::invalid("after", "after is not a cursor from this list"))?;
+        let bad = || AppError::invalid("after", "after is not a cursor from this list");
+        let value: sea_orm::Value = match order.0 {
+            F::PlannedStart => serde_json::from_value::<NaiveDate>(pos.v)
+                .map_err(|_| bad())?
+                .into(),
+            F::CreatedAt => serde_json::from_value::<chrono::DateTime<chrono::Utc>>(pos.v)
+                .map_err(|_| bad())?
+                .into(),
+        };
         page = page.filter(after_position(
-            audit::Column::PlannedStart,
-            date.into(),
+            column,
+            value,
             audit::Column::Id,
             pos.id,
-            true,
+            ascending,
         ));
     }
+    let ord = if ascending {
+        sea_orm::Order::Asc
+    } else {
+        sea_orm::Order::Desc
+    };
     let mut rows = page
-        .order_by_asc(audit::Column::PlannedStart)
-        .order_by_asc(audit::Column::Id)
+        .order_by(column, ord.clone())
+        .order_by(audit::Column::Id, ord)
         .limit(first + 1)
         .all(&state.db.conn)
         .await?;
@@ -517,7 +539,10 @@ pub async fn list(
     for m in rows {
         let access = access_to(state, rc, &m).await?;
         let cursor = encode_cursor(&Position {
-            v: serde_json::json!(m.planned_start),
+            v: match order.0 {
+                F::PlannedStart => serde_json::json!(m.planned_start),
+                F::CreatedAt => serde_json::json!(m.created_at),
+            },
             id: m.id,
         });
         out.push((m, access, cursor));

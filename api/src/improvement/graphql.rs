@@ -337,6 +337,13 @@ impl PdsaCycle {
     }
 }
 
+/// How to order project lists (default: CREATED_AT DESC).
+#[derive(InputObject)]
+pub struct ImprovementProjectOrder {
+    pub field: super::model::ImprovementProjectOrderField,
+    pub direction: crate::incident::model::OrderDirection,
+}
+
 /// Filters for project lists; all given must match.
 #[derive(InputObject, Default)]
 pub struct ImprovementProjectFilter {
@@ -396,6 +403,7 @@ impl ImprovementQuery {
         first: Option<i32>,
         after: Option<String>,
         filter: Option<ImprovementProjectFilter>,
+        order_by: Option<ImprovementProjectOrder>,
     ) -> GqlResult<ImprovementProjectConnection> {
         let st = state(ctx);
         let rc = request(ctx);
@@ -412,7 +420,11 @@ impl ImprovementQuery {
             search: f.search,
         };
         let had_cursor = after.is_some();
-        let page = service::list(st, rc, q, first, after).await?;
+        let order = order_by.map(|o| (o.field, o.direction)).unwrap_or((
+            super::model::ImprovementProjectOrderField::CreatedAt,
+            crate::incident::model::OrderDirection::Desc,
+        ));
+        let page = service::list(st, rc, q, order, first, after).await?;
         let edges: Vec<ImprovementProjectEdge> = page
             .rows
             .into_iter()

@@ -143,3 +143,11 @@ mod tests {
         assert_eq!(PdsaOutcome::parse("adapt"), None);
     }
 }
+
+/// The ordering of project lists.
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ImprovementProjectOrderField {
+    #[default]
+    CreatedAt,
+    UpdatedAt,
+}

@@ -907,14 +907,24 @@ pub struct Page {
     pub count_query: Select<project::Entity>,
 }
 
-/// Projects newest first.
+/// Projects, newest first unless ordered otherwise (by creation or last change).
 pub async fn list(
     state: &AppState,
     rc: &RequestCtx,
     q: ProjectFilter,
+    order: (
+        super::model::ImprovementProjectOrderField,
+        crate::incident::model::OrderDirection,
+    ),
     first: u64,
     after: Option<String>,
 ) -> AppResult<Page> {
+    use super::model::ImprovementProjectOrderField as F;
+    let column = match order.0 {
+        F::CreatedAt => project::Column::CreatedAt,
+        F::UpdatedAt => project::Column::UpdatedAt,
+    };
+    let ascending = order.1 == crate::incident::model::OrderDirection::Asc;
     if !may_view(rc.principal()?) {
         return Err(AppError::forbidden(
             "improvement projects need the incidents:read scope",
@@ -927,16 +937,17 @@ pub async fn list(
         let created: DateTime<Utc> = serde_json::from_value(pos.v)
             .map_err(|_| AppError::invalid("after", "after is not a cursor from this list"))?;
         page = page.filter(after_position(
-            project::Column::CreatedAt,
+            column,
             created.into(),
             project::Column::Id,
             pos.id,
-            false,
+            ascending,
         ));
     }
+    let ord = if ascending { Order::Asc } else { Order::Desc };
     let mut rows = page
-        .order_by(project::Column::CreatedAt, Order::Desc)
-        .order_by(project::Column::Id, Order::Desc)
+        .order_by(column, ord.clone())
+        .order_by(project::Column::Id, ord)
         .limit(first + 1)
         .all(&state.db.conn)
         .await?;
@@ -946,7 +957,10 @@ pub async fn list(
     for m in rows {
         let access = access_to(state, rc, &m).await?;
         let cursor = encode_cursor(&Position {
-            v: serde_json::json!(m.created_at),
+            v: match order.0 {
+                F::CreatedAt => serde_json::json!(m.created_at),
+                F::UpdatedAt => serde_json::json!(m.updated_at),
+            },
             id: m.id,
         });
         out.push((m, access, cursor));

@@ -1521,3 +1521,75 @@ async fn reading_findings_through_a_page_of_audits_does_not_query_per_row() {
          (first, statements) samples {samples:?}"
     );
 }
+
+/// Pages through `audits(orderBy: ...)` two at a time and returns the ids in order.
+async fn ordered_audit_ids(app: &TestApp, token: &str, order: Value) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let resp = app
+            .gql(
+                Some(token),
+                "query($after: String, $order: AuditOrder) {
+                   audits(first: 2, after: $after, orderBy: $order) {
+                     pageInfo { hasNextPage endCursor }
+                     edges { node { id } }
+                   }
+                 }",
+                json!({ "after": after, "order": order }),
+            )
+            .await;
+        let page = resp.assert_ok()["audits"].clone();
+        ids.extend(node_ids(&page));
+        if page["pageInfo"]["hasNextPage"] != true {
+            return ids;
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+    }
+}
+
+#[tokio::test]
+async fn the_programme_orders_by_planned_start_or_by_when_audits_were_planned() {
+    let app = spawn_app().await;
+    let h = app.hospital().await;
+    // Planned in this order, for these months: the two orders differ.
+    let mut made = Vec::new();
+    for (title, start, end) in [
+        ("March", "2027-03-01", "2027-03-20"),
+        ("January", "2027-01-04", "2027-01-22"),
+        ("May", "2027-05-03", "2027-05-21"),
+        ("February", "2027-02-01", "2027-02-19"),
+        ("April", "2027-04-05", "2027-04-23"),
+    ] {
+        let audit = planned(
+            &app,
+            &h,
+            json!({ "title": title, "plannedStart": start, "plannedEnd": end }),
+        )
+        .await;
+        made.push(id(&audit));
+    }
+    let by_start = ordered_audit_ids(&app, &h.alice, Value::Null).await;
+    let expected: Vec<String> = [1, 3, 0, 4, 2].iter().map(|&i| made[i].clone()).collect();
+    assert_eq!(by_start, expected, "default: planned start, earliest first");
+    let latest_first = ordered_audit_ids(
+        &app,
+        &h.alice,
+        json!({ "field": "PLANNED_START", "direction": "DESC" }),
+    )
+    .await;
+    assert_eq!(
+        latest_first,
+        expected.iter().rev().cloned().collect::<Vec<_>>()
+    );
+    let newest_planned = ordered_audit_ids(
+        &app,
+        &h.alice,
+        json!({ "field": "CREATED_AT", "direction": "DESC" }),
+    )
+    .await;
+    assert_eq!(
+        newest_planned,
+        made.iter().rev().cloned().collect::<Vec<_>>()
+    );
+}

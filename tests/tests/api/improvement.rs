@@ -1120,3 +1120,58 @@ async fn reading_measures_cycles_and_actions_through_a_page_of_projects_does_not
          or correctiveActions): (first, statements) samples {samples:?}"
     );
 }
+
+#[tokio::test]
+async fn projects_may_be_listed_oldest_first_or_by_their_last_change() {
+    let app = spawn_app().await;
+    let h = app.hospital().await;
+    let mut made = Vec::new();
+    for n in 0..4 {
+        let p = start(
+            &app,
+            &h.quinn,
+            with(
+                project_input(&h.cardiology),
+                json!({ "title": format!("Project {n}") }),
+            ),
+        )
+        .await;
+        made.push(p);
+    }
+    // Changing the oldest makes it the most recently updated.
+    move_to(&app, &h.quinn, &made[0], "ACTIVE").await;
+    let order_ids = |order: Value| {
+        let app = &app;
+        let token = h.alice.clone();
+        async move {
+            let mut ids = Vec::new();
+            let mut after = Value::Null;
+            loop {
+                let resp = app
+                    .gql(
+                        Some(&token),
+                        "query($after: String, $order: ImprovementProjectOrder) {
+                           improvementProjects(first: 3, after: $after, orderBy: $order) {
+                             pageInfo { hasNextPage endCursor }
+                             edges { node { id } }
+                           }
+                         }",
+                        json!({ "after": after, "order": order }),
+                    )
+                    .await;
+                let page = resp.assert_ok()["improvementProjects"].clone();
+                ids.extend(node_ids(&page));
+                if page["pageInfo"]["hasNextPage"] != true {
+                    return ids;
+                }
+                after = page["pageInfo"]["endCursor"].clone();
+            }
+        }
+    };
+    let made_ids: Vec<String> = made.iter().map(id).collect();
+    let oldest_first = order_ids(json!({ "field": "CREATED_AT", "direction": "ASC" })).await;
+    assert_eq!(oldest_first, made_ids);
+    let recently_changed = order_ids(json!({ "field": "UPDATED_AT", "direction": "DESC" })).await;
+    assert_eq!(recently_changed[0], made_ids[0], "{recently_changed:?}");
+    assert_eq!(recently_changed.len(), 4);
+}
