@@ -68,6 +68,32 @@ pub struct Diagnostics {
     pub sql_statement_count: bool,
 }
 
+/// How long records are kept after they end (NHS Records Management Code of Practice),
+/// in whole years; 0 makes a record due for review as soon as it ends.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Retention {
+    /// Incidents, from closure (or declining).
+    pub incident_years: u32,
+    /// Serious incidents (severe or fatal physical harm, or severe psychological harm).
+    pub serious_incident_years: u32,
+    /// Clinical and quality audits, from closure.
+    pub audit_years: u32,
+    /// Improvement projects, from closure or abandonment.
+    pub improvement_project_years: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            incident_years: 10,
+            serious_incident_years: 20,
+            audit_years: 5,
+            improvement_project_years: 6,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
@@ -100,6 +126,16 @@ pub struct Settings {
     pub timezone: String,
     /// Incident categories (the taxonomy); empty means free text.
     pub incident_categories: Vec<String>,
+    /// Base64 of 32 random bytes: the AES-256-GCM key that seals patient details.
+    #[serde(serialize_with = "serialize_secret")]
+    pub data_key: Option<Secret>,
+    /// Earlier data keys (comma-separated base64), still read while `candour
+    /// rotate-data-key` re-seals under `data_key`.
+    #[serde(serialize_with = "serialize_secret")]
+    pub data_key_previous: Option<Secret>,
+    /// How long a break-glass grant lasts.
+    pub break_glass_minutes: u32,
+    pub retention: Retention,
     pub limits: Limits,
     pub diagnostics: Diagnostics,
 }
@@ -129,6 +165,10 @@ impl Default for Settings {
             log_level: "info".into(),
             timezone: "Europe/London".into(),
             incident_categories: Vec::new(),
+            data_key: None,
+            data_key_previous: None,
+            break_glass_minutes: 60,
+            retention: Retention::default(),
             limits: Limits::default(),
             diagnostics: Diagnostics::default(),
         }
@@ -220,6 +260,18 @@ impl Settings {
             return Err(invalid(
                 "jwt_secret",
                 "production needs jwt_secret or jwks_file; a development secret is never used in production",
+            ));
+        }
+        if self.environment == Environment::Production && self.data_key.is_none() {
+            return Err(invalid(
+                "data_key",
+                "production needs data_key (base64 of 32 random bytes); a development key is never used in production",
+            ));
+        }
+        if self.break_glass_minutes == 0 || self.break_glass_minutes > 24 * 60 {
+            return Err(invalid(
+                "break_glass_minutes",
+                "must be between 1 and 1440 (a day)",
             ));
         }
         if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {

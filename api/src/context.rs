@@ -8,6 +8,7 @@ use crate::auth::{Authenticator, Principal, TokenError};
 use crate::config::Settings;
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
+use crate::trail::access::AccessRecorder;
 
 /// Shared by all requests of one process.
 pub struct AppState {
@@ -19,6 +20,8 @@ pub struct AppState {
     pub departments: Mutex<HashMap<Uuid, entities::department::Model>>,
     /// subject -> (staff id, fingerprint of the claims last written, when written).
     pub staff_seen: Mutex<HashMap<String, (Uuid, u64, std::time::Instant)>>,
+    /// Seals and opens patient details.
+    pub keys: crate::protect::KeyRing,
 }
 
 /// The caller of one request.
@@ -26,14 +29,25 @@ pub struct RequestCtx {
     pub request_id: String,
     pub auth: Result<Option<Principal>, TokenError>,
     staff_id: tokio::sync::OnceCell<Uuid>,
+    /// Sensitive reads in this request, written to the access log before it is answered.
+    pub access: Arc<AccessRecorder>,
+    /// The purpose the client stated (`X-Access-Purpose`).
+    pub purpose: Option<String>,
 }
 
 impl RequestCtx {
-    pub fn new(request_id: String, auth: Result<Option<Principal>, TokenError>) -> Self {
+    pub fn new(
+        request_id: String,
+        auth: Result<Option<Principal>, TokenError>,
+        access: Arc<AccessRecorder>,
+        purpose: Option<String>,
+    ) -> Self {
         Self {
             request_id,
             auth,
             staff_id: tokio::sync::OnceCell::new(),
+            access,
+            purpose,
         }
     }
 

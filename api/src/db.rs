@@ -9,7 +9,7 @@ use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
     DbErr, TransactionTrait,
 };
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
 use crate::config::Settings;
 
@@ -45,12 +45,15 @@ pub struct Db {
     /// to a write lock (SQLITE_BUSY_SNAPSHOT); other processes wait on busy_timeout.
     /// PostgreSQL needs no such lock: rows are locked where they are written.
     sqlite_writer: Option<Arc<Mutex<()>>>,
+    /// Woken after each write commits, so the trail sealer seals new events promptly.
+    pub trail_wake: Arc<Notify>,
 }
 
 /// A write transaction (and, on SQLite, this process's write turn).
 pub struct WriteTx {
     pub tx: DatabaseTransaction,
     _turn: Option<OwnedMutexGuard<()>>,
+    wake: Arc<Notify>,
 }
 
 impl std::ops::Deref for WriteTx {
@@ -62,6 +65,13 @@ impl std::ops::Deref for WriteTx {
 
 impl WriteTx {
     pub async fn commit(self) -> Result<(), DbErr> {
+        self.tx.commit().await?;
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Commits without waking the trail sealer (the sealer's own commits).
+    pub async fn commit_quiet(self) -> Result<(), DbErr> {
         self.tx.commit().await
     }
 }
@@ -92,6 +102,7 @@ impl Db {
         Ok(Self {
             conn,
             sqlite_writer: is_sqlite.then(|| Arc::new(Mutex::new(()))),
+            trail_wake: Arc::new(Notify::new()),
         })
     }
 
@@ -119,6 +130,10 @@ impl Db {
     pub async fn begin_write(&self) -> Result<WriteTx, DbErr> {
         let turn = self.write_turn().await;
         let tx = self.conn.begin().await?;
-        Ok(WriteTx { tx, _turn: turn })
+        Ok(WriteTx {
+            tx,
+            _turn: turn,
+            wake: self.trail_wake.clone(),
+        })
     }
 }

@@ -28,6 +28,17 @@ enum Command {
     Token(Box<TokenArgs>),
     /// Print the GraphQL schema (SDL) the server serves.
     Schema,
+    /// Check the audit trail's hash chain; print the head to anchor it externally. Exits 1
+    /// when the chain is broken, naming the first broken link.
+    VerifyTrail,
+    /// Print a new random data key (base64 of 32 bytes) for CANDOUR_DATA_KEY.
+    GenerateDataKey,
+    /// Re-seal all patient details under CANDOUR_DATA_KEY (earlier keys listed in
+    /// CANDOUR_DATA_KEY_PREVIOUS), and recompute their look-up hashes.
+    RotateDataKey,
+    /// Dispose of every record past its retention date that has no legal hold: remove its
+    /// content, keep a tombstone, write a trail event.
+    Dispose,
 }
 
 #[derive(clap::Args)]
@@ -134,7 +145,23 @@ async fn run(cli: Cli) -> Result<(), String> {
         print!("{}", candour::graphql::sdl());
         return Ok(());
     }
+    if let Command::GenerateDataKey = command {
+        println!("{}", candour::protect::generate_key());
+        return Ok(());
+    }
     let settings = Settings::load().map_err(|e| e.to_string())?;
+    let connect = || async {
+        let db = candour::db::Db::connect(&settings).await.map_err(|e| {
+            format!(
+                "cannot open the database: {}",
+                candour::error::db_error_kind(&e)
+            )
+        })?;
+        db.migrate()
+            .await
+            .map_err(|e| format!("migrations failed: {e}"))?;
+        Ok::<_, String>(db)
+    };
     match command {
         Command::Serve => {
             candour::telemetry::init(&settings);
@@ -166,7 +193,73 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("{}", mint(&settings, *args)?);
             Ok(())
         }
-        Command::Schema => unreachable!("handled above"),
+        Command::VerifyTrail => {
+            let db = connect().await?;
+            let started = std::time::Instant::now();
+            let i = candour::trail::chain::verify(&db.conn).await.map_err(|e| {
+                format!(
+                    "reading the trail failed: {}",
+                    candour::error::db_error_kind(&e)
+                )
+            })?;
+            let elapsed = started.elapsed().as_secs_f64();
+            match &i.first_broken {
+                None => {
+                    println!(
+                        "trail intact: {} events checked in {elapsed:.1} s; head {} {}; {} not yet sealed",
+                        i.checked, i.head_seq, i.head_hash, i.unsealed
+                    );
+                    Ok(())
+                }
+                Some(b) => {
+                    println!(
+                        "trail BROKEN at event {}{}: {} ({} events verified before it)",
+                        b.seq,
+                        b.event_id
+                            .map(|id| format!(" (id {id})"))
+                            .unwrap_or_default(),
+                        b.problem,
+                        i.checked
+                    );
+                    // Exit status 1: verified, and broken (2 is for failing to verify).
+                    use std::io::Write;
+                    let _ = std::io::stdout().flush();
+                    std::process::exit(1);
+                }
+            }
+        }
+        Command::RotateDataKey => {
+            let db = connect().await?;
+            let keys =
+                candour::protect::KeyRing::from_settings(&settings).map_err(|e| e.to_string())?;
+            let r = candour::protect::rotate(&db, &keys)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "re-sealed {} incidents under key {}; re-keyed {} access-log entries",
+                r.incidents_resealed,
+                keys.current_key_id(),
+                r.access_events_rekeyed
+            );
+            Ok(())
+        }
+        Command::Dispose => {
+            let db = connect().await?;
+            let d = candour::governance::retention::dispose_due(
+                &db,
+                &settings,
+                &candour::trail::Actor::system("dispose"),
+                None,
+            )
+            .await
+            .map_err(|e| format!("disposal failed: {}", e.code()))?;
+            println!(
+                "disposed of {} incidents, {} audits, {} improvement projects; {} held by legal hold",
+                d.incidents, d.audits, d.improvement_projects, d.held
+            );
+            Ok(())
+        }
+        Command::Schema | Command::GenerateDataKey => unreachable!("handled above"),
     }
 }
 

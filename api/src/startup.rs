@@ -46,12 +46,30 @@ pub async fn prepare(settings: Settings) -> Result<Arc<AppState>, StartupError> 
     db.migrate()
         .await
         .map_err(|e| StartupError(format!("migrations failed: {e}")))?;
+    let keys = crate::protect::KeyRing::from_settings(&settings)
+        .map_err(|e| StartupError(format!("configuration: {e}")))?;
+    let sealed = crate::protect::seal_plaintext_columns(&db, &keys)
+        .await
+        .map_err(|e| {
+            StartupError(format!(
+                "sealing patient details failed: {}",
+                crate::error::db_error_kind(&e)
+            ))
+        })?;
+    if sealed > 0 {
+        tracing::info!(
+            incidents = sealed,
+            "sealed patient details stored in plaintext"
+        );
+    }
+    crate::trail::chain::spawn_sealer(db.clone(), db.trail_wake.clone());
     Ok(Arc::new(AppState {
         db,
         settings: Arc::new(settings),
         authenticator,
         departments: Mutex::new(HashMap::new()),
         staff_seen: Mutex::new(HashMap::new()),
+        keys,
     }))
 }
 

@@ -21,9 +21,14 @@ pub struct Model {
     pub physical_harm: i16,
     pub psychological_harm: i16,
     pub immediate_actions: Option<String>,
-    pub patient_nhs_number: Option<String>,
-    pub patient_name: Option<String>,
-    pub patient_date_of_birth: Option<Date>,
+    /// Patient details, each sealed with AES-256-GCM (`v1.<key id>.<base64>`). The
+    /// plaintext columns `patient_nhs_number`, `patient_name` and `patient_date_of_birth`
+    /// of the first migration are kept empty: start-up seals anything found in them.
+    pub patient_nhs_sealed: Option<String>,
+    pub patient_name_sealed: Option<String>,
+    pub patient_dob_sealed: Option<String>,
+    /// Keyed hash (HMAC-SHA-256, hex) of the NHS number, for exact look-up.
+    pub patient_nhs_hash: Option<String>,
     pub equipment_asset_id: Option<String>,
     pub equipment_manufacturer: Option<String>,
     pub equipment_model: Option<String>,
@@ -46,6 +51,9 @@ pub struct Model {
     pub closed_at: Option<DateTimeUtc>,
     pub version: i32,
     pub updated_at: DateTimeUtc,
+    /// When the content was removed at the end of its retention period; the row stays as
+    /// a tombstone.
+    pub disposed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -16,6 +16,9 @@ pub struct Model {
     /// JSON array of `{field, before, after}`.
     pub changes: String,
     pub request_id: Option<String>,
+    /// Place in the hash chain, given when the event is sealed (after its transaction
+    /// committed); null until then.
+    pub seq: Option<i64>,
     pub prev_hash: Option<String>,
     pub hash: Option<String>,
 }

@@ -6,6 +6,7 @@ mod m20261125_000001_foundation;
 mod m20261125_000002_audits;
 mod m20261125_000003_improvement;
 mod m20261125_000004_corrective_actions;
+mod m20261125_000005_information_governance;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_audits::Migration),
             Box::new(m20261125_000003_improvement::Migration),
             Box::new(m20261125_000004_corrective_actions::Migration),
+            Box::new(m20261125_000005_information_governance::Migration),
         ]
     }
 }

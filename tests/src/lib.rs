@@ -55,6 +55,9 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         database_url: database_url.clone(),
         bind: "127.0.0.1:0".into(),
         jwt_secret: Some(candour::config::Secret::from(JWT_SECRET.to_string())),
+        data_key: Some(candour::config::Secret::from(
+            candour::protect::generate_key(),
+        )),
         ..Settings::default()
     };
     configure(&mut settings);

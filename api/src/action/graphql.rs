@@ -57,8 +57,17 @@ impl CorrectiveAction {
     async fn title(&self) -> &str {
         &self.m.title
     }
-    async fn description(&self) -> Option<&str> {
-        self.m.description.as_deref()
+    async fn description(&self, ctx: &Context<'_>) -> Option<&str> {
+        // Free text: every read is logged, like an incident's description.
+        let text = self.m.description.as_deref()?;
+        crate::graphql::request(ctx).access.record(
+            "CorrectiveAction",
+            self.m.id,
+            "description",
+            false,
+            None,
+        );
+        Some(text)
     }
     async fn status(&self) -> CorrectiveActionStatus {
         CorrectiveActionStatus::parse(&self.m.status).unwrap_or(CorrectiveActionStatus::Open)

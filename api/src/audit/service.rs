@@ -142,6 +142,7 @@ pub async fn plan(
         created_at: now,
         updated_at: now,
         version: 1,
+        disposed_at: None,
     };
     audit::Entity::insert(model.clone().into_active_model())
         .exec_without_returning(&*tx)

@@ -3,6 +3,7 @@
 //! module only says who the caller is and what they hold.
 mod token;
 
+pub(crate) use token::write_private;
 pub use token::{dev_secret, mint as mint_token, Authenticator, Claims, TokenError};
 
 use std::collections::BTreeSet;

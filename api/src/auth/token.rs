@@ -257,7 +257,7 @@ pub fn dev_secret(settings: &Settings) -> Result<Option<Secret>, String> {
     Ok(Some(Secret::from(generated)))
 }
 
-fn write_private(path: &str, contents: &str) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &str, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);

@@ -16,6 +16,7 @@ use super::CandourSchema;
 use crate::auth::Principal;
 use crate::context::{AppState, RequestCtx};
 use crate::telemetry::RequestId;
+use crate::trail::access::{self, AccessRecorder};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -161,17 +162,30 @@ async fn execute(
         .map(|r| r.0.clone())
         .unwrap_or_default();
     let auth = principal_of(state, req);
+    let purpose = match access::purpose_from(
+        req.headers()
+            .get(access::PURPOSE_HEADER)
+            .map(|v| v.to_str().unwrap_or("\u{7}")),
+    ) {
+        Ok(p) => p,
+        Err(message) => return request_error(StatusCode::BAD_REQUEST, media, &message),
+    };
+    let recorder = Arc::new(AccessRecorder::default());
+    let ctx = || {
+        RequestCtx::new(
+            request_id.clone(),
+            auth.clone(),
+            recorder.clone(),
+            purpose.clone(),
+        )
+    };
     let batch = match batch {
-        BatchRequest::Single(r) => BatchRequest::Single(
-            r.data(RequestCtx::new(request_id.clone(), auth.clone()))
-                .data(Loaders::new(&state.db.conn)),
-        ),
+        BatchRequest::Single(r) => {
+            BatchRequest::Single(r.data(ctx()).data(Loaders::new(&state.db.conn)))
+        }
         BatchRequest::Batch(rs) => BatchRequest::Batch(
             rs.into_iter()
-                .map(|r| {
-                    r.data(RequestCtx::new(request_id.clone(), auth.clone()))
-                        .data(Loaders::new(&state.db.conn))
-                })
+                .map(|r| r.data(ctx()).data(Loaders::new(&state.db.conn)))
                 .collect(),
         ),
     };
@@ -181,19 +195,43 @@ async fn execute(
     // the rest of the page's keys would go out in a second batch.
     let run =
         tokio::task::unconstrained(AssertUnwindSafe(schema.execute_batch(batch)).catch_unwind());
-    let (outcome, statements) = crate::db::count_statements(run).await;
+    // The access log is written before anything is answered, in the same count.
+    let run = async {
+        let outcome = run.await;
+        let logged = match &outcome {
+            Ok(_) => {
+                let notes = recorder.take();
+                access::write(
+                    state,
+                    auth.as_ref().ok().and_then(|p| p.as_ref()),
+                    &request_id,
+                    purpose.as_deref(),
+                    notes,
+                )
+                .await
+            }
+            Err(_) => Ok(()),
+        };
+        (outcome, logged)
+    };
+    let ((outcome, logged), statements) = crate::db::count_statements(run).await;
+    let internal = |what: &str| {
+        tracing::error!("{what}");
+        let body = serde_json::json!({
+            "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL" } }]
+        });
+        HttpResponse::InternalServerError()
+            .insert_header((header::CONTENT_TYPE, media.header()))
+            .body(body.to_string())
+    };
     let response = match outcome {
         Ok(r) => r,
-        Err(_) => {
-            tracing::error!("request handler panicked");
-            let body = serde_json::json!({
-                "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL" } }]
-            });
-            return HttpResponse::InternalServerError()
-                .insert_header((header::CONTENT_TYPE, media.header()))
-                .body(body.to_string());
-        }
+        Err(_) => return internal("request handler panicked"),
     };
+    if logged.is_err() {
+        // Fail closed: sensitive values are not sent when their access is not on record.
+        return internal("access log write failed; response withheld");
+    }
     let (status, body) = match response {
         BatchResponse::Single(mut r) => {
             ensure_codes(&mut r);

@@ -20,6 +20,9 @@ pub enum Kind {
     Measure,
     Measurement,
     PdsaCycle,
+    AccessEvent,
+    BreakGlassGrant,
+    LegalHold,
 }
 
 impl Kind {
@@ -37,6 +40,9 @@ impl Kind {
             Self::Measure => "Measure",
             Self::Measurement => "Measurement",
             Self::PdsaCycle => "PdsaCycle",
+            Self::AccessEvent => "AccessEvent",
+            Self::BreakGlassGrant => "BreakGlassGrant",
+            Self::LegalHold => "LegalHold",
         }
     }
 
@@ -54,6 +60,9 @@ impl Kind {
             "Measure" => Self::Measure,
             "Measurement" => Self::Measurement,
             "PdsaCycle" => Self::PdsaCycle,
+            "AccessEvent" => Self::AccessEvent,
+            "BreakGlassGrant" => Self::BreakGlassGrant,
+            "LegalHold" => Self::LegalHold,
             _ => return None,
         })
     }

@@ -15,6 +15,7 @@ use sea_orm::EntityTrait;
 use crate::action::graphql::{ActionMutation, ActionQuery, CorrectiveAction};
 use crate::audit::graphql::{Audit, AuditFinding, AuditMutation, AuditQuery};
 use crate::context::{AppState, RequestCtx};
+use crate::governance::graphql::{GovernanceMutation, GovernanceQuery};
 use crate::improvement::graphql::{
     ImprovementMutation, ImprovementProject, ImprovementQuery, Measure, PdsaCycle,
 };
@@ -109,7 +110,12 @@ impl NodeQuery {
                 Err(crate::error::AppError::NotFound(_)) => None,
                 Err(e) => return Err(e.into()),
             },
-            Kind::Comment | Kind::TrailEvent | Kind::Measurement => None,
+            Kind::Comment
+            | Kind::TrailEvent
+            | Kind::Measurement
+            | Kind::AccessEvent
+            | Kind::BreakGlassGrant
+            | Kind::LegalHold => None,
         })
     }
 }
@@ -121,6 +127,7 @@ pub struct Query(
     ActionQuery,
     AuditQuery,
     ImprovementQuery,
+    GovernanceQuery,
     NodeQuery,
 );
 
@@ -131,6 +138,7 @@ pub struct Mutation(
     ActionMutation,
     AuditMutation,
     ImprovementMutation,
+    GovernanceMutation,
 );
 
 pub type CandourSchema = Schema<Query, Mutation, EmptySubscription>;

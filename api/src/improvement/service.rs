@@ -391,6 +391,7 @@ pub async fn start(
         created_at: now,
         updated_at: now,
         version: 1,
+        disposed_at: None,
     };
     project::Entity::insert(model.clone().into_active_model())
         .exec_without_returning(&*tx)

@@ -32,6 +32,22 @@ impl Incident {
             access,
         }
     }
+
+    /// Whether the viewer may read a sensitive `field` (per `allowed`); when they may, the
+    /// read is noted for this request's access log. A disposed record has nothing to read.
+    fn read(&self, ctx: &Context<'_>, allowed: bool, field: &'static str) -> bool {
+        if !allowed || self.m.disposed_at.is_some() {
+            return false;
+        }
+        request(ctx).access.record(
+            "Incident",
+            self.m.id,
+            field,
+            self.access.break_glass,
+            self.m.patient_nhs_hash.as_deref(),
+        );
+        true
+    }
 }
 
 /// The patient an incident concerns. Sensitive: every field is personal data.
@@ -101,9 +117,11 @@ impl Incident {
     async fn title(&self) -> &str {
         &self.m.title
     }
-    /// What happened, in the reporter's words. Sensitive.
-    async fn description(&self) -> &str {
-        &self.m.description
+    /// What happened, in the reporter's words. Sensitive: null for viewers without a need
+    /// (an anonymous report's receipt), and every read is logged.
+    async fn description(&self, ctx: &Context<'_>) -> Option<&str> {
+        self.read(ctx, self.access.narrative, "description")
+            .then_some(self.m.description.as_str())
     }
     async fn status(&self) -> IncidentStatus {
         IncidentStatus::parse(&self.m.status).unwrap_or(IncidentStatus::Reported)
@@ -146,20 +164,28 @@ impl Incident {
     async fn near_miss(&self) -> bool {
         self.m.near_miss
     }
-    async fn immediate_actions(&self) -> Option<&str> {
-        self.m.immediate_actions.as_deref()
+    /// What was done at once, in the reporter's words. Sensitive, like the description.
+    async fn immediate_actions(&self, ctx: &Context<'_>) -> Option<&str> {
+        let text = self.m.immediate_actions.as_deref()?;
+        self.read(ctx, self.access.narrative, "immediateActions")
+            .then_some(text)
     }
-    /// The patient concerned, if any. Sensitive.
-    async fn patient(&self) -> Option<Patient> {
-        let m = &self.m;
-        (m.patient_nhs_number.is_some()
-            || m.patient_name.is_some()
-            || m.patient_date_of_birth.is_some())
-        .then(|| Patient {
-            nhs_number: m.patient_nhs_number.clone(),
-            name: m.patient_name.clone(),
-            date_of_birth: m.patient_date_of_birth.map(Date),
-        })
+    /// The patient concerned, if any. Sensitive: null for viewers without a need (the
+    /// reporter, once reported), and every read is logged.
+    async fn patient(&self, ctx: &Context<'_>) -> GqlResult<Option<Patient>> {
+        let sealed = crate::protect::PatientSealed::of(&self.m);
+        if sealed.is_empty() || !self.read(ctx, self.access.sensitive, "patient") {
+            return Ok(None);
+        }
+        let clear = state(ctx)
+            .keys
+            .open_patient(self.m.id, &sealed)
+            .map_err(|e| crate::error::AppError::Internal(format!("patient details: {e}")))?;
+        Ok(Some(Patient {
+            nhs_number: clear.nhs_number.map(|n| n.as_str().to_string()),
+            name: clear.name,
+            date_of_birth: clear.date_of_birth.map(Date),
+        }))
     }
     async fn equipment(&self) -> Option<Equipment> {
         let m = &self.m;
@@ -178,11 +204,15 @@ impl Incident {
     async fn anonymous(&self) -> bool {
         self.m.anonymous
     }
-    /// Who reported it; null when anonymous or reported by a system.
+    /// Who reported it; null when anonymous, reported by a system, or not yours to know.
+    /// Sensitive: every read is logged.
     async fn reporter(&self, ctx: &Context<'_>) -> GqlResult<Option<StaffMember>> {
         let Some(id) = self.m.reporter_id else {
             return Ok(None);
         };
+        if !self.read(ctx, self.access.narrative, "reporter") {
+            return Ok(None);
+        }
         Ok(Loaders::of(ctx).staff(id).await?.map(StaffMember))
     }
     /// The handler leading the review.
@@ -203,13 +233,11 @@ impl Incident {
     async fn learning_summary(&self) -> Option<&str> {
         self.m.learning_summary.as_deref()
     }
-    /// Investigation findings (internal).
-    async fn findings(&self) -> Option<&str> {
-        if self.access.internal {
-            self.m.findings.as_deref()
-        } else {
-            None
-        }
+    /// Investigation findings (internal, sensitive: every read is logged).
+    async fn findings(&self, ctx: &Context<'_>) -> Option<&str> {
+        let text = self.m.findings.as_deref()?;
+        self.read(ctx, self.access.internal, "findings")
+            .then_some(text)
     }
     /// Feedback to the reporter: what happened next and what was learned.
     async fn feedback_to_reporter(&self) -> Option<&str> {
@@ -263,6 +291,20 @@ impl Incident {
     async fn version(&self) -> i32 {
         self.m.version
     }
+    /// Until when the record is kept (NHS Records Management Code of Practice), counted
+    /// from its closure or declining; null while it is open.
+    async fn retention_until(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
+        crate::governance::retention::incident_until(&state(ctx).settings.retention, &self.m)
+    }
+    /// When its content was disposed of at the end of retention; the record stays as a
+    /// tombstone.
+    async fn disposed_at(&self) -> Option<DateTime<Utc>> {
+        self.m.disposed_at
+    }
+    /// Whether you are reading it under a break-glass grant.
+    async fn break_glass(&self) -> bool {
+        self.access.break_glass
+    }
     /// The statuses this viewer may move the incident to now (closing rules aside).
     async fn allowed_transitions(&self) -> Vec<IncidentStatus> {
         workflow::allowed_transitions(
@@ -272,7 +314,7 @@ impl Incident {
     }
     /// Internal notes, oldest first; null for viewers who only reported the incident.
     async fn comments(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<IncidentComment>>> {
-        if !self.access.internal {
+        if !self.read(ctx, self.access.internal, "comments") {
             return Ok(None);
         }
         let rows = Loaders::of(ctx)

@@ -150,11 +150,18 @@ impl CandourStep {
 }
 
 /// The patient an incident concerns (all sensitive).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct PatientDetails {
     pub nhs_number: Option<String>,
     pub name: Option<String>,
     pub date_of_birth: Option<NaiveDate>,
+}
+
+// Never printed: every field is personal data.
+impl std::fmt::Debug for PatientDetails {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PatientDetails(..)")
+    }
 }
 
 #[derive(Debug, Clone, Default)]

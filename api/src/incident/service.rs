@@ -99,18 +99,15 @@ async fn parse_report(state: &AppState, mut input: NewIncident) -> AppResult<New
     input.category = check_category(state, "category", input.category)?;
     input.immediate_actions = text("immediateActions", input.immediate_actions, 10_000)?;
     if let Some(p) = input.patient.take() {
-        let nhs_number = match p.nhs_number {
-            Some(n) => {
-                let digits: String = n.chars().filter(|c| !c.is_whitespace()).collect();
-                if digits.len() != 10 || !digits.chars().all(|c| c.is_ascii_digit()) {
-                    return Err(AppError::invalid(
-                        "patient.nhsNumber",
-                        "an NHS number is 10 digits",
-                    ));
-                }
-                Some(digits)
-            }
-            None => None,
+        // The message never repeats the number.
+        let nhs_number = match p.nhs_number.as_deref().map(str::trim) {
+            Some("") | None => None,
+            Some(n) => Some(
+                crate::protect::NhsNumber::parse(n)
+                    .map_err(|m| AppError::invalid("patient.nhsNumber", m))?
+                    .as_str()
+                    .to_string(),
+            ),
         };
         if p.date_of_birth.is_some_and(|d| d > now.date_naive()) {
             return Err(AppError::invalid(
@@ -280,14 +277,6 @@ pub async fn follow_up(state: &AppState, code: &str) -> AppResult<Option<inciden
         .await?)
 }
 
-/// The reported-by-me view for a caller who may not otherwise see the incident.
-const SUBMITTER: Access = Access {
-    view: true,
-    internal: false,
-    manage: false,
-    close: false,
-};
-
 /// Reports an incident. Returns it, the caller's access, and for an anonymous report the
 /// follow-up code (None when an earlier submission with the same idempotency key made it:
 /// the code was shown then and is not kept).
@@ -299,13 +288,20 @@ pub async fn report(
     let p = rc.principal()?;
     workflow::may_report(p)?;
     let input = parse_report(state, input).await?;
+    // What the payload may show: an anonymous receipt shows nothing sensitive and records
+    // no read (a read by the reporter would name them in the access log).
+    let receipt = if input.anonymous {
+        Access::RECEIPT
+    } else {
+        Access::REPORTER
+    };
     let key_hash = input
         .idempotency_key
         .as_deref()
         .map(|k| idempotency_hash(p, input.anonymous, k));
     if let Some(h) = &key_hash {
         if let Some(existing) = find_by_key(&state.db.conn, h).await? {
-            return Ok((existing, SUBMITTER, None));
+            return Ok((existing, receipt, None));
         }
     }
     // An anonymous report looks nobody up and writes nothing about its reporter.
@@ -325,14 +321,31 @@ pub async fn report(
     if let Some(h) = &key_hash {
         // A twin submitted a moment ago may have committed while we waited for our turn.
         if let Some(existing) = find_by_key(&*tx, h).await? {
-            return Ok((existing, SUBMITTER, None));
+            return Ok((existing, receipt, None));
         }
     }
     let reference = next_reference(&*tx, "INC", now.year()).await?;
-    let patient = input.patient.clone().unwrap_or_default();
+    let id = Uuid::now_v7();
+    let patient = input
+        .patient
+        .as_ref()
+        .map(|p| {
+            state.keys.seal_patient(
+                id,
+                &crate::protect::PatientClear {
+                    nhs_number: p
+                        .nhs_number
+                        .as_deref()
+                        .and_then(|n| crate::protect::NhsNumber::parse(n).ok()),
+                    name: p.name.clone(),
+                    date_of_birth: p.date_of_birth,
+                },
+            )
+        })
+        .unwrap_or_default();
     let equipment = input.equipment.clone().unwrap_or_default();
     let model = incident::Model {
-        id: Uuid::now_v7(),
+        id,
         reference,
         title: input.title,
         description: input.description,
@@ -347,9 +360,10 @@ pub async fn report(
         physical_harm: input.physical_harm.rank(),
         psychological_harm: input.psychological_harm.rank(),
         immediate_actions: input.immediate_actions,
-        patient_nhs_number: patient.nhs_number,
-        patient_name: patient.name,
-        patient_date_of_birth: patient.date_of_birth,
+        patient_nhs_sealed: patient.nhs_sealed,
+        patient_name_sealed: patient.name_sealed,
+        patient_dob_sealed: patient.dob_sealed,
+        patient_nhs_hash: patient.nhs_hash,
         equipment_asset_id: equipment.asset_id,
         equipment_manufacturer: equipment.manufacturer,
         equipment_model: equipment.model,
@@ -370,6 +384,7 @@ pub async fn report(
         closed_at: None,
         version: 1,
         updated_at: now,
+        disposed_at: None,
     };
     incident::Entity::insert(model.clone().into_active_model())
         .exec_without_returning(&*tx)
@@ -389,7 +404,7 @@ pub async fn report(
                 drop(tx);
                 return find_by_key(&state.db.conn, &h)
                     .await?
-                    .map(|m| (m, SUBMITTER, None))
+                    .map(|m| (m, receipt, None))
                     .ok_or_else(|| AppError::Internal("idempotency key without incident".into()));
             }
             return Err(e.into());
@@ -421,12 +436,17 @@ pub async fn report(
     .await?;
     tx.commit().await?;
     tracing::info!(incident = %model.id, reference = %model.reference, "incident reported");
-    let access = access_to(state, rc, &model).await?;
-    Ok((
-        model,
-        if access.view { access } else { SUBMITTER },
-        follow_up,
-    ))
+    let access = if model.anonymous {
+        Access::RECEIPT
+    } else {
+        let access = access_to(state, rc, &model).await?;
+        if access.view {
+            access
+        } else {
+            Access::REPORTER
+        }
+    };
+    Ok((model, access, follow_up))
 }
 
 /// The caller's access to one incident.
@@ -459,7 +479,9 @@ pub async fn get(
         .one(&state.db.conn)
         .await?
         .ok_or(AppError::NotFound("incident"))?;
-    let access = access_to(state, rc, &m).await?;
+    let access =
+        crate::governance::break_glass::or_grant(state, rc, &m, access_to(state, rc, &m).await?)
+            .await?;
     if !access.view {
         return Err(AppError::NotFound("incident"));
     }
@@ -477,7 +499,9 @@ pub async fn get_by_reference(
         .one(&state.db.conn)
         .await?
         .ok_or(AppError::NotFound("incident"))?;
-    let access = access_to(state, rc, &m).await?;
+    let access =
+        crate::governance::break_glass::or_grant(state, rc, &m, access_to(state, rc, &m).await?)
+            .await?;
     if !access.view {
         return Err(AppError::NotFound("incident"));
     }
@@ -497,7 +521,9 @@ async fn load_for_change(
         .one(tx)
         .await?
         .ok_or(AppError::NotFound("incident"))?;
-    let access = access_to(state, rc, &m).await?;
+    let access =
+        crate::governance::break_glass::or_grant(state, rc, &m, access_to(state, rc, &m).await?)
+            .await?;
     if !access.view {
         return Err(AppError::NotFound("incident"));
     }

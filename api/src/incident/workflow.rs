@@ -16,6 +16,60 @@ pub struct Access {
     pub manage: bool,
     /// Close and reopen.
     pub close: bool,
+    /// Read the reporter's own words: the description, the immediate actions taken, and
+    /// who reported it.
+    pub narrative: bool,
+    /// Read patient identifiers (NHS number, name, date of birth).
+    pub sensitive: bool,
+    /// The access comes from a break-glass grant (logged as such).
+    pub break_glass: bool,
+}
+
+impl Access {
+    /// What an anonymous reporter's receipt shows: the record exists, nothing sensitive.
+    pub const RECEIPT: Access = Access {
+        view: true,
+        internal: false,
+        manage: false,
+        close: false,
+        narrative: false,
+        sensitive: false,
+        break_glass: false,
+    };
+
+    /// A named reporter's view of their own report: status, learning and their own words;
+    /// not the patient's identifiers (they have no continuing need for them).
+    pub const REPORTER: Access = Access {
+        view: true,
+        internal: false,
+        manage: false,
+        close: false,
+        narrative: true,
+        sensitive: false,
+        break_glass: false,
+    };
+
+    /// A time-limited break-glass grant: read everything, change nothing.
+    pub const BREAK_GLASS: Access = Access {
+        view: true,
+        internal: true,
+        manage: false,
+        close: false,
+        narrative: true,
+        sensitive: true,
+        break_glass: true,
+    };
+
+    /// An information-governance officer answering a subject-access request.
+    pub const SUBJECT_ACCESS: Access = Access {
+        view: true,
+        internal: true,
+        manage: false,
+        close: false,
+        narrative: true,
+        sensitive: true,
+        break_glass: false,
+    };
 }
 
 /// Access of `principal` to an incident of `department_code`, reported by the caller when
@@ -26,11 +80,17 @@ pub fn access(principal: &Principal, department_code: &str, is_reporter: bool) -
     let service_manage = principal.has_scope(Scope::IncidentsManage);
     let service_read = principal.has_scope(Scope::IncidentsRead) || service_manage;
     let manage = quality_lead || handler || service_manage;
+    if !(manage || service_read) && is_reporter {
+        return Access::REPORTER;
+    }
     Access {
-        view: manage || service_read || is_reporter,
+        view: manage || service_read,
         internal: manage || service_read,
         manage,
         close: quality_lead,
+        narrative: manage || service_read,
+        sensitive: manage || service_read,
+        break_glass: false,
     }
 }
 
@@ -234,19 +294,15 @@ mod tests {
         internal: true,
         manage: true,
         close: false,
+        narrative: true,
+        sensitive: true,
+        break_glass: false,
     };
     const QUALITY_LEAD: Access = Access {
-        view: true,
-        internal: true,
-        manage: true,
         close: true,
+        ..HANDLER
     };
-    const REPORTER: Access = Access {
-        view: true,
-        internal: false,
-        manage: false,
-        close: false,
-    };
+    const REPORTER: Access = Access::REPORTER;
 
     #[test]
     fn handlers_see_only_their_departments() {
@@ -263,6 +319,11 @@ mod tests {
     fn a_reporter_sees_but_cannot_manage_or_read_internal_notes() {
         let s = principal(&[], &[], None);
         assert_eq!(access(&s, "CARD", true), REPORTER);
+        let own = access(&s, "CARD", true);
+        assert!(
+            own.narrative && !own.sensitive,
+            "their words, not the patient's identifiers"
+        );
         assert_eq!(access(&s, "CARD", false), Access::default());
     }
 

@@ -34,6 +34,11 @@ pub struct TrailEvent {
     /// The request that made the change (the `x-request-id` response header).
     pub request_id: Option<String>,
     pub changes: Vec<FieldChange>,
+    /// Its place in the tamper-evident hash chain; null for a moment after the change,
+    /// until it is sealed.
+    pub seq: Option<i64>,
+    /// SHA-256 over the previous event's hash and this event's canonical form (hex).
+    pub hash: Option<String>,
     #[graphql(skip)]
     pub actor_id: Option<uuid::Uuid>,
 }
@@ -69,6 +74,8 @@ impl From<entities::trail_event::Model> for TrailEvent {
                     sensitive: c.sensitive,
                 })
                 .collect(),
+            seq: m.seq,
+            hash: m.hash,
             actor_id: m.actor_id,
         }
     }

@@ -1,4 +1,4 @@
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
 };
@@ -41,6 +41,15 @@ impl Actor {
 
     pub fn anonymous() -> Self {
         Self::default()
+    }
+
+    /// A command run by an operator on the server (e.g. `candour dispose`).
+    pub fn system(what: &str) -> Self {
+        Self {
+            staff_id: None,
+            label: Some(format!("system:{what}")),
+            roles: None,
+        }
     }
 }
 
@@ -109,9 +118,32 @@ pub async fn record<C: ConnectionTrait>(
     action: &str,
     changes: Diff,
 ) -> AppResult<()> {
+    record_for(
+        conn,
+        Some(&rc.request_id),
+        actor,
+        entity_type,
+        entity_id,
+        action,
+        changes,
+    )
+    .await
+}
+
+/// Appends a trail event for a change made outside a request (a command), or in one.
+pub async fn record_for<C: ConnectionTrait>(
+    conn: &C,
+    request_id: Option<&str>,
+    actor: &Actor,
+    entity_type: &str,
+    entity_id: Uuid,
+    action: &str,
+    changes: Diff,
+) -> AppResult<()> {
     let event = trail_event::ActiveModel {
         id: Set(Uuid::now_v7()),
-        occurred_at: Set(Utc::now()),
+        // Microseconds: what both databases store, so the sealed form reads back exactly.
+        occurred_at: Set(Utc::now().trunc_subsecs(6)),
         actor_id: Set(actor.staff_id),
         actor_label: Set(actor.label.clone()),
         actor_roles: Set(actor.roles.clone()),
@@ -119,7 +151,12 @@ pub async fn record<C: ConnectionTrait>(
         entity_id: Set(entity_id),
         action: Set(action.into()),
         changes: Set(serde_json::to_string(&changes.0).unwrap_or_else(|_| "[]".into())),
-        request_id: Set(Some(rc.request_id.clone())),
+        // An anonymous report keeps no request id: it could be matched to the request's
+        // other traces.
+        request_id: Set(request_id
+            .filter(|_| actor.label.is_some())
+            .map(str::to_string)),
+        seq: Set(None),
         prev_hash: Set(None),
         hash: Set(None),
     };

@@ -1,0 +1,199 @@
+//! Break-glass: a person outside an incident's normal scope opens it with a written
+//! justification. The grant lasts `break_glass_minutes`, lets its holder read (never
+//! change) that one incident, marks their reads as break-glass in the access log, and waits
+//! in a list for an information-governance officer's review.
+use chrono::{Duration, SubsecRound, Utc};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use uuid::Uuid;
+
+use crate::context::{AppState, RequestCtx};
+use crate::error::{AppError, AppResult};
+use crate::incident::workflow::Access;
+use crate::trail::{self, Actor, Diff};
+use entities::{break_glass_grant as grant, incident};
+
+pub const MIN_JUSTIFICATION: usize = 20;
+pub const MAX_JUSTIFICATION: usize = 2000;
+
+/// `access`, widened by an unexpired grant the caller holds for this incident.
+pub async fn or_grant(
+    state: &AppState,
+    rc: &RequestCtx,
+    m: &incident::Model,
+    access: Access,
+) -> AppResult<Access> {
+    let p = rc.principal()?;
+    if access.sensitive || p.is_service() {
+        return Ok(access);
+    }
+    let held = grant::Entity::find()
+        .filter(grant::Column::IncidentId.eq(m.id))
+        .filter(grant::Column::Subject.eq(p.subject.as_str()))
+        .filter(grant::Column::ExpiresAt.gt(Utc::now()))
+        .limit(1)
+        .one(&state.db.conn)
+        .await?;
+    Ok(match held {
+        Some(_) => Access {
+            manage: access.manage,
+            close: access.close,
+            ..Access::BREAK_GLASS
+        },
+        None => access,
+    })
+}
+
+/// Opens an incident outside the caller's scope. NOT_FOUND when there is no such incident.
+pub async fn open(
+    state: &AppState,
+    rc: &RequestCtx,
+    incident_id: Uuid,
+    justification: String,
+) -> AppResult<(grant::Model, incident::Model)> {
+    let p = rc.principal()?;
+    if p.is_service() {
+        return Err(AppError::forbidden(
+            "break-glass access is for people, not service accounts",
+        ));
+    }
+    let justification = justification.trim().to_string();
+    let n = justification.chars().count();
+    if !(MIN_JUSTIFICATION..=MAX_JUSTIFICATION).contains(&n) {
+        return Err(AppError::invalid(
+            "justification",
+            format!(
+                "a break-glass justification is {MIN_JUSTIFICATION} to {MAX_JUSTIFICATION} characters saying why you need this record now"
+            ),
+        ));
+    }
+    let m = incident::Entity::find_by_id(incident_id)
+        .one(&state.db.conn)
+        .await?
+        .ok_or(AppError::NotFound("incident"))?;
+    if m.disposed_at.is_some() {
+        return Err(AppError::NotFound("incident"));
+    }
+    let normal = crate::incident::service::access_to(state, rc, &m).await?;
+    if normal.sensitive {
+        return Err(AppError::invalid(
+            "incidentId",
+            "you can already read this incident; break-glass access is not needed",
+        ));
+    }
+    let staff_id = rc.staff_id(state).await?;
+    let now = Utc::now().trunc_subsecs(6);
+    let expires = now + Duration::minutes(i64::from(state.settings.break_glass_minutes));
+    let row = grant::Model {
+        id: Uuid::now_v7(),
+        incident_id,
+        staff_id,
+        subject: p.subject.clone(),
+        actor_label: p.label(),
+        justification,
+        granted_at: now,
+        expires_at: expires,
+        reviewed_at: None,
+        reviewed_by: None,
+        review_note: None,
+    };
+    let tx = state.db.begin_write().await?;
+    grant::Entity::insert(grant::ActiveModel::from(row.clone()))
+        .exec_without_returning(&*tx)
+        .await?;
+    let mut diff = Diff::new();
+    diff.field("breakGlassUntil", None, Some(expires))
+        .sensitive("justification", true);
+    trail::record(
+        &*tx,
+        rc,
+        &Actor::of(p, staff_id),
+        "Incident",
+        incident_id,
+        "incident.break_glass",
+        diff,
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::warn!(grant = %row.id, incident = %incident_id, "break-glass access granted");
+    Ok((row, m))
+}
+
+/// Grants for review, newest first.
+pub async fn list(
+    state: &AppState,
+    rc: &RequestCtx,
+    unreviewed_only: bool,
+    first: u64,
+    after: Option<Uuid>,
+) -> AppResult<(Vec<grant::Model>, bool)> {
+    super::require_ig_officer(rc.principal()?, "review break-glass access")?;
+    let mut q = grant::Entity::find().order_by_desc(grant::Column::Id);
+    if unreviewed_only {
+        q = q.filter(grant::Column::ReviewedAt.is_null());
+    }
+    if let Some(a) = after {
+        q = q.filter(grant::Column::Id.lt(a));
+    }
+    let mut rows = q.limit(first + 1).all(&state.db.conn).await?;
+    let more = rows.len() as u64 > first;
+    rows.truncate(first as usize);
+    Ok((rows, more))
+}
+
+/// Records an IG officer's review of a grant (once).
+pub async fn review(
+    state: &AppState,
+    rc: &RequestCtx,
+    grant_id: Uuid,
+    note: String,
+) -> AppResult<grant::Model> {
+    let p = rc.principal()?;
+    super::require_ig_officer(p, "review break-glass access")?;
+    let note = note.trim().to_string();
+    if note.is_empty() || note.chars().count() > MAX_JUSTIFICATION {
+        return Err(AppError::invalid(
+            "note",
+            format!("a review note is 1 to {MAX_JUSTIFICATION} characters"),
+        ));
+    }
+    let staff_id = rc.staff_id(state).await?;
+    let tx = state.db.begin_write().await?;
+    let current = grant::Entity::find_by_id(grant_id)
+        .lock_exclusive()
+        .one(&*tx)
+        .await?
+        .ok_or(AppError::NotFound("break-glass grant"))?;
+    if current.reviewed_at.is_some() {
+        return Err(AppError::Duplicate(
+            "this break-glass grant has already been reviewed".into(),
+        ));
+    }
+    let now = Utc::now().trunc_subsecs(6);
+    grant::Entity::update_many()
+        .col_expr(grant::Column::ReviewedAt, now.into())
+        .col_expr(grant::Column::ReviewedBy, p.label().into())
+        .col_expr(grant::Column::ReviewNote, note.clone().into())
+        .filter(grant::Column::Id.eq(grant_id))
+        .exec(&*tx)
+        .await?;
+    let mut diff = Diff::new();
+    diff.field("reviewedAt", None, Some(now))
+        .sensitive("reviewNote", true);
+    trail::record(
+        &*tx,
+        rc,
+        &Actor::of(p, staff_id),
+        "BreakGlassGrant",
+        grant_id,
+        "break_glass.reviewed",
+        diff,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(grant::Model {
+        reviewed_at: Some(now),
+        reviewed_by: Some(p.label()),
+        review_note: Some(note),
+        ..current
+    })
+}

@@ -1,0 +1,811 @@
+//! The information-governance officer's part of the schema: the access log, the audit
+//! trail and its integrity, subject-access reports, retention and legal holds, break-glass
+//! review; and the break-glass request any person may make.
+use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use uuid::Uuid;
+
+use super::retention::{self, RecordType};
+use super::{break_glass, require_ig_officer, subject_access};
+use crate::error::AppError;
+use crate::graphql::ids::{self, Kind};
+use crate::graphql::loaders::Loaders;
+use crate::graphql::pagination::{decode_cursor, encode_cursor, page_size, PageInfo};
+use crate::graphql::{request, state};
+use crate::incident::graphql::Incident;
+use crate::incident::workflow::Access;
+use crate::org::graphql::StaffMember;
+use crate::protect::NhsNumber;
+use crate::trail::graphql::TrailEvent;
+use entities::{access_event, break_glass_grant, incident, legal_hold, trail_event};
+
+type GqlResult<T> = async_graphql::Result<T>;
+
+fn page_info<T>(
+    edges: &[T],
+    cursor: impl Fn(&T) -> String,
+    more: bool,
+    had_after: bool,
+) -> PageInfo {
+    PageInfo {
+        has_next_page: more,
+        has_previous_page: had_after,
+        start_cursor: edges.first().map(&cursor),
+        end_cursor: edges.last().map(&cursor),
+    }
+}
+
+/// A uuid cursor (lists ordered by time-ordered ids).
+fn after_id(after: Option<&String>) -> GqlResult<Option<Uuid>> {
+    Ok(after.map(|a| decode_cursor::<Uuid>(a)).transpose()?)
+}
+
+/// The record an id names, for filters and holds: any Node id.
+fn record_id(id: &ID, field: &str) -> GqlResult<(Kind, Uuid)> {
+    ids::decode(id).ok_or_else(|| AppError::invalid(field, format!("{field} is not an id")).into())
+}
+
+fn kind_of(entity_type: &str, id: Uuid) -> ID {
+    let kind = match entity_type {
+        "Incident" => Some(Kind::Incident),
+        "CorrectiveAction" => Some(Kind::CorrectiveAction),
+        "Audit" => Some(Kind::Audit),
+        "ImprovementProject" => Some(Kind::ImprovementProject),
+        "BreakGlassGrant" => Some(Kind::BreakGlassGrant),
+        _ => None,
+    };
+    match kind {
+        Some(k) => ids::encode(k, id),
+        None => ID(id.to_string()),
+    }
+}
+
+/// One request's reads of one record's sensitive fields.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct AccessEvent {
+    pub id: ID,
+    pub at: DateTime<Utc>,
+    /// Who read: a subject, or `service:<subject>` for a service account.
+    pub actor_label: Option<String>,
+    /// The roles (or scopes) they held.
+    pub actor_roles: Option<String>,
+    /// The kind of record read, e.g. `Incident`.
+    pub record_type: String,
+    /// The record read (a Node id where the record is one).
+    pub record_id: ID,
+    /// The sensitive fields read, e.g. `description`, `patient`.
+    pub fields: Vec<String>,
+    /// The request (the `x-request-id` response header).
+    pub request_id: Option<String>,
+    /// The purpose the client stated in `X-Access-Purpose`.
+    pub purpose: Option<String>,
+    /// Read under a break-glass grant.
+    pub break_glass: bool,
+    #[graphql(skip)]
+    pub actor_id: Option<Uuid>,
+}
+
+#[ComplexObject]
+impl AccessEvent {
+    /// The staff member who read it, when a person.
+    async fn actor(&self, ctx: &Context<'_>) -> GqlResult<Option<StaffMember>> {
+        let Some(id) = self.actor_id else {
+            return Ok(None);
+        };
+        Ok(Loaders::of(ctx).staff(id).await?.map(StaffMember))
+    }
+}
+
+impl From<access_event::Model> for AccessEvent {
+    fn from(m: access_event::Model) -> Self {
+        Self {
+            id: ids::encode(Kind::AccessEvent, m.id),
+            at: m.at,
+            actor_label: m.actor_label,
+            actor_roles: m.actor_roles,
+            record_id: kind_of(&m.entity_type, m.entity_id),
+            record_type: m.entity_type,
+            fields: m.fields.split(',').map(str::to_string).collect(),
+            request_id: m.request_id,
+            purpose: m.purpose,
+            break_glass: m.break_glass,
+            actor_id: m.actor_id,
+        }
+    }
+}
+
+/// Filters for the access log; all given must match.
+#[derive(InputObject, Default)]
+pub struct AccessLogFilter {
+    /// Reads by this staff member.
+    pub actor_id: Option<ID>,
+    /// Reads of this record (any record id).
+    pub record_id: Option<ID>,
+    /// Reads of records naming this patient.
+    pub nhs_number: Option<String>,
+    /// At or after this time.
+    pub after: Option<DateTime<Utc>>,
+    /// Before this time.
+    pub before: Option<DateTime<Utc>>,
+    /// Only break-glass reads (true) or only others (false).
+    pub break_glass: Option<bool>,
+}
+
+#[derive(SimpleObject)]
+pub struct AccessEventEdge {
+    pub cursor: String,
+    pub node: AccessEvent,
+}
+
+/// A page of the access log, newest first.
+#[derive(SimpleObject)]
+pub struct AccessLogConnection {
+    pub edges: Vec<AccessEventEdge>,
+    pub page_info: PageInfo,
+}
+
+/// Filters for the audit trail; all given must match.
+#[derive(InputObject, Default)]
+pub struct AuditTrailFilter {
+    /// Changes to this record (any record id).
+    pub record_id: Option<ID>,
+    /// Changes to records of this type, e.g. `Incident`.
+    pub record_type: Option<String>,
+    /// Changes by this staff member.
+    pub actor_id: Option<ID>,
+    /// This action, e.g. `incident.transitioned`.
+    pub action: Option<String>,
+    pub after: Option<DateTime<Utc>>,
+    pub before: Option<DateTime<Utc>>,
+}
+
+#[derive(SimpleObject)]
+pub struct TrailEventEdge {
+    pub cursor: String,
+    pub node: TrailEvent,
+}
+
+/// A page of the audit trail, newest first.
+#[derive(SimpleObject)]
+pub struct AuditTrailConnection {
+    pub edges: Vec<TrailEventEdge>,
+    pub page_info: PageInfo,
+}
+
+/// Where the chain first fails.
+#[derive(SimpleObject)]
+pub struct BrokenLink {
+    /// The place in the chain.
+    pub seq: i64,
+    /// The event found at that place, if any.
+    pub event_id: Option<ID>,
+    /// What is wrong, in words.
+    pub problem: String,
+}
+
+/// The result of checking every sealed trail event against its predecessor and the head.
+#[derive(SimpleObject)]
+pub struct TrailIntegrity {
+    /// No event was edited, deleted or moved.
+    pub intact: bool,
+    pub checked_events: i64,
+    /// Events committed in the last moments and not yet sealed into the chain.
+    pub unsealed_events: i64,
+    /// The latest sealed place and its hash: record these outside the system (e.g. in a
+    /// signed daily log) to anchor the chain.
+    pub head_seq: i64,
+    pub head_hash: String,
+    pub first_broken_link: Option<BrokenLink>,
+}
+
+/// Everything held about one patient, for a subject-access request.
+pub struct SubjectAccessReport {
+    generated_at: DateTime<Utc>,
+    incidents: Vec<incident::Model>,
+    accesses: Vec<access_event::Model>,
+}
+
+#[Object]
+impl SubjectAccessReport {
+    async fn generated_at(&self) -> DateTime<Utc> {
+        self.generated_at
+    }
+    /// Every incident naming the patient, oldest report first, with its sensitive fields
+    /// (each read is logged against this request).
+    async fn incidents(&self) -> Vec<Incident> {
+        self.incidents
+            .iter()
+            .cloned()
+            .map(|m| Incident::new(m, Access::SUBJECT_ACCESS))
+            .collect()
+    }
+    /// Every recorded read of those records, oldest first (before this report).
+    async fn accesses(&self) -> Vec<AccessEvent> {
+        self.accesses
+            .iter()
+            .cloned()
+            .map(AccessEvent::from)
+            .collect()
+    }
+}
+
+/// A record past its retention date, for review.
+#[derive(SimpleObject)]
+pub struct RetentionRecord {
+    pub record_type: RecordType,
+    pub record_id: ID,
+    /// The incident's reference, or the audit's or project's title.
+    pub label: String,
+    /// When the record ended (closed, declined or abandoned).
+    pub ended_at: DateTime<Utc>,
+    pub retention_until: DateTime<Utc>,
+    /// Under an active legal hold: it will not be disposed of.
+    pub legal_hold: bool,
+}
+
+#[derive(SimpleObject)]
+pub struct RetentionRecordEdge {
+    pub cursor: String,
+    pub node: RetentionRecord,
+}
+
+#[derive(SimpleObject)]
+pub struct RetentionRecordConnection {
+    pub edges: Vec<RetentionRecordEdge>,
+    pub page_info: PageInfo,
+}
+
+#[derive(InputObject, Default)]
+pub struct RetentionFilter {
+    pub record_type: Option<RecordType>,
+}
+
+/// A hold that stops a record being disposed of.
+#[derive(SimpleObject)]
+pub struct LegalHold {
+    pub id: ID,
+    pub record_type: String,
+    pub record_id: ID,
+    pub reason: String,
+    pub placed_by: String,
+    pub placed_at: DateTime<Utc>,
+    pub released_at: Option<DateTime<Utc>>,
+    pub released_by: Option<String>,
+    pub release_reason: Option<String>,
+    pub active: bool,
+}
+
+impl From<legal_hold::Model> for LegalHold {
+    fn from(m: legal_hold::Model) -> Self {
+        Self {
+            id: ids::encode(Kind::LegalHold, m.id),
+            record_id: kind_of(&m.entity_type, m.entity_id),
+            record_type: m.entity_type,
+            reason: m.reason,
+            placed_by: m.placed_by,
+            placed_at: m.placed_at,
+            active: m.released_at.is_none(),
+            released_at: m.released_at,
+            released_by: m.released_by,
+            release_reason: m.release_reason,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct LegalHoldEdge {
+    pub cursor: String,
+    pub node: LegalHold,
+}
+
+#[derive(SimpleObject)]
+pub struct LegalHoldConnection {
+    pub edges: Vec<LegalHoldEdge>,
+    pub page_info: PageInfo,
+}
+
+/// Time-limited access to one incident outside its holder's normal scope.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct BreakGlassGrant {
+    pub id: ID,
+    pub incident_id: ID,
+    /// The holder: a subject.
+    pub holder_label: String,
+    /// Why they needed the record.
+    pub justification: String,
+    pub granted_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub active: bool,
+    pub reviewed_at: Option<DateTime<Utc>>,
+    pub reviewed_by: Option<String>,
+    pub review_note: Option<String>,
+    #[graphql(skip)]
+    pub holder_id: Option<Uuid>,
+    #[graphql(skip)]
+    pub incident_uuid: Uuid,
+}
+
+#[ComplexObject]
+impl BreakGlassGrant {
+    /// The holder as a staff member.
+    async fn holder(&self, ctx: &Context<'_>) -> GqlResult<Option<StaffMember>> {
+        let Some(id) = self.holder_id else {
+            return Ok(None);
+        };
+        Ok(Loaders::of(ctx).staff(id).await?.map(StaffMember))
+    }
+    /// The incident's reference.
+    async fn incident_reference(&self, ctx: &Context<'_>) -> GqlResult<String> {
+        Ok(incident::Entity::find_by_id(self.incident_uuid)
+            .select_only()
+            .column(incident::Column::Reference)
+            .into_tuple::<String>()
+            .one(&state(ctx).db.conn)
+            .await
+            .map_err(AppError::from)?
+            .unwrap_or_default())
+    }
+}
+
+impl From<break_glass_grant::Model> for BreakGlassGrant {
+    fn from(m: break_glass_grant::Model) -> Self {
+        Self {
+            id: ids::encode(Kind::BreakGlassGrant, m.id),
+            incident_id: ids::encode(Kind::Incident, m.incident_id),
+            holder_label: m.actor_label,
+            justification: m.justification,
+            granted_at: m.granted_at,
+            expires_at: m.expires_at,
+            active: m.expires_at > Utc::now(),
+            reviewed_at: m.reviewed_at,
+            reviewed_by: m.reviewed_by,
+            review_note: m.review_note,
+            holder_id: m.staff_id,
+            incident_uuid: m.incident_id,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct BreakGlassGrantEdge {
+    pub cursor: String,
+    pub node: BreakGlassGrant,
+}
+
+#[derive(SimpleObject)]
+pub struct BreakGlassGrantConnection {
+    pub edges: Vec<BreakGlassGrantEdge>,
+    pub page_info: PageInfo,
+}
+
+#[derive(Default)]
+pub struct GovernanceQuery;
+
+#[Object]
+impl GovernanceQuery {
+    /// Reads of sensitive fields, newest first (ig_officer).
+    #[graphql(complexity = "first.unwrap_or(20).clamp(1, 100) as usize * child_complexity")]
+    async fn access_log(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<AccessLogFilter>,
+    ) -> GqlResult<AccessLogConnection> {
+        let st = state(ctx);
+        require_ig_officer(request(ctx).principal()?, "read the access log")?;
+        let first = page_size(first, st.settings.limits.max_page_size)?;
+        let f = filter.unwrap_or_default();
+        let mut cond = Condition::all();
+        if let Some(a) = &f.actor_id {
+            cond = cond.add(access_event::Column::ActorId.eq(ids::decode_as(
+                Kind::Staff,
+                a,
+                "actorId",
+            )?));
+        }
+        if let Some(r) = &f.record_id {
+            cond = cond.add(access_event::Column::EntityId.eq(record_id(r, "recordId")?.1));
+        }
+        if let Some(n) = &f.nhs_number {
+            let nhs = NhsNumber::parse(n).map_err(|m| AppError::invalid("nhsNumber", m))?;
+            cond = cond.add(access_event::Column::PatientKey.is_in(st.keys.lookup_hashes(&nhs)));
+        }
+        if let Some(t) = f.after {
+            cond = cond.add(access_event::Column::At.gte(t));
+        }
+        if let Some(t) = f.before {
+            cond = cond.add(access_event::Column::At.lt(t));
+        }
+        if let Some(b) = f.break_glass {
+            cond = cond.add(access_event::Column::BreakGlass.eq(b));
+        }
+        let after_id = after_id(after.as_ref())?;
+        if let Some(a) = after_id {
+            cond = cond.add(access_event::Column::Id.lt(a));
+        }
+        let mut rows = access_event::Entity::find()
+            .filter(cond)
+            .order_by_desc(access_event::Column::Id)
+            .limit(first + 1)
+            .all(&st.db.conn)
+            .await
+            .map_err(AppError::from)?;
+        let more = rows.len() as u64 > first;
+        rows.truncate(first as usize);
+        let edges: Vec<AccessEventEdge> = rows
+            .into_iter()
+            .map(|m| AccessEventEdge {
+                cursor: encode_cursor(&m.id),
+                node: m.into(),
+            })
+            .collect();
+        Ok(AccessLogConnection {
+            page_info: page_info(&edges, |e| e.cursor.clone(), more, after_id.is_some()),
+            edges,
+        })
+    }
+
+    /// Every change to every record, newest first (ig_officer).
+    #[graphql(complexity = "first.unwrap_or(20).clamp(1, 100) as usize * child_complexity")]
+    async fn audit_trail(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<AuditTrailFilter>,
+    ) -> GqlResult<AuditTrailConnection> {
+        let st = state(ctx);
+        require_ig_officer(request(ctx).principal()?, "read the audit trail")?;
+        let first = page_size(first, st.settings.limits.max_page_size)?;
+        let f = filter.unwrap_or_default();
+        let mut cond = Condition::all();
+        if let Some(r) = &f.record_id {
+            cond = cond.add(trail_event::Column::EntityId.eq(record_id(r, "recordId")?.1));
+        }
+        if let Some(t) = &f.record_type {
+            cond = cond.add(trail_event::Column::EntityType.eq(t.as_str()));
+        }
+        if let Some(a) = &f.actor_id {
+            cond = cond.add(trail_event::Column::ActorId.eq(ids::decode_as(
+                Kind::Staff,
+                a,
+                "actorId",
+            )?));
+        }
+        if let Some(a) = &f.action {
+            cond = cond.add(trail_event::Column::Action.eq(a.as_str()));
+        }
+        if let Some(t) = f.after {
+            cond = cond.add(trail_event::Column::OccurredAt.gte(t));
+        }
+        if let Some(t) = f.before {
+            cond = cond.add(trail_event::Column::OccurredAt.lt(t));
+        }
+        let after_id = after_id(after.as_ref())?;
+        if let Some(a) = after_id {
+            cond = cond.add(trail_event::Column::Id.lt(a));
+        }
+        let mut rows = trail_event::Entity::find()
+            .filter(cond)
+            .order_by_desc(trail_event::Column::Id)
+            .limit(first + 1)
+            .all(&st.db.conn)
+            .await
+            .map_err(AppError::from)?;
+        let more = rows.len() as u64 > first;
+        rows.truncate(first as usize);
+        let edges: Vec<TrailEventEdge> = rows
+            .into_iter()
+            .map(|m| TrailEventEdge {
+                cursor: encode_cursor(&m.id),
+                node: m.into(),
+            })
+            .collect();
+        Ok(AuditTrailConnection {
+            page_info: page_info(&edges, |e| e.cursor.clone(), more, after_id.is_some()),
+            edges,
+        })
+    }
+
+    /// Checks the whole hash chain of the audit trail (ig_officer). Reads every event.
+    async fn audit_trail_integrity(&self, ctx: &Context<'_>) -> GqlResult<TrailIntegrity> {
+        let st = state(ctx);
+        require_ig_officer(request(ctx).principal()?, "verify the audit trail")?;
+        let i = crate::trail::chain::verify(&st.db.conn)
+            .await
+            .map_err(AppError::from)?;
+        Ok(TrailIntegrity {
+            intact: i.intact(),
+            checked_events: i.checked as i64,
+            unsealed_events: i.unsealed as i64,
+            head_seq: i.head_seq,
+            head_hash: i.head_hash,
+            first_broken_link: i.first_broken.map(|b| BrokenLink {
+                seq: b.seq,
+                event_id: b.event_id.map(|id| ids::encode(Kind::TrailEvent, id)),
+                problem: b.problem,
+            }),
+        })
+    }
+
+    /// Every record naming a patient and every access to them (ig_officer). Producing the
+    /// report is itself logged as an access to the patient's records.
+    async fn subject_access_report(
+        &self,
+        ctx: &Context<'_>,
+        nhs_number: String,
+    ) -> GqlResult<SubjectAccessReport> {
+        let r = subject_access::report(state(ctx), request(ctx), &nhs_number).await?;
+        Ok(SubjectAccessReport {
+            generated_at: r.generated_at,
+            incidents: r.incidents,
+            accesses: r.accesses,
+        })
+    }
+
+    /// Records past their retention date, for review before disposal (ig_officer).
+    async fn retention_due(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<RetentionFilter>,
+    ) -> GqlResult<RetentionRecordConnection> {
+        let st = state(ctx);
+        require_ig_officer(request(ctx).principal()?, "review retention")?;
+        let first = page_size(first, st.settings.limits.max_page_size)?;
+        let position = after
+            .as_ref()
+            .map(|a| decode_cursor::<(String, Uuid)>(a))
+            .transpose()?
+            .map(|(t, id)| {
+                RecordType::parse(&t).map(|t| (t, id)).ok_or_else(|| {
+                    AppError::invalid("after", "after is not a cursor from this list")
+                })
+            })
+            .transpose()?;
+        let (rows, more) = retention::due(
+            &st.db.conn,
+            &st.settings,
+            filter.unwrap_or_default().record_type,
+            first,
+            position,
+        )
+        .await?;
+        let edges: Vec<RetentionRecordEdge> = rows
+            .into_iter()
+            .map(|d| RetentionRecordEdge {
+                cursor: encode_cursor(&(d.record_type.as_str(), d.id)),
+                node: RetentionRecord {
+                    record_type: d.record_type,
+                    record_id: kind_of(d.record_type.as_str(), d.id),
+                    label: d.label,
+                    ended_at: d.ended_at,
+                    retention_until: d.retention_until,
+                    legal_hold: d.on_hold,
+                },
+            })
+            .collect();
+        Ok(RetentionRecordConnection {
+            page_info: page_info(&edges, |e| e.cursor.clone(), more, position.is_some()),
+            edges,
+        })
+    }
+
+    /// Legal holds, newest first (ig_officer).
+    async fn legal_holds(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        active_only: Option<bool>,
+    ) -> GqlResult<LegalHoldConnection> {
+        let st = state(ctx);
+        let first = page_size(first, st.settings.limits.max_page_size)?;
+        let after_id = after_id(after.as_ref())?;
+        let (rows, more) = retention::holds(
+            st,
+            request(ctx),
+            active_only.unwrap_or(false),
+            first,
+            after_id,
+        )
+        .await?;
+        let edges: Vec<LegalHoldEdge> = rows
+            .into_iter()
+            .map(|m| LegalHoldEdge {
+                cursor: encode_cursor(&m.id),
+                node: m.into(),
+            })
+            .collect();
+        Ok(LegalHoldConnection {
+            page_info: page_info(&edges, |e| e.cursor.clone(), more, after_id.is_some()),
+            edges,
+        })
+    }
+
+    /// Break-glass grants, newest first, for review (ig_officer).
+    async fn break_glass_grants(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        unreviewed_only: Option<bool>,
+    ) -> GqlResult<BreakGlassGrantConnection> {
+        let st = state(ctx);
+        let first = page_size(first, st.settings.limits.max_page_size)?;
+        let after_id = after_id(after.as_ref())?;
+        let (rows, more) = break_glass::list(
+            st,
+            request(ctx),
+            unreviewed_only.unwrap_or(false),
+            first,
+            after_id,
+        )
+        .await?;
+        let edges: Vec<BreakGlassGrantEdge> = rows
+            .into_iter()
+            .map(|m| BreakGlassGrantEdge {
+                cursor: encode_cursor(&m.id),
+                node: m.into(),
+            })
+            .collect();
+        Ok(BreakGlassGrantConnection {
+            page_info: page_info(&edges, |e| e.cursor.clone(), more, after_id.is_some()),
+            edges,
+        })
+    }
+}
+
+#[derive(InputObject)]
+pub struct BreakGlassInput {
+    pub incident_id: ID,
+    /// Why you need this record now (20 to 2,000 characters). Reviewed by IG.
+    pub justification: String,
+}
+
+#[derive(SimpleObject)]
+pub struct BreakGlassPayload {
+    pub grant: BreakGlassGrant,
+    /// The incident, readable until the grant expires.
+    pub incident: Incident,
+}
+
+#[derive(InputObject)]
+pub struct ReviewBreakGlassInput {
+    pub grant_id: ID,
+    pub note: String,
+}
+
+#[derive(SimpleObject)]
+pub struct BreakGlassGrantPayload {
+    pub grant: BreakGlassGrant,
+}
+
+#[derive(InputObject)]
+pub struct PlaceLegalHoldInput {
+    /// An incident, audit or improvement project.
+    pub record_id: ID,
+    pub reason: String,
+}
+
+#[derive(InputObject)]
+pub struct ReleaseLegalHoldInput {
+    pub legal_hold_id: ID,
+    pub reason: String,
+}
+
+#[derive(SimpleObject)]
+pub struct LegalHoldPayload {
+    pub legal_hold: LegalHold,
+}
+
+/// What a disposal run did.
+#[derive(SimpleObject)]
+pub struct DisposalPayload {
+    pub incidents: i64,
+    pub audits: i64,
+    pub improvement_projects: i64,
+    /// Records past retention left alone because of an active legal hold.
+    pub held: i64,
+}
+
+#[derive(Default)]
+pub struct GovernanceMutation;
+
+#[Object]
+impl GovernanceMutation {
+    /// Opens an incident outside your normal scope for `break_glass_minutes`, with a
+    /// written justification. Read-only; every read is logged as break-glass and the grant
+    /// is listed for IG review.
+    async fn break_glass(
+        &self,
+        ctx: &Context<'_>,
+        input: BreakGlassInput,
+    ) -> GqlResult<BreakGlassPayload> {
+        let id = ids::decode_as(Kind::Incident, &input.incident_id, "incidentId")?;
+        let (grant, m) =
+            break_glass::open(state(ctx), request(ctx), id, input.justification).await?;
+        Ok(BreakGlassPayload {
+            grant: grant.into(),
+            incident: Incident::new(m, Access::BREAK_GLASS),
+        })
+    }
+
+    /// Records an IG officer's review of a break-glass grant.
+    async fn review_break_glass(
+        &self,
+        ctx: &Context<'_>,
+        input: ReviewBreakGlassInput,
+    ) -> GqlResult<BreakGlassGrantPayload> {
+        let id = ids::decode_as(Kind::BreakGlassGrant, &input.grant_id, "grantId")?;
+        let g = break_glass::review(state(ctx), request(ctx), id, input.note).await?;
+        Ok(BreakGlassGrantPayload { grant: g.into() })
+    }
+
+    /// Stops a record being disposed of until released (ig_officer).
+    async fn place_legal_hold(
+        &self,
+        ctx: &Context<'_>,
+        input: PlaceLegalHoldInput,
+    ) -> GqlResult<LegalHoldPayload> {
+        let (kind, id) = record_id(&input.record_id, "recordId")?;
+        let t = match kind {
+            Kind::Incident => RecordType::Incident,
+            Kind::Audit => RecordType::Audit,
+            Kind::ImprovementProject => RecordType::ImprovementProject,
+            _ => {
+                return Err(AppError::invalid(
+                    "recordId",
+                    "a legal hold is placed on an incident, audit or improvement project",
+                )
+                .into())
+            }
+        };
+        let h = retention::place_hold(state(ctx), request(ctx), t, id, input.reason).await?;
+        Ok(LegalHoldPayload {
+            legal_hold: h.into(),
+        })
+    }
+
+    /// Releases a legal hold (ig_officer).
+    async fn release_legal_hold(
+        &self,
+        ctx: &Context<'_>,
+        input: ReleaseLegalHoldInput,
+    ) -> GqlResult<LegalHoldPayload> {
+        let id = ids::decode_as(Kind::LegalHold, &input.legal_hold_id, "legalHoldId")?;
+        let h = retention::release_hold(state(ctx), request(ctx), id, input.reason).await?;
+        Ok(LegalHoldPayload {
+            legal_hold: h.into(),
+        })
+    }
+
+    /// Disposes of every record past retention without an active legal hold: removes its
+    /// content, keeps a tombstone, writes a trail event (ig_officer). `candour dispose` does
+    /// the same from the command line.
+    async fn dispose_due_records(&self, ctx: &Context<'_>) -> GqlResult<DisposalPayload> {
+        let st = state(ctx);
+        let rc = request(ctx);
+        let p = rc.principal()?;
+        require_ig_officer(p, "dispose of records")?;
+        let staff = rc.staff_id(st).await?;
+        let d = retention::dispose_due(
+            &st.db,
+            &st.settings,
+            &crate::trail::Actor::of(p, staff),
+            Some(&rc.request_id),
+        )
+        .await?;
+        Ok(DisposalPayload {
+            incidents: d.incidents as i64,
+            audits: d.audits as i64,
+            improvement_projects: d.improvement_projects as i64,
+            held: d.held as i64,
+        })
+    }
+}

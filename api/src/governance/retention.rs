@@ -1,0 +1,628 @@
+//! Retention (NHS Records Management Code of Practice), legal holds and disposal.
+//!
+//! A record's retention runs from when it ended: an incident's closure (or its declining),
+//! an audit's closure, an improvement project's closure or abandonment. The periods are
+//! configuration (`[retention]`), not code. Records past their date are listed for review;
+//! an active legal hold stops disposal. Disposal removes a record's content and keeps a
+//! tombstone (identity, reference, department, dates, status) and writes a trail event.
+use chrono::{DateTime, Months, SubsecRound, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use uuid::Uuid;
+
+use crate::config::{Retention, Settings};
+use crate::context::{AppState, RequestCtx};
+use crate::db::Db;
+use crate::error::{AppError, AppResult};
+use crate::trail::{self, Actor, Diff};
+use entities::{
+    audit, audit_finding, idempotency_key, improvement_project, incident, incident_comment,
+    legal_hold, pdsa_cycle,
+};
+
+/// The kinds of record with a retention schedule.
+#[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RecordType {
+    Incident,
+    Audit,
+    ImprovementProject,
+}
+
+impl RecordType {
+    pub const ALL: [RecordType; 3] = [Self::Incident, Self::Audit, Self::ImprovementProject];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Incident => "Incident",
+            Self::Audit => "Audit",
+            Self::ImprovementProject => "ImprovementProject",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    fn rank(self) -> u8 {
+        self as u8
+    }
+}
+
+/// Severe or fatal harm: a serious incident, kept longer.
+const SERIOUS_RANK: i16 = 3;
+
+fn add_years(t: DateTime<Utc>, years: u32) -> DateTime<Utc> {
+    t.checked_add_months(Months::new(years.saturating_mul(12)))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+fn cutoff(now: DateTime<Utc>, years: u32) -> DateTime<Utc> {
+    now.checked_sub_months(Months::new(years.saturating_mul(12)))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+pub fn is_serious(m: &incident::Model) -> bool {
+    m.physical_harm >= SERIOUS_RANK || m.psychological_harm >= SERIOUS_RANK
+}
+
+/// When an incident's retention ends; None while it is open.
+pub fn incident_until(r: &Retention, m: &incident::Model) -> Option<DateTime<Utc>> {
+    let ended = match m.status.as_str() {
+        "CLOSED" => m.closed_at?,
+        "DECLINED" => m.updated_at,
+        _ => return None,
+    };
+    let years = if is_serious(m) {
+        r.serious_incident_years
+    } else {
+        r.incident_years
+    };
+    Some(add_years(ended, years))
+}
+
+pub fn audit_until(r: &Retention, m: &audit::Model) -> Option<DateTime<Utc>> {
+    (m.status == "CLOSED")
+        .then_some(m.closed_at)
+        .flatten()
+        .map(|t| add_years(t, r.audit_years))
+}
+
+pub fn project_until(r: &Retention, m: &improvement_project::Model) -> Option<DateTime<Utc>> {
+    matches!(m.status.as_str(), "CLOSED" | "ABANDONED")
+        .then_some(m.closed_at)
+        .flatten()
+        .map(|t| add_years(t, r.improvement_project_years))
+}
+
+fn incidents_due(r: &Retention, now: DateTime<Utc>) -> Condition {
+    let serious = Condition::any()
+        .add(incident::Column::PhysicalHarm.gte(SERIOUS_RANK))
+        .add(incident::Column::PsychologicalHarm.gte(SERIOUS_RANK));
+    let not_serious = Condition::all()
+        .add(incident::Column::PhysicalHarm.lt(SERIOUS_RANK))
+        .add(incident::Column::PsychologicalHarm.lt(SERIOUS_RANK));
+    let ended_before = |col: incident::Column| {
+        Condition::any()
+            .add(
+                serious
+                    .clone()
+                    .add(col.lte(cutoff(now, r.serious_incident_years))),
+            )
+            .add(
+                not_serious
+                    .clone()
+                    .add(col.lte(cutoff(now, r.incident_years))),
+            )
+    };
+    Condition::all()
+        .add(incident::Column::DisposedAt.is_null())
+        .add(
+            Condition::any()
+                .add(
+                    Condition::all()
+                        .add(incident::Column::Status.eq("CLOSED"))
+                        .add(ended_before(incident::Column::ClosedAt)),
+                )
+                .add(
+                    Condition::all()
+                        .add(incident::Column::Status.eq("DECLINED"))
+                        .add(ended_before(incident::Column::UpdatedAt)),
+                ),
+        )
+}
+
+fn audits_due(r: &Retention, now: DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(audit::Column::DisposedAt.is_null())
+        .add(audit::Column::Status.eq("CLOSED"))
+        .add(audit::Column::ClosedAt.lte(cutoff(now, r.audit_years)))
+}
+
+fn projects_due(r: &Retention, now: DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(improvement_project::Column::DisposedAt.is_null())
+        .add(improvement_project::Column::Status.is_in(["CLOSED", "ABANDONED"]))
+        .add(improvement_project::Column::ClosedAt.lte(cutoff(now, r.improvement_project_years)))
+}
+
+/// A record past its retention date.
+#[derive(Debug, Clone)]
+pub struct DueRecord {
+    pub record_type: RecordType,
+    pub id: Uuid,
+    /// The incident's reference, or the audit's or project's title.
+    pub label: String,
+    pub ended_at: DateTime<Utc>,
+    pub retention_until: DateTime<Utc>,
+    pub on_hold: bool,
+}
+
+/// Records past retention, by type then age (oldest first), after `(type, id)`.
+pub async fn due<C: ConnectionTrait>(
+    conn: &C,
+    settings: &Settings,
+    only: Option<RecordType>,
+    first: u64,
+    after: Option<(RecordType, Uuid)>,
+) -> AppResult<(Vec<DueRecord>, bool)> {
+    let r = &settings.retention;
+    let now = Utc::now();
+    let want = first + 1;
+    let mut out: Vec<DueRecord> = Vec::new();
+    for t in RecordType::ALL {
+        if only.is_some_and(|o| o != t) || out.len() as u64 >= want {
+            continue;
+        }
+        let after_id = match after {
+            Some((at, _)) if at.rank() > t.rank() => continue,
+            Some((at, id)) if at == t => Some(id),
+            _ => None,
+        };
+        let limit = want - out.len() as u64;
+        match t {
+            RecordType::Incident => {
+                let mut q = incident::Entity::find().filter(incidents_due(r, now));
+                if let Some(a) = after_id {
+                    q = q.filter(incident::Column::Id.gt(a));
+                }
+                for m in q
+                    .order_by_asc(incident::Column::Id)
+                    .limit(limit)
+                    .all(conn)
+                    .await?
+                {
+                    let until = incident_until(r, &m).unwrap_or(now);
+                    out.push(DueRecord {
+                        record_type: t,
+                        id: m.id,
+                        label: m.reference.clone(),
+                        ended_at: m.closed_at.unwrap_or(m.updated_at),
+                        retention_until: until,
+                        on_hold: false,
+                    });
+                }
+            }
+            RecordType::Audit => {
+                let mut q = audit::Entity::find().filter(audits_due(r, now));
+                if let Some(a) = after_id {
+                    q = q.filter(audit::Column::Id.gt(a));
+                }
+                for m in q
+                    .order_by_asc(audit::Column::Id)
+                    .limit(limit)
+                    .all(conn)
+                    .await?
+                {
+                    out.push(DueRecord {
+                        record_type: t,
+                        id: m.id,
+                        label: m.title.clone(),
+                        ended_at: m.closed_at.unwrap_or(m.updated_at),
+                        retention_until: audit_until(r, &m).unwrap_or(now),
+                        on_hold: false,
+                    });
+                }
+            }
+            RecordType::ImprovementProject => {
+                let mut q = improvement_project::Entity::find().filter(projects_due(r, now));
+                if let Some(a) = after_id {
+                    q = q.filter(improvement_project::Column::Id.gt(a));
+                }
+                for m in q
+                    .order_by_asc(improvement_project::Column::Id)
+                    .limit(limit)
+                    .all(conn)
+                    .await?
+                {
+                    out.push(DueRecord {
+                        record_type: t,
+                        id: m.id,
+                        label: m.title.clone(),
+                        ended_at: m.closed_at.unwrap_or(m.updated_at),
+                        retention_until: project_until(r, &m).unwrap_or(now),
+                        on_hold: false,
+                    });
+                }
+            }
+        }
+    }
+    let more = out.len() as u64 > first;
+    out.truncate(first as usize);
+    let held = held_among(conn, &out.iter().map(|d| d.id).collect::<Vec<_>>()).await?;
+    for d in &mut out {
+        d.on_hold = held.contains(&d.id);
+    }
+    Ok((out, more))
+}
+
+/// Which of `ids` are under an active legal hold.
+pub async fn held_among<C: ConnectionTrait>(conn: &C, ids: &[Uuid]) -> AppResult<Vec<Uuid>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(legal_hold::Entity::find()
+        .filter(legal_hold::Column::EntityId.is_in(ids.iter().copied()))
+        .filter(legal_hold::Column::ReleasedAt.is_null())
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|h| h.entity_id)
+        .collect())
+}
+
+/// The record behind an id, for holds: its type, if it exists.
+async fn record_exists<C: ConnectionTrait>(conn: &C, t: RecordType, id: Uuid) -> AppResult<bool> {
+    Ok(match t {
+        RecordType::Incident => incident::Entity::find_by_id(id).one(conn).await?.is_some(),
+        RecordType::Audit => audit::Entity::find_by_id(id).one(conn).await?.is_some(),
+        RecordType::ImprovementProject => improvement_project::Entity::find_by_id(id)
+            .one(conn)
+            .await?
+            .is_some(),
+    })
+}
+
+fn reason(field: &str, text: String) -> AppResult<String> {
+    let t = text.trim().to_string();
+    if t.is_empty() || t.chars().count() > 2000 {
+        return Err(AppError::invalid(
+            field,
+            format!("{field} is 1 to 2000 characters"),
+        ));
+    }
+    Ok(t)
+}
+
+/// Places a legal hold on a record; CONFLICT when one is already active on it.
+pub async fn place_hold(
+    state: &AppState,
+    rc: &RequestCtx,
+    t: RecordType,
+    id: Uuid,
+    why: String,
+) -> AppResult<legal_hold::Model> {
+    let p = rc.principal()?;
+    super::require_ig_officer(p, "place legal holds")?;
+    let why = reason("reason", why)?;
+    let staff = rc.staff_id(state).await?;
+    let tx = state.db.begin_write().await?;
+    if !record_exists(&*tx, t, id).await? {
+        return Err(AppError::NotFound("record"));
+    }
+    if !held_among(&*tx, &[id]).await?.is_empty() {
+        return Err(AppError::Duplicate(
+            "this record is already under an active legal hold".into(),
+        ));
+    }
+    let row = legal_hold::Model {
+        id: Uuid::now_v7(),
+        entity_type: t.as_str().into(),
+        entity_id: id,
+        reason: why,
+        placed_by: p.label(),
+        placed_at: Utc::now().trunc_subsecs(6),
+        released_at: None,
+        released_by: None,
+        release_reason: None,
+    };
+    legal_hold::Entity::insert(legal_hold::ActiveModel::from(row.clone()))
+        .exec_without_returning(&*tx)
+        .await?;
+    let mut diff = Diff::new();
+    diff.field("legalHold", None, Some(row.id.to_string()));
+    trail::record(
+        &*tx,
+        rc,
+        &Actor::of(p, staff),
+        t.as_str(),
+        id,
+        "legal_hold.placed",
+        diff,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// Releases an active legal hold.
+pub async fn release_hold(
+    state: &AppState,
+    rc: &RequestCtx,
+    hold_id: Uuid,
+    why: String,
+) -> AppResult<legal_hold::Model> {
+    let p = rc.principal()?;
+    super::require_ig_officer(p, "release legal holds")?;
+    let why = reason("reason", why)?;
+    let staff = rc.staff_id(state).await?;
+    let tx = state.db.begin_write().await?;
+    let hold = legal_hold::Entity::find_by_id(hold_id)
+        .lock_exclusive()
+        .one(&*tx)
+        .await?
+        .ok_or(AppError::NotFound("legal hold"))?;
+    if hold.released_at.is_some() {
+        return Err(AppError::Duplicate(
+            "this legal hold has already been released".into(),
+        ));
+    }
+    let now = Utc::now().trunc_subsecs(6);
+    legal_hold::Entity::update_many()
+        .col_expr(legal_hold::Column::ReleasedAt, now.into())
+        .col_expr(legal_hold::Column::ReleasedBy, p.label().into())
+        .col_expr(legal_hold::Column::ReleaseReason, why.clone().into())
+        .filter(legal_hold::Column::Id.eq(hold_id))
+        .exec(&*tx)
+        .await?;
+    let mut diff = Diff::new();
+    diff.field("legalHold", Some(hold.id.to_string()), None);
+    trail::record(
+        &*tx,
+        rc,
+        &Actor::of(p, staff),
+        &hold.entity_type,
+        hold.entity_id,
+        "legal_hold.released",
+        diff,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(legal_hold::Model {
+        released_at: Some(now),
+        released_by: Some(p.label()),
+        release_reason: Some(why),
+        ..hold
+    })
+}
+
+/// Legal holds, newest first; only active ones when asked.
+pub async fn holds(
+    state: &AppState,
+    rc: &RequestCtx,
+    active_only: bool,
+    first: u64,
+    after: Option<Uuid>,
+) -> AppResult<(Vec<legal_hold::Model>, bool)> {
+    super::require_ig_officer(rc.principal()?, "list legal holds")?;
+    let mut q = legal_hold::Entity::find().order_by_desc(legal_hold::Column::Id);
+    if active_only {
+        q = q.filter(legal_hold::Column::ReleasedAt.is_null());
+    }
+    if let Some(a) = after {
+        q = q.filter(legal_hold::Column::Id.lt(a));
+    }
+    let mut rows = q.limit(first + 1).all(&state.db.conn).await?;
+    let more = rows.len() as u64 > first;
+    rows.truncate(first as usize);
+    Ok((rows, more))
+}
+
+/// What a disposal run did.
+#[derive(Debug, Default, Clone)]
+pub struct Disposal {
+    pub incidents: u64,
+    pub audits: u64,
+    pub improvement_projects: u64,
+    /// Due records left alone because a legal hold is active on them.
+    pub held: u64,
+}
+
+/// Disposes of every record past retention without an active hold. Each record is
+/// disposed in its own transaction, re-checked under lock, with its trail event.
+pub async fn dispose_due(
+    db: &Db,
+    settings: &Settings,
+    actor: &Actor,
+    request_id: Option<&str>,
+) -> AppResult<Disposal> {
+    let mut report = Disposal::default();
+    let mut after: Option<(RecordType, Uuid)> = None;
+    loop {
+        let (page, more) = due(&db.conn, settings, None, 200, after).await?;
+        for d in &page {
+            if d.on_hold {
+                report.held += 1;
+                continue;
+            }
+            if dispose_one(db, settings, actor, request_id, d.record_type, d.id).await? {
+                match d.record_type {
+                    RecordType::Incident => report.incidents += 1,
+                    RecordType::Audit => report.audits += 1,
+                    RecordType::ImprovementProject => report.improvement_projects += 1,
+                }
+            }
+        }
+        match (more, page.last()) {
+            (true, Some(last)) => after = Some((last.record_type, last.id)),
+            _ => return Ok(report),
+        }
+    }
+}
+
+async fn dispose_one(
+    db: &Db,
+    settings: &Settings,
+    actor: &Actor,
+    request_id: Option<&str>,
+    t: RecordType,
+    id: Uuid,
+) -> AppResult<bool> {
+    let r = &settings.retention;
+    let now = Utc::now().trunc_subsecs(6);
+    let tx = db.begin_write().await?;
+    if !held_among(&*tx, &[id]).await?.is_empty() {
+        return Ok(false);
+    }
+    let mut diff = Diff::new();
+    match t {
+        RecordType::Incident => {
+            let Some(m) = incident::Entity::find_by_id(id)
+                .lock_exclusive()
+                .one(&*tx)
+                .await?
+            else {
+                return Ok(false);
+            };
+            if m.disposed_at.is_some() || incident_until(r, &m).is_none_or(|u| u > now) {
+                return Ok(false);
+            }
+            let am = incident::ActiveModel {
+                id: Set(m.id),
+                title: Set("Disposed record".into()),
+                description: Set(String::new()),
+                location: Set(None),
+                category: Set(None),
+                immediate_actions: Set(None),
+                patient_nhs_sealed: Set(None),
+                patient_name_sealed: Set(None),
+                patient_dob_sealed: Set(None),
+                patient_nhs_hash: Set(None),
+                equipment_asset_id: Set(None),
+                equipment_manufacturer: Set(None),
+                equipment_model: Set(None),
+                equipment_serial_number: Set(None),
+                follow_up_code_hash: Set(None),
+                learning_summary: Set(None),
+                findings: Set(None),
+                feedback_to_reporter: Set(None),
+                status_reason: Set(None),
+                disposed_at: Set(Some(now)),
+                version: Set(m.version + 1),
+                updated_at: Set(now),
+                ..Default::default()
+            };
+            incident::Entity::update(am).exec(&*tx).await?;
+            incident_comment::Entity::delete_many()
+                .filter(incident_comment::Column::IncidentId.eq(id))
+                .exec(&*tx)
+                .await?;
+            idempotency_key::Entity::delete_many()
+                .filter(idempotency_key::Column::IncidentId.eq(id))
+                .exec(&*tx)
+                .await?;
+            diff.field("title", Some(m.title.as_str()), Some("Disposed record"))
+                .sensitive("description", true)
+                .sensitive(
+                    "patient",
+                    m.patient_nhs_sealed.is_some()
+                        || m.patient_name_sealed.is_some()
+                        || m.patient_dob_sealed.is_some(),
+                )
+                .sensitive("comments", true);
+        }
+        RecordType::Audit => {
+            let Some(m) = audit::Entity::find_by_id(id)
+                .lock_exclusive()
+                .one(&*tx)
+                .await?
+            else {
+                return Ok(false);
+            };
+            if m.disposed_at.is_some() || audit_until(r, &m).is_none_or(|u| u > now) {
+                return Ok(false);
+            }
+            audit::Entity::update_many()
+                .col_expr(audit::Column::Standard, Expr::value(String::new()))
+                .col_expr(audit::Column::DisposedAt, Expr::value(Some(now)))
+                .col_expr(audit::Column::Version, Expr::value(m.version + 1))
+                .col_expr(audit::Column::UpdatedAt, Expr::value(now))
+                .filter(audit::Column::Id.eq(id))
+                .exec(&*tx)
+                .await?;
+            audit_finding::Entity::update_many()
+                .col_expr(audit_finding::Column::Criterion, Expr::value("Disposed"))
+                .filter(audit_finding::Column::AuditId.eq(id))
+                .exec(&*tx)
+                .await?;
+            diff.sensitive("standard", true).sensitive("findings", true);
+        }
+        RecordType::ImprovementProject => {
+            let Some(m) = improvement_project::Entity::find_by_id(id)
+                .lock_exclusive()
+                .one(&*tx)
+                .await?
+            else {
+                return Ok(false);
+            };
+            if m.disposed_at.is_some() || project_until(r, &m).is_none_or(|u| u > now) {
+                return Ok(false);
+            }
+            improvement_project::Entity::update_many()
+                .col_expr(improvement_project::Column::Aim, Expr::value(String::new()))
+                .col_expr(
+                    improvement_project::Column::StatusReason,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(
+                    improvement_project::Column::DisposedAt,
+                    Expr::value(Some(now)),
+                )
+                .col_expr(
+                    improvement_project::Column::Version,
+                    Expr::value(m.version + 1),
+                )
+                .col_expr(improvement_project::Column::UpdatedAt, Expr::value(now))
+                .filter(improvement_project::Column::Id.eq(id))
+                .exec(&*tx)
+                .await?;
+            pdsa_cycle::Entity::update_many()
+                .col_expr(
+                    pdsa_cycle::Column::Plan,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(pdsa_cycle::Column::Do, Expr::value(Option::<String>::None))
+                .col_expr(
+                    pdsa_cycle::Column::Study,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(pdsa_cycle::Column::Act, Expr::value(Option::<String>::None))
+                .filter(pdsa_cycle::Column::ProjectId.eq(id))
+                .exec(&*tx)
+                .await?;
+            diff.sensitive("aim", true).sensitive("pdsaCycles", true);
+        }
+    }
+    trail::record_for(
+        &*tx,
+        request_id,
+        actor,
+        t.as_str(),
+        id,
+        &format!("{}.disposed", event_prefix(t)),
+        diff,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+fn event_prefix(t: RecordType) -> &'static str {
+    match t {
+        RecordType::Incident => "incident",
+        RecordType::Audit => "audit",
+        RecordType::ImprovementProject => "improvement_project",
+    }
+}
