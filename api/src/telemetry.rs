@@ -18,21 +18,37 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
 
+/// The log filter: the configured level, with the database drivers held at `warn` whatever
+/// the level (at debug they would print statements with their bound values, which may be
+/// sensitive).
+pub fn filter(settings: &Settings) -> EnvFilter {
+    EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new(format!("{},sqlx=warn,sea_orm=warn", settings.log_level))
+    })
+}
+
 /// Installs the global subscriber once; later calls (tests) are ignored.
 pub fn init(settings: &Settings) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        EnvFilter::new(format!("{},sqlx=warn,sea_orm=warn", settings.log_level))
-    });
+    init_with_writer(settings, std::io::stderr);
+}
+
+/// Installs the global subscriber writing to `writer` (the test suite captures the logs
+/// this way to check that no sensitive value reaches them).
+pub fn init_with_writer<W>(settings: &Settings, writer: W)
+where
+    W: for<'w> fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    let filter = filter(settings);
     let _ = match settings.log_format {
         LogFormat::Json => fmt()
             .json()
             .with_env_filter(filter)
             .with_current_span(true)
-            .with_writer(std::io::stderr)
+            .with_writer(writer)
             .try_init(),
         LogFormat::Text => fmt()
             .with_env_filter(filter)
-            .with_writer(std::io::stderr)
+            .with_writer(writer)
             .try_init(),
     };
 }

@@ -17,6 +17,8 @@ use serde_json::{json, Map, Value};
 
 pub use candour::config::Settings;
 
+pub mod logs;
+
 /// The HS256 secret every test server is configured with (at least 32 characters).
 pub const JWT_SECRET: &str = "candour-test-suite-hs256-secret-0123456789abcdef";
 
@@ -40,6 +42,12 @@ pub struct TestApp {
     _db: DatabaseGuard,
 }
 
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        logs::assert_no_leaks();
+    }
+}
+
 /// Start the real server with default settings against a fresh database.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
@@ -61,6 +69,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         ..Settings::default()
     };
     configure(&mut settings);
+    logs::install();
     let jwt_secret = settings
         .jwt_secret
         .as_ref()
@@ -502,6 +511,7 @@ impl TestApp {
         body: &Value,
         headers: &[(&str, &str)],
     ) -> GqlResponse {
+        logs::register_request(body);
         let mut req = self
             .client
             .post(self.url("/graphql"))

@@ -75,6 +75,18 @@ pub async fn seal_pending(db: &Db) -> Result<u64, DbErr> {
 }
 
 async fn seal_batch(db: &Db) -> Result<u64, DbErr> {
+    // A plain read first: most wake-ups find nothing to seal, and need not take a write turn.
+    let pending = trail_event::Entity::find()
+        .select_only()
+        .column(trail_event::Column::Id)
+        .filter(trail_event::Column::Seq.is_null())
+        .limit(1)
+        .into_tuple::<Uuid>()
+        .one(&db.conn)
+        .await?;
+    if pending.is_none() {
+        return Ok(0);
+    }
     let tx = db.begin_write().await?;
     if db.backend() == DbBackend::Postgres {
         let row = tx
