@@ -46,10 +46,7 @@ where
             .with_current_span(true)
             .with_writer(writer)
             .try_init(),
-        LogFormat::Text => fmt()
-            .with_env_filter(filter)
-            .with_writer(writer)
-            .try_init(),
+        LogFormat::Text => fmt().with_env_filter(filter).with_writer(writer).try_init(),
     };
 }
 

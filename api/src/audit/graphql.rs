@@ -172,6 +172,18 @@ impl Audit {
     async fn version(&self) -> i32 {
         self.m.version
     }
+    /// Until when the record is kept (NHS Records Management Code of Practice), counted
+    /// from its closure; null while it runs.
+    async fn retention_until(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
+        crate::governance::retention::audit_until(
+            &crate::graphql::state(ctx).settings.retention,
+            &self.m,
+        )
+    }
+    /// When its content was disposed of at the end of retention.
+    async fn disposed_at(&self) -> Option<DateTime<Utc>> {
+        self.m.disposed_at
+    }
     async fn started_at(&self) -> Option<DateTime<Utc>> {
         self.m.started_at
     }

@@ -99,6 +99,18 @@ impl ImprovementProject {
     async fn version(&self) -> i32 {
         self.m.version
     }
+    /// Until when the record is kept (NHS Records Management Code of Practice), counted
+    /// from its closure or abandonment; null while it runs.
+    async fn retention_until(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
+        crate::governance::retention::project_until(
+            &crate::graphql::state(ctx).settings.retention,
+            &self.m,
+        )
+    }
+    /// When its content was disposed of at the end of retention.
+    async fn disposed_at(&self) -> Option<DateTime<Utc>> {
+        self.m.disposed_at
+    }
     /// How the project knows whether a change is an improvement, in the order added.
     async fn measures(&self, ctx: &Context<'_>) -> GqlResult<Vec<Measure>> {
         Ok(Loaders::of(ctx)
