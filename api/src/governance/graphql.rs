@@ -3,7 +3,10 @@
 //! review; and the break-glass request any person may make.
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Select,
+};
 use uuid::Uuid;
 
 use super::retention::{self, RecordType};
@@ -141,9 +144,27 @@ pub struct AccessEventEdge {
 
 /// A page of the access log, newest first.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct AccessLogConnection {
     pub edges: Vec<AccessEventEdge>,
     pub page_info: PageInfo,
+    #[graphql(skip)]
+    count: Select<access_event::Entity>,
+}
+
+#[ComplexObject]
+impl AccessLogConnection {
+    /// How many events match the filter (all pages).
+    async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
+        count(ctx, self.count.clone()).await
+    }
+}
+
+async fn count<E: EntityTrait>(ctx: &Context<'_>, q: Select<E>) -> GqlResult<i64>
+where
+    E::Model: Sync,
+{
+    Ok(q.count(&state(ctx).db.conn).await.map_err(AppError::from)? as i64)
 }
 
 /// Filters for the audit trail; all given must match.
@@ -169,9 +190,20 @@ pub struct TrailEventEdge {
 
 /// A page of the audit trail, newest first.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct AuditTrailConnection {
     pub edges: Vec<TrailEventEdge>,
     pub page_info: PageInfo,
+    #[graphql(skip)]
+    count: Select<trail_event::Entity>,
+}
+
+#[ComplexObject]
+impl AuditTrailConnection {
+    /// How many events match the filter (all pages).
+    async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
+        count(ctx, self.count.clone()).await
+    }
 }
 
 /// Where the chain first fails.
@@ -252,9 +284,21 @@ pub struct RetentionRecordEdge {
 }
 
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct RetentionRecordConnection {
     pub edges: Vec<RetentionRecordEdge>,
     pub page_info: PageInfo,
+    #[graphql(skip)]
+    only: Option<RecordType>,
+}
+
+#[ComplexObject]
+impl RetentionRecordConnection {
+    /// How many records are past retention (all pages).
+    async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
+        let st = state(ctx);
+        Ok(retention::count_due(&st.db.conn, &st.settings, self.only).await? as i64)
+    }
 }
 
 #[derive(InputObject, Default)]
@@ -301,9 +345,20 @@ pub struct LegalHoldEdge {
 }
 
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct LegalHoldConnection {
     pub edges: Vec<LegalHoldEdge>,
     pub page_info: PageInfo,
+    #[graphql(skip)]
+    count: Select<legal_hold::Entity>,
+}
+
+#[ComplexObject]
+impl LegalHoldConnection {
+    /// How many holds match (all pages).
+    async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
+        count(ctx, self.count.clone()).await
+    }
 }
 
 /// Time-limited access to one incident outside its holder's normal scope.
@@ -376,9 +431,20 @@ pub struct BreakGlassGrantEdge {
 }
 
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct BreakGlassGrantConnection {
     pub edges: Vec<BreakGlassGrantEdge>,
     pub page_info: PageInfo,
+    #[graphql(skip)]
+    count: Select<break_glass_grant::Entity>,
+}
+
+#[ComplexObject]
+impl BreakGlassGrantConnection {
+    /// How many grants match (all pages).
+    async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
+        count(ctx, self.count.clone()).await
+    }
 }
 
 #[derive(Default)]
@@ -423,6 +489,7 @@ impl GovernanceQuery {
         if let Some(b) = f.break_glass {
             cond = cond.add(access_event::Column::BreakGlass.eq(b));
         }
+        let counted = access_event::Entity::find().filter(cond.clone());
         let after_id = after_id(after.as_ref())?;
         if let Some(a) = after_id {
             cond = cond.add(access_event::Column::Id.lt(a));
@@ -446,6 +513,7 @@ impl GovernanceQuery {
         Ok(AccessLogConnection {
             page_info: page_info(&edges, |e| e.cursor.clone(), more, after_id.is_some()),
             edges,
+            count: counted,
         })
     }
 
@@ -485,6 +553,7 @@ impl GovernanceQuery {
         if let Some(t) = f.before {
             cond = cond.add(trail_event::Column::OccurredAt.lt(t));
         }
+        let counted = trail_event::Entity::find().filter(cond.clone());
         let after_id = after_id(after.as_ref())?;
         if let Some(a) = after_id {
             cond = cond.add(trail_event::Column::Id.lt(a));
@@ -508,6 +577,7 @@ impl GovernanceQuery {
         Ok(AuditTrailConnection {
             page_info: page_info(&edges, |e| e.cursor.clone(), more, after_id.is_some()),
             edges,
+            count: counted,
         })
     }
 
@@ -568,14 +638,8 @@ impl GovernanceQuery {
                 })
             })
             .transpose()?;
-        let (rows, more) = retention::due(
-            &st.db.conn,
-            &st.settings,
-            filter.unwrap_or_default().record_type,
-            first,
-            position,
-        )
-        .await?;
+        let only = filter.unwrap_or_default().record_type;
+        let (rows, more) = retention::due(&st.db.conn, &st.settings, only, first, position).await?;
         let edges: Vec<RetentionRecordEdge> = rows
             .into_iter()
             .map(|d| RetentionRecordEdge {
@@ -593,6 +657,7 @@ impl GovernanceQuery {
         Ok(RetentionRecordConnection {
             page_info: page_info(&edges, |e| e.cursor.clone(), more, position.is_some()),
             edges,
+            only,
         })
     }
 
@@ -622,9 +687,14 @@ impl GovernanceQuery {
                 node: m.into(),
             })
             .collect();
+        let mut counted = legal_hold::Entity::find();
+        if active_only.unwrap_or(false) {
+            counted = counted.filter(legal_hold::Column::ReleasedAt.is_null());
+        }
         Ok(LegalHoldConnection {
             page_info: page_info(&edges, |e| e.cursor.clone(), more, after_id.is_some()),
             edges,
+            count: counted,
         })
     }
 
@@ -654,9 +724,14 @@ impl GovernanceQuery {
                 node: m.into(),
             })
             .collect();
+        let mut counted = break_glass_grant::Entity::find();
+        if unreviewed_only.unwrap_or(false) {
+            counted = counted.filter(break_glass_grant::Column::ReviewedAt.is_null());
+        }
         Ok(BreakGlassGrantConnection {
             page_info: page_info(&edges, |e| e.cursor.clone(), more, after_id.is_some()),
             edges,
+            count: counted,
         })
     }
 }

@@ -258,6 +258,44 @@ pub async fn due<C: ConnectionTrait>(
     Ok((out, more))
 }
 
+/// How many records are past retention (of one type, or all).
+pub async fn count_due<C: ConnectionTrait>(
+    conn: &C,
+    settings: &Settings,
+    only: Option<RecordType>,
+) -> AppResult<u64> {
+    use sea_orm::PaginatorTrait;
+    let r = &settings.retention;
+    let now = Utc::now();
+    let mut total = 0;
+    for t in RecordType::ALL {
+        if only.is_some_and(|o| o != t) {
+            continue;
+        }
+        total += match t {
+            RecordType::Incident => {
+                incident::Entity::find()
+                    .filter(incidents_due(r, now))
+                    .count(conn)
+                    .await?
+            }
+            RecordType::Audit => {
+                audit::Entity::find()
+                    .filter(audits_due(r, now))
+                    .count(conn)
+                    .await?
+            }
+            RecordType::ImprovementProject => {
+                improvement_project::Entity::find()
+                    .filter(projects_due(r, now))
+                    .count(conn)
+                    .await?
+            }
+        };
+    }
+    Ok(total)
+}
+
 /// Which of `ids` are under an active legal hold.
 pub async fn held_among<C: ConnectionTrait>(conn: &C, ids: &[Uuid]) -> AppResult<Vec<Uuid>> {
     if ids.is_empty() {
