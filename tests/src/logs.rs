@@ -45,7 +45,10 @@ impl Write for CaptureWriter {
         let lower = text.to_lowercase();
         for value in c.sensitive.lock().unwrap().iter() {
             if lower.contains(value) {
-                c.leaks.lock().unwrap().push(format!("{value:?} in log line {text}"));
+                c.leaks
+                    .lock()
+                    .unwrap()
+                    .push(format!("{value:?} in log line {text}"));
             }
         }
         c.lines.lock().unwrap().push(text);

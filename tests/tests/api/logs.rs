@@ -62,7 +62,9 @@ async fn no_nhs_number_patient_name_or_description_reaches_the_logs() {
 
     let lines = logs::lines();
     assert!(
-        lines.iter().any(|l| l.contains(&reference) && l.contains("incident reported")),
+        lines
+            .iter()
+            .any(|l| l.contains(&reference) && l.contains("incident reported")),
         "the capture holds this server's log lines"
     );
     for value in [
