@@ -409,3 +409,472 @@ async fn identity_provider_keys_from_a_jwks_file_are_honoured() {
         "{body}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Information governance from the command line: verifying the trail, rotating the data key,
+// disposing of records past retention.
+// ---------------------------------------------------------------------------------------------
+
+const NHS: &str = "9434765919";
+
+/// A data key from `candour generate-data-key`.
+fn generate_data_key(dir: &Path) -> String {
+    let out = run(dir, &[], &["generate-data-key"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out)
+}
+
+/// The key id a sealed value names: 8 hex digits of SHA-256("candour data key id\n" || key).
+fn key_id(key: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(key)
+        .expect("a base64 key");
+    let digest = sha2::Sha256::new()
+        .chain_update(b"candour data key id\n")
+        .chain_update(&bytes)
+        .finalize();
+    digest[..4].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Mint a token with the configured secret.
+fn token(dir: &Path, subject: &str, role: &str, departments: &[&str]) -> String {
+    let mut args = vec!["token", "--subject", subject, "--role", role];
+    let email = format!("{subject}@candour.test");
+    args.extend(["--name", subject, "--email", &email]);
+    for d in departments {
+        args.extend(["--department", d]);
+    }
+    let out = run(dir, &[("CANDOUR_JWT_SECRET", SECRET)], &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out)
+}
+
+fn borrow(envs: &[(String, String)]) -> Vec<(&str, &str)> {
+    envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+/// POST a GraphQL operation; returns the HTTP status and the body.
+async fn post(base: &str, token: &str, query: &str, variables: Value) -> (u16, Value) {
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .expect("POST /graphql");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, body)
+}
+
+/// A GraphQL operation that must succeed; returns `data`.
+async fn gql(base: &str, token: &str, query: &str, variables: Value) -> Value {
+    let (status, body) = post(base, token, query, variables).await;
+    assert!(
+        status == 200 && body.get("errors").is_none() && body["data"].is_object(),
+        "expected success, got HTTP {status} {body}"
+    );
+    body["data"].clone()
+}
+
+/// The cardiology department, created by an admin; returns its id.
+async fn cardiology(dir: &Path, base: &str) -> String {
+    let admin = token(dir, "ada", "admin", &[]);
+    let data = gql(
+        base,
+        &admin,
+        "mutation { createDepartment(input: { code: \"CARD\", name: \"Cardiology\" }) { department { id } } }",
+        json!({}),
+    )
+    .await;
+    data["createDepartment"]["department"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Report an incident (as staff) in the department; returns the incident's id.
+async fn report(dir: &Path, base: &str, department: &str, extra: Value) -> String {
+    let staff = token(dir, "alice", "staff", &[]);
+    let mut input = json!({
+        "title": "Patient fell from trolley in corridor",
+        "description": "Patient was left on a trolley with the side rails down and slid off.",
+        "occurredAt": (chrono::Utc::now() - chrono::Duration::hours(2)).to_rfc3339(),
+        "departmentId": department,
+        "kind": "PATIENT_SAFETY",
+        "physicalHarm": "NONE",
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        input[k] = v.clone();
+    }
+    let data = gql(
+        base,
+        &staff,
+        "mutation($input: ReportIncidentInput!) { reportIncident(input: $input) { incident { id } } }",
+        json!({ "input": input }),
+    )
+    .await;
+    data["reportIncident"]["incident"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn connect(db: &str) -> sea_orm::DatabaseConnection {
+    Database::connect(db)
+        .await
+        .expect("connect to the test database")
+}
+
+async fn count(conn: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
+    let row = conn
+        .query_one(sea_orm::Statement::from_string(
+            conn.get_database_backend(),
+            sql.to_string(),
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .expect("a row");
+    row.try_get::<i64>("", "n")
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Waits (up to 10 s) until every trail event has its place in the chain.
+async fn wait_until_sealed(conn: &sea_orm::DatabaseConnection) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count(
+        conn,
+        "SELECT COUNT(*) AS n FROM trail_event WHERE seq IS NULL",
+    )
+    .await
+        > 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "trail events still unsealed after 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The chain's head as the database holds it.
+async fn head(conn: &sea_orm::DatabaseConnection) -> (i64, String) {
+    let row = conn
+        .query_one(sea_orm::Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT seq, hash FROM trail_head WHERE id = 1".to_string(),
+        ))
+        .await
+        .unwrap()
+        .expect("a trail head once events are sealed");
+    (
+        row.try_get::<i64>("", "seq").unwrap(),
+        row.try_get::<String>("", "hash").unwrap(),
+    )
+}
+
+async fn sealed_nhs_number(conn: &sea_orm::DatabaseConnection) -> String {
+    let row = conn
+        .query_one(sea_orm::Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT patient_nhs_sealed FROM incident".to_string(),
+        ))
+        .await
+        .unwrap()
+        .expect("the incident");
+    row.try_get::<Option<String>>("", "patient_nhs_sealed")
+        .unwrap()
+        .expect("the NHS number is stored sealed")
+}
+
+#[test]
+fn generate_data_key_prints_a_fresh_256_bit_key_each_time() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let first = generate_data_key(dir.path());
+    let second = generate_data_key(dir.path());
+    for key in [&first, &second] {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(key)
+            .unwrap_or_else(|e| panic!("{key:?} is not base64: {e}"));
+        assert_eq!(bytes.len(), 32, "{key:?}");
+    }
+    assert_ne!(first, second, "a new key each time");
+}
+
+#[tokio::test]
+async fn verify_trail_vouches_for_an_intact_chain_and_names_the_first_broken_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database(dir.path()).await;
+    let key = generate_data_key(dir.path());
+    let envs = [
+        ("CANDOUR_DATABASE_URL", db.as_str()),
+        ("CANDOUR_JWT_SECRET", SECRET),
+        ("CANDOUR_DATA_KEY", key.as_str()),
+    ];
+    let server = start(dir.path(), &envs).await;
+    let card = cardiology(dir.path(), &server.base).await;
+    report(dir.path(), &server.base, &card, json!({})).await;
+    report(dir.path(), &server.base, &card, json!({})).await;
+    let conn = connect(&db).await;
+    wait_until_sealed(&conn).await;
+    drop(server);
+
+    let out = run(dir.path(), &envs, &["verify-trail"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
+    assert!(text.starts_with("trail intact:"), "{text}");
+    assert!(text.contains("3 events checked"), "{text}");
+    let (seq, hash) = head(&conn).await;
+    assert_eq!(seq, 3);
+    assert!(
+        text.contains(&format!("head {seq} {hash}")),
+        "the head is printed to anchor it: {text}"
+    );
+
+    let edited = conn
+        .execute_unprepared("UPDATE trail_event SET changes = '[]' WHERE seq = 2")
+        .await
+        .unwrap();
+    assert_eq!(edited.rows_affected(), 1);
+    let out = run(dir.path(), &envs, &["verify-trail"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}\n{}", stderr(&out));
+    assert!(text.starts_with("trail BROKEN at event 2"), "{text}");
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn rotating_the_data_key_reseals_patients_so_only_the_new_key_is_needed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database(dir.path()).await;
+    let k1 = generate_data_key(dir.path());
+    let k2 = generate_data_key(dir.path());
+    let (id1, id2) = (key_id(&k1), key_id(&k2));
+    assert_ne!(id1, id2);
+    let with_key = |current: &str, previous: Option<&str>| {
+        let mut envs = vec![
+            ("CANDOUR_DATABASE_URL".to_string(), db.clone()),
+            ("CANDOUR_JWT_SECRET".to_string(), SECRET.to_string()),
+            ("CANDOUR_DATA_KEY".to_string(), current.to_string()),
+        ];
+        if let Some(p) = previous {
+            envs.push(("CANDOUR_DATA_KEY_PREVIOUS".to_string(), p.to_string()));
+        }
+        envs
+    };
+    let k1_only = with_key(&k1, None);
+    let k2_only = with_key(&k2, None);
+    let rotating = with_key(&k2, Some(&k1));
+    let handler = token(dir.path(), "hana", "handler", &["CARD"]);
+    let ig = token(dir.path(), "iris", "ig_officer", &[]);
+    let read_patient =
+        "query($id: ID!) { incident(id: $id) { id patient { nhsNumber name dateOfBirth } } }";
+
+    // Reported under K1.
+    let server = start(dir.path(), &borrow(&k1_only)).await;
+    let card = cardiology(dir.path(), &server.base).await;
+    let incident = report(
+        dir.path(),
+        &server.base,
+        &card,
+        json!({ "patient": { "nhsNumber": NHS, "name": "Mary Example", "dateOfBirth": "1950-06-01" } }),
+    )
+    .await;
+    drop(server);
+    let conn = connect(&db).await;
+    let before = sealed_nhs_number(&conn).await;
+    assert!(before.starts_with(&format!("v1.{id1}.")), "{before}");
+    assert!(!before.contains(NHS), "{before}");
+
+    // Rotated to K2, K1 still listed as previous.
+    let out = run(dir.path(), &borrow(&rotating), &["rotate-data-key"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("re-sealed 1 incidents"), "{text}");
+    assert!(text.contains(&id2), "names the new key: {text}");
+    let after = sealed_nhs_number(&conn).await;
+    assert!(after.starts_with(&format!("v1.{id2}.")), "{after}");
+    assert!(!after.contains(NHS), "{after}");
+
+    // Again: nothing left to re-seal.
+    let out = run(dir.path(), &borrow(&rotating), &["rotate-data-key"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("re-sealed 0 incidents"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(sealed_nhs_number(&conn).await, after, "left as it was");
+
+    // K2 alone opens the patient's details and finds them by NHS number.
+    let server = start(dir.path(), &borrow(&k2_only)).await;
+    let data = gql(
+        &server.base,
+        &handler,
+        read_patient,
+        json!({ "id": incident }),
+    )
+    .await;
+    assert_eq!(
+        data["incident"]["patient"],
+        json!({ "nhsNumber": NHS, "name": "Mary Example", "dateOfBirth": "1950-06-01" })
+    );
+    let data = gql(
+        &server.base,
+        &ig,
+        "query($n: String!) { subjectAccessReport(nhsNumber: $n) { incidents { id } } }",
+        json!({ "n": NHS }),
+    )
+    .await;
+    assert_eq!(
+        data["subjectAccessReport"]["incidents"],
+        json!([{ "id": incident }]),
+        "found by the look-up hash under the new key"
+    );
+    drop(server);
+
+    // K1 alone no longer opens them: an INTERNAL error for that field, not a crash.
+    let server = start(dir.path(), &borrow(&k1_only)).await;
+    let (status, body) = post(
+        &server.base,
+        &handler,
+        read_patient,
+        json!({ "id": incident }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "INTERNAL",
+        "{body}"
+    );
+    assert!(body["data"]["incident"]["patient"].is_null(), "{body}");
+    assert_eq!(body["data"]["incident"]["id"], incident.as_str(), "{body}");
+    let text = body.to_string();
+    assert!(!text.contains(NHS) && !text.contains("Mary"), "{text}");
+    let ready = reqwest::get(format!("{}/readyz", server.base))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200, "the server is still up");
+}
+
+#[tokio::test]
+async fn dispose_removes_the_content_of_records_past_retention_and_says_how_many() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database(dir.path()).await;
+    let key = generate_data_key(dir.path());
+    let envs = [
+        ("CANDOUR_DATABASE_URL", db.as_str()),
+        ("CANDOUR_JWT_SECRET", SECRET),
+        ("CANDOUR_DATA_KEY", key.as_str()),
+    ];
+    let zero_years = [
+        ("CANDOUR_DATABASE_URL", db.as_str()),
+        ("CANDOUR_JWT_SECRET", SECRET),
+        ("CANDOUR_DATA_KEY", key.as_str()),
+        ("CANDOUR_RETENTION__INCIDENT_YEARS", "0"),
+    ];
+    let server = start(dir.path(), &envs).await;
+    let card = cardiology(dir.path(), &server.base).await;
+    let closing = report(
+        dir.path(),
+        &server.base,
+        &card,
+        json!({ "patient": { "nhsNumber": NHS } }),
+    )
+    .await;
+    report(dir.path(), &server.base, &card, json!({})).await; // stays open
+    let quinn = token(dir.path(), "quinn", "quality_lead", &[]);
+    gql(
+        &server.base,
+        &quinn,
+        "mutation($id: ID!) { triageIncident(input: { incidentId: $id, expectedVersion: 1,
+           feedbackToReporter: \"Thank you: rails are checked at handover.\" }) { incident { id } } }",
+        json!({ "id": closing }),
+    )
+    .await;
+    let closed = gql(
+        &server.base,
+        &quinn,
+        "mutation($id: ID!) { transitionIncident(input: { incidentId: $id, expectedVersion: 2, to: CLOSED }) { incident { status } } }",
+        json!({ "id": closing }),
+    )
+    .await;
+    assert_eq!(closed["transitionIncident"]["incident"]["status"], "CLOSED");
+    let conn = connect(&db).await;
+    wait_until_sealed(&conn).await;
+    drop(server);
+
+    // Under the default schedule (10 years) nothing is due yet.
+    let out = run(dir.path(), &envs, &["dispose"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("disposed of 0 incidents"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = run(dir.path(), &zero_years, &["dispose"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "disposed of 1 incidents, 0 audits, 0 improvement projects; 0 held by legal hold"
+    );
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT COUNT(*) AS n FROM incident WHERE disposed_at IS NOT NULL \
+             AND title = 'Disposed record' AND patient_nhs_sealed IS NULL AND patient_nhs_hash IS NULL"
+        )
+        .await,
+        1,
+        "the closed incident is a tombstone"
+    );
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT COUNT(*) AS n FROM incident WHERE disposed_at IS NULL"
+        )
+        .await,
+        1,
+        "the open incident is kept"
+    );
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT COUNT(*) AS n FROM trail_event WHERE action = 'incident.disposed' \
+             AND actor_label = 'system:dispose'"
+        )
+        .await,
+        1,
+        "the disposal is in the trail"
+    );
+
+    let out = run(dir.path(), &zero_years, &["dispose"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("disposed of 0 incidents"),
+        "{}",
+        stdout(&out)
+    );
+
+    // The disposal's event waits for a server to seal it, then the chain holds.
+    let out = run(dir.path(), &envs, &["verify-trail"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(
+        stdout(&out).ends_with("1 not yet sealed"),
+        "{}",
+        stdout(&out)
+    );
+    let server = start(dir.path(), &envs).await;
+    wait_until_sealed(&conn).await;
+    drop(server);
+    let out = run(dir.path(), &envs, &["verify-trail"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("trail intact: 6 events checked"), "{text}");
+    assert!(text.ends_with("0 not yet sealed"), "{text}");
+}

@@ -107,13 +107,13 @@ fn incidents_due(r: &Retention, now: DateTime<Utc>) -> Condition {
     let ended_before = |col: incident::Column| {
         Condition::any()
             .add(
-                serious
-                    .clone()
+                Condition::all()
+                    .add(serious.clone())
                     .add(col.lte(cutoff(now, r.serious_incident_years))),
             )
             .add(
-                not_serious
-                    .clone()
+                Condition::all()
+                    .add(not_serious.clone())
                     .add(col.lte(cutoff(now, r.incident_years))),
             )
     };

@@ -15,8 +15,9 @@ use std::time::Duration;
 use chrono::SecondsFormat;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Statement,
+    AccessMode, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend,
+    DbErr, EntityTrait, IsolationLevel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Statement, TransactionTrait,
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
@@ -200,7 +201,27 @@ impl Integrity {
 const PAGE: u64 = 5_000;
 
 /// Checks every sealed event in chain order against its predecessor and the head.
-pub async fn verify<C: ConnectionTrait>(conn: &C) -> Result<Integrity, DbErr> {
+///
+/// Everything is read in one transaction, a snapshot (REPEATABLE READ on PostgreSQL; a
+/// WAL read transaction on SQLite), so a sealer committing meanwhile cannot make the
+/// events run past the head that was read.
+pub async fn verify(conn: &DatabaseConnection) -> Result<Integrity, DbErr> {
+    let tx = match conn.get_database_backend() {
+        DbBackend::Postgres => {
+            conn.begin_with_config(
+                Some(IsolationLevel::RepeatableRead),
+                Some(AccessMode::ReadOnly),
+            )
+            .await?
+        }
+        _ => conn.begin().await?,
+    };
+    let out = verify_in(&tx).await;
+    tx.rollback().await?;
+    out
+}
+
+async fn verify_in<C: ConnectionTrait>(conn: &C) -> Result<Integrity, DbErr> {
     let head = trail_head::Entity::find_by_id(1).one(conn).await?;
     let (head_seq, head_hash) = head
         .map(|h| (h.seq, h.hash))

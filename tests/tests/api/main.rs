@@ -9,6 +9,7 @@ mod comments;
 mod history;
 mod http;
 mod ig_access;
+mod ig_trail;
 mod improvement;
 mod listing;
 mod logs;

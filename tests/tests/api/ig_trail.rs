@@ -1,0 +1,1225 @@
+//! The information-governance officer's trail and records: every change is sealed into a
+//! SHA-256 hash chain that shows any edit, deletion or reordering made behind the API's back;
+//! records past their retention date are listed, held or disposed of, leaving a tombstone.
+
+use std::time::{Duration, Instant};
+
+use candour_tests::*;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{json, Value};
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+const INTEGRITY: &str = "{ auditTrailIntegrity {
+    intact checkedEvents unsealedEvents headSeq headHash
+    firstBrokenLink { seq eventId problem }
+} }";
+
+const TRAIL: &str = "query($first: Int, $after: String, $filter: AuditTrailFilter) {
+  auditTrail(first: $first, after: $after, filter: $filter) {
+    pageInfo { hasNextPage hasPreviousPage endCursor }
+    edges { cursor node { id at action entityType actorLabel seq hash actor { id } } }
+  }
+}";
+
+/// `auditTrailIntegrity` as this viewer: the whole response.
+async fn try_integrity(app: &TestApp, token: &str) -> GqlResponse {
+    app.gql(Some(token), INTEGRITY, json!({})).await
+}
+
+/// `auditTrailIntegrity`, which must be answered.
+async fn integrity(app: &TestApp, ig: &str) -> Value {
+    let resp = try_integrity(app, ig).await;
+    resp.assert_ok();
+    resp.data()["auditTrailIntegrity"].clone()
+}
+
+/// Waits (up to 10 s) until the sealer has given every committed event its place; returns
+/// a fresh integrity report taken once nothing is left to seal (so no seal can land while
+/// it is being taken).
+async fn sealed(app: &TestApp, ig: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let report = integrity(app, ig).await;
+        if report["unsealedEvents"] == 0 {
+            return integrity(app, ig).await;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "trail events were still unsealed after 10 s: {report}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// One page of `auditTrail`.
+async fn trail_page(app: &TestApp, token: &str, variables: Value) -> GqlResponse {
+    app.gql(Some(token), TRAIL, variables).await
+}
+
+/// Every trail event matching `filter`, newest first, paging 100 at a time.
+async fn all_events(app: &TestApp, ig: &str, filter: Value) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let resp = trail_page(
+            app,
+            ig,
+            json!({ "first": 100, "after": after, "filter": filter }),
+        )
+        .await;
+        resp.assert_ok();
+        let conn = &resp.data()["auditTrail"];
+        for edge in conn["edges"].as_array().expect("edges") {
+            out.push(edge["node"].clone());
+        }
+        if conn["pageInfo"]["hasNextPage"] != true {
+            return out;
+        }
+        after = conn["pageInfo"]["endCursor"].clone();
+    }
+}
+
+fn ids_of(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e["id"].as_str().expect("event id").to_string())
+        .collect()
+}
+
+fn actions_of(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e["action"].as_str().expect("action").to_string())
+        .collect()
+}
+
+/// The event sealed at `seq`.
+#[track_caller]
+fn at_seq(events: &[Value], seq: i64) -> &Value {
+    events
+        .iter()
+        .find(|e| e["seq"] == seq)
+        .unwrap_or_else(|| panic!("no event sealed at {seq}"))
+}
+
+/// Runs SQL straight against the server's database, behind the API's back, as someone with
+/// database access would. Returns the rows affected.
+async fn behind_the_api(app: &TestApp, sql: &str) -> u64 {
+    let db = Database::connect(&app.database_url)
+        .await
+        .expect("connect to the test database");
+    let done = db
+        .execute_unprepared(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let _ = db.close().await;
+    done.rows_affected()
+}
+
+/// A hospital whose trail holds five sealed events: the two departments, a report, its
+/// triage and a transition. Returns the hospital, the ig officer's token and every event
+/// (newest first).
+async fn five_sealed_events(app: &TestApp) -> (Hospital, String, Vec<Value>) {
+    let h = app.hospital().await;
+    let ig = app.ig_officer("iris");
+    let incident = app
+        .report_incident(&h.alice, incident_input(&h.cardiology))
+        .await;
+    let triaged = app
+        .triage(&h.hana, &incident, json!({ "category": "Falls" }))
+        .await;
+    app.transition(&h.hana, &triaged, "INVESTIGATING").await;
+
+    let report = sealed(app, &ig).await;
+    assert_eq!(report["intact"], true, "{report}");
+    assert_eq!(report["checkedEvents"], 5, "{report}");
+    let events = all_events(app, &ig, json!({})).await;
+    assert_eq!(events.len(), 5, "{events:?}");
+    (h, ig, events)
+}
+
+#[track_caller]
+fn assert_broken_at(report: &Value, seq: i64) -> &Value {
+    assert_eq!(
+        report["intact"], false,
+        "tampering went unnoticed: {report}"
+    );
+    let link = &report["firstBrokenLink"];
+    assert!(link.is_object(), "no broken link named: {report}");
+    assert_eq!(link["seq"], seq, "wrong place named: {report}");
+    assert!(
+        link["problem"]
+            .as_str()
+            .is_some_and(|p| !p.trim().is_empty()),
+        "the problem is described: {report}"
+    );
+    link
+}
+
+// ---------------------------------------------------------------------------------------------
+// The hash chain
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn every_change_is_sealed_into_an_intact_chain_soon_after_it_commits() {
+    let app = spawn_app().await;
+    let (_h, ig, events) = five_sealed_events(&app).await;
+
+    let report = integrity(&app, &ig).await;
+    assert_eq!(report["intact"], true, "{report}");
+    assert!(report["firstBrokenLink"].is_null(), "{report}");
+    assert_eq!(report["checkedEvents"], 5, "{report}");
+    assert_eq!(report["unsealedEvents"], 0, "{report}");
+    assert_eq!(report["headSeq"], 5, "{report}");
+
+    // Newest first, at places 5..1, each with its own SHA-256 hash; the head is the last.
+    let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, vec![5, 4, 3, 2, 1], "{events:?}");
+    let mut hashes = Vec::new();
+    for e in &events {
+        let hash = e["hash"].as_str().unwrap_or_else(|| panic!("no hash: {e}"));
+        assert!(
+            hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+            "a SHA-256 hash in hex: {e}"
+        );
+        hashes.push(hash.to_string());
+    }
+    hashes.sort();
+    hashes.dedup();
+    assert_eq!(hashes.len(), 5, "every event has its own hash: {events:?}");
+    assert_eq!(report["headHash"], at_seq(&events, 5)["hash"], "{report}");
+    assert_eq!(
+        actions_of(&events),
+        vec![
+            "incident.transitioned",
+            "incident.triaged",
+            "incident.reported",
+            "department.created",
+            "department.created",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn editing_what_an_event_says_was_done_is_detected_at_its_place() {
+    let app = spawn_app().await;
+    let (_h, ig, events) = five_sealed_events(&app).await;
+    let reported = at_seq(&events, 3);
+    assert_eq!(reported["action"], "incident.reported");
+
+    let n = behind_the_api(
+        &app,
+        "UPDATE trail_event SET action = 'incident.viewed' WHERE seq = 3",
+    )
+    .await;
+    assert_eq!(n, 1);
+
+    let report = integrity(&app, &ig).await;
+    let link = assert_broken_at(&report, 3);
+    assert_eq!(link["eventId"], reported["id"], "{report}");
+    assert_eq!(
+        report["checkedEvents"], 2,
+        "the events before it hold: {report}"
+    );
+}
+
+#[tokio::test]
+async fn editing_the_changes_an_event_records_is_detected_at_its_place() {
+    let app = spawn_app().await;
+    let (_h, ig, events) = five_sealed_events(&app).await;
+    let triaged = at_seq(&events, 4);
+    assert_eq!(triaged["action"], "incident.triaged");
+
+    let n = behind_the_api(&app, "UPDATE trail_event SET changes = '[]' WHERE seq = 4").await;
+    assert_eq!(n, 1);
+
+    let report = integrity(&app, &ig).await;
+    let link = assert_broken_at(&report, 4);
+    assert_eq!(link["eventId"], triaged["id"], "{report}");
+    assert_eq!(report["checkedEvents"], 3, "{report}");
+}
+
+#[tokio::test]
+async fn deleting_a_trail_event_is_detected_at_its_place() {
+    let app = spawn_app().await;
+    let (_h, ig, _events) = five_sealed_events(&app).await;
+
+    let n = behind_the_api(&app, "DELETE FROM trail_event WHERE seq = 3").await;
+    assert_eq!(n, 1);
+
+    let report = integrity(&app, &ig).await;
+    assert_broken_at(&report, 3);
+    assert_eq!(report["checkedEvents"], 2, "{report}");
+    // The trail no longer has anything at place 3.
+    let left = all_events(&app, &ig, json!({})).await;
+    assert_eq!(left.len(), 4);
+}
+
+#[tokio::test]
+async fn swapping_two_events_places_is_detected_at_the_earlier_place() {
+    let app = spawn_app().await;
+    let (_h, ig, events) = five_sealed_events(&app).await;
+
+    // A temporary place dodges the unique index on seq.
+    assert_eq!(
+        behind_the_api(&app, "UPDATE trail_event SET seq = -1 WHERE seq = 2").await,
+        1
+    );
+    assert_eq!(
+        behind_the_api(&app, "UPDATE trail_event SET seq = 2 WHERE seq = 4").await,
+        1
+    );
+    assert_eq!(
+        behind_the_api(&app, "UPDATE trail_event SET seq = 4 WHERE seq = -1").await,
+        1
+    );
+
+    let report = integrity(&app, &ig).await;
+    let link = assert_broken_at(&report, 2);
+    // What now sits at place 2 is the event that was sealed at 4.
+    assert_eq!(link["eventId"], at_seq(&events, 4)["id"], "{report}");
+    assert_eq!(report["checkedEvents"], 1, "{report}");
+}
+
+#[tokio::test]
+async fn deleting_the_latest_event_is_detected_because_the_head_names_it() {
+    let app = spawn_app().await;
+    let (_h, ig, _events) = five_sealed_events(&app).await;
+
+    let n = behind_the_api(&app, "DELETE FROM trail_event WHERE seq = 5").await;
+    assert_eq!(n, 1);
+
+    let report = integrity(&app, &ig).await;
+    assert_eq!(
+        report["intact"], false,
+        "a missing tail went unnoticed: {report}"
+    );
+    assert_eq!(report["headSeq"], 5, "{report}");
+    assert_eq!(report["checkedEvents"], 4, "{report}");
+    let link = assert_broken_at(&report, 5);
+    assert!(
+        link["eventId"].is_null(),
+        "nothing is left at place 5: {report}"
+    );
+}
+
+#[tokio::test]
+async fn editing_the_head_is_detected() {
+    let app = spawn_app().await;
+    let (_h, ig, events) = five_sealed_events(&app).await;
+    let forged = "f".repeat(64);
+    assert_ne!(at_seq(&events, 5)["hash"], forged.as_str());
+
+    let n = behind_the_api(
+        &app,
+        &format!("UPDATE trail_head SET hash = '{forged}' WHERE id = 1"),
+    )
+    .await;
+    assert_eq!(n, 1);
+
+    let report = integrity(&app, &ig).await;
+    assert_eq!(
+        report["intact"], false,
+        "a forged head went unnoticed: {report}"
+    );
+    assert_eq!(report["headHash"], forged.as_str(), "{report}");
+    let link = &report["firstBrokenLink"];
+    assert!(link.is_object(), "{report}");
+    assert!(
+        link["problem"]
+            .as_str()
+            .is_some_and(|p| p.to_lowercase().contains("head")),
+        "the problem names the head: {report}"
+    );
+    assert_eq!(
+        report["checkedEvents"], 5,
+        "the events themselves hold: {report}"
+    );
+}
+
+#[tokio::test]
+async fn forty_reports_at_once_are_sealed_into_one_unbroken_chain() {
+    let app = spawn_app().await;
+    let h = app.hospital().await;
+    let ig = app.ig_officer("iris");
+    let setup = sealed(&app, &ig).await["checkedEvents"].as_i64().unwrap();
+    assert_eq!(setup, 2, "two departments created");
+
+    let reporters = [
+        h.alice.clone(),
+        h.bob.clone(),
+        app.staff("carol"),
+        app.staff("dev"),
+        app.staff("eve"),
+    ];
+    let reports = (0..40).map(|i| {
+        let token = reporters[i % reporters.len()].clone();
+        let input = with(
+            incident_input(&h.cardiology),
+            json!({ "title": format!("Concurrent report {i}") }),
+        );
+        let app = &app;
+        async move { app.try_report_incident(&token, input).await }
+    });
+    let answers = futures_util::future::join_all(reports).await;
+    for resp in &answers {
+        resp.assert_ok();
+    }
+
+    let report = sealed(&app, &ig).await;
+    assert_eq!(report["intact"], true, "{report}");
+    assert_eq!(report["checkedEvents"], 40 + setup, "{report}");
+    assert_eq!(report["headSeq"], 40 + setup, "{report}");
+
+    let events = all_events(&app, &ig, json!({})).await;
+    assert_eq!(events.len() as i64, 40 + setup);
+    let mut seqs: Vec<i64> = events
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap_or_else(|| panic!("unsealed: {e}")))
+        .collect();
+    seqs.sort();
+    assert_eq!(
+        seqs,
+        (1..=40 + setup).collect::<Vec<_>>(),
+        "places 1..N, no gaps, no repeats"
+    );
+    let reported = all_events(&app, &ig, json!({ "action": "incident.reported" })).await;
+    assert_eq!(reported.len(), 40);
+}
+
+#[tokio::test]
+async fn checking_the_trail_while_changes_are_being_sealed_raises_no_false_alarm() {
+    let app = spawn_app().await;
+    let h = app.hospital().await;
+    let ig = app.ig_officer("iris");
+    sealed(&app, &ig).await;
+
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let writers = async {
+        for i in 0..30 {
+            let input = with(
+                incident_input(&h.cardiology),
+                json!({ "title": format!("Report {i} while the trail is checked") }),
+            );
+            app.try_report_incident(&h.alice, input).await.assert_ok();
+        }
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+    };
+    let checker = async {
+        let mut alarms = Vec::new();
+        let mut checks = 0;
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            let report = integrity(&app, &ig).await;
+            checks += 1;
+            if report["intact"] != true {
+                alarms.push(report);
+            }
+        }
+        (checks, alarms)
+    };
+    let ((), (checks, alarms)) = tokio::join!(writers, checker);
+
+    assert!(checks > 0);
+    assert!(
+        alarms.is_empty(),
+        "nobody tampered with the trail, yet {} of {checks} checks made while events were \
+         being sealed reported it broken, e.g. {}",
+        alarms.len(),
+        alarms[0]
+    );
+    let report = sealed(&app, &ig).await;
+    assert_eq!(report["intact"], true, "{report}");
+    assert_eq!(report["checkedEvents"], 32, "{report}");
+}
+
+#[tokio::test]
+async fn only_an_ig_officer_may_check_or_read_the_trail() {
+    let app = spawn_app().await;
+    let h = app.hospital().await;
+    app.report_incident(&h.alice, incident_input(&h.cardiology))
+        .await;
+
+    for (who, token) in [
+        ("staff", &h.alice),
+        ("handler", &h.hana),
+        ("quality lead", &h.quinn),
+        ("admin", &h.ada),
+    ] {
+        let resp = try_integrity(&app, token).await;
+        assert_eq!(resp.status, 200, "{who}: {resp}");
+        resp.assert_error("FORBIDDEN", None);
+        assert!(
+            resp.data().is_null() || resp.data()["auditTrailIntegrity"].is_null(),
+            "{who} learnt nothing: {resp}"
+        );
+
+        let resp = trail_page(&app, token, json!({ "first": 10 })).await;
+        resp.assert_error("FORBIDDEN", None);
+        assert!(
+            resp.data().is_null() || resp.data()["auditTrail"].is_null(),
+            "{who} read no events: {resp}"
+        );
+    }
+    let service = app.service(&["incidents:read", "incidents:write", "incidents:manage"]);
+    try_integrity(&app, &service)
+        .await
+        .assert_error("FORBIDDEN", None);
+
+    // The officer is answered.
+    let ig = app.ig_officer("iris");
+    assert_eq!(sealed(&app, &ig).await["intact"], true);
+    assert_eq!(all_events(&app, &ig, json!({})).await.len(), 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading the trail
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_audit_trail_lists_every_change_newest_first_and_filters_it() {
+    let app = spawn_app().await;
+    let h = app.hospital().await;
+    let ig = app.ig_officer("iris");
+    let a = app
+        .report_incident(&h.alice, incident_input(&h.cardiology))
+        .await;
+    let b = app
+        .report_incident(&h.bob, incident_input(&h.cardiology))
+        .await;
+    let triaged = app
+        .triage(&h.hana, &a, json!({ "category": "Falls" }))
+        .await;
+    app.transition(&h.hana, &triaged, "INVESTIGATING").await;
+    sealed(&app, &ig).await;
+
+    let everything = all_events(&app, &ig, json!({})).await;
+    assert_eq!(
+        actions_of(&everything),
+        vec![
+            "incident.transitioned",
+            "incident.triaged",
+            "incident.reported",
+            "incident.reported",
+            "department.created",
+            "department.created",
+        ],
+        "newest first"
+    );
+    let times: Vec<_> = everything.iter().map(|e| parse_time(&e["at"])).collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "{times:?}");
+    let seqs: Vec<_> = everything.iter().map(|e| e["seq"].clone()).collect();
+    assert_eq!(
+        seqs,
+        vec![json!(6), json!(5), json!(4), json!(3), json!(2), json!(1)]
+    );
+
+    // One record's changes.
+    let of_a = all_events(&app, &ig, json!({ "recordId": a["id"] })).await;
+    assert_eq!(
+        actions_of(&of_a),
+        vec![
+            "incident.transitioned",
+            "incident.triaged",
+            "incident.reported"
+        ]
+    );
+    assert!(of_a.iter().all(|e| e["entityType"] == "Incident"));
+    let of_b = all_events(&app, &ig, json!({ "recordId": b["id"] })).await;
+    assert_eq!(actions_of(&of_b), vec!["incident.reported"]);
+    let of_cardiology = all_events(&app, &ig, json!({ "recordId": h.cardiology })).await;
+    assert_eq!(actions_of(&of_cardiology), vec!["department.created"]);
+
+    // One type of record.
+    let departments = all_events(&app, &ig, json!({ "recordType": "Department" })).await;
+    assert_eq!(departments.len(), 2);
+    assert!(departments.iter().all(|e| e["entityType"] == "Department"));
+    let incidents = all_events(&app, &ig, json!({ "recordType": "Incident" })).await;
+    assert_eq!(incidents.len(), 4);
+
+    // One person's changes.
+    let hana = app.staff_id(&h.hana).await;
+    let by_hana = all_events(&app, &ig, json!({ "actorId": hana })).await;
+    assert_eq!(
+        actions_of(&by_hana),
+        vec!["incident.transitioned", "incident.triaged"]
+    );
+    assert!(by_hana.iter().all(|e| e["actor"]["id"] == hana.as_str()));
+    assert!(by_hana.iter().all(|e| e["actorLabel"] == "hana"));
+
+    // One action.
+    let reported = all_events(&app, &ig, json!({ "action": "incident.reported" })).await;
+    assert_eq!(reported.len(), 2);
+    assert_eq!(
+        ids_of(&reported),
+        ids_of(&everything[2..4]),
+        "the two reports, newest first"
+    );
+
+    // All given filters must match.
+    let both = all_events(
+        &app,
+        &ig,
+        json!({ "recordId": a["id"], "action": "incident.reported" }),
+    )
+    .await;
+    assert_eq!(ids_of(&both), ids_of(&everything[3..4]));
+    let none = all_events(&app, &ig, json!({ "recordId": b["id"], "actorId": hana })).await;
+    assert!(none.is_empty(), "{none:?}");
+
+    // A window in time: after is inclusive, before exclusive.
+    let t = everything[2]["at"].clone();
+    let from_t = all_events(&app, &ig, json!({ "after": t })).await;
+    let expected_from: Vec<String> = everything
+        .iter()
+        .filter(|e| parse_time(&e["at"]) >= parse_time(&t))
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids_of(&from_t), expected_from);
+    assert!(from_t.len() >= 3, "{from_t:?}");
+    let before_t = all_events(&app, &ig, json!({ "before": t })).await;
+    let expected_before: Vec<String> = everything
+        .iter()
+        .filter(|e| parse_time(&e["at"]) < parse_time(&t))
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids_of(&before_t), expected_before);
+    assert_eq!(from_t.len() + before_t.len(), everything.len());
+}
+
+#[tokio::test]
+async fn the_audit_trail_pages_with_cursors() {
+    let app = spawn_app().await;
+    let (_h, ig, everything) = five_sealed_events(&app).await;
+
+    let mut seen = Vec::new();
+    let mut after = Value::Null;
+    let mut pages = 0;
+    loop {
+        let resp = trail_page(&app, &ig, json!({ "first": 2, "after": after })).await;
+        resp.assert_ok();
+        let conn = &resp.data()["auditTrail"];
+        let edges = conn["edges"].as_array().unwrap();
+        assert!(edges.len() <= 2, "{resp}");
+        assert_eq!(
+            conn["pageInfo"]["hasPreviousPage"],
+            pages > 0,
+            "page {pages}: {resp}"
+        );
+        for e in edges {
+            seen.push(e["node"].clone());
+        }
+        pages += 1;
+        if conn["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        assert_eq!(
+            conn["pageInfo"]["endCursor"],
+            edges.last().unwrap()["cursor"]
+        );
+        after = conn["pageInfo"]["endCursor"].clone();
+        assert!(pages < 10, "paging does not end");
+    }
+    assert_eq!(pages, 3, "five events in pages of two");
+    assert_eq!(ids_of(&seen), ids_of(&everything));
+
+    let resp = trail_page(&app, &ig, json!({ "first": 2, "after": "not-a-cursor" })).await;
+    resp.assert_error("BAD_USER_INPUT", None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retention, legal holds and disposal
+// ---------------------------------------------------------------------------------------------
+
+/// Retention ends the moment a record ends, except for serious incidents (20 years).
+async fn spawn_with_zero_year_retention() -> TestApp {
+    spawn_app_with(|s| {
+        s.retention.incident_years = 0;
+        s.retention.audit_years = 0;
+        s.retention.improvement_project_years = 0;
+        s.retention.serious_incident_years = 20;
+    })
+    .await
+}
+
+const RETENTION_DUE: &str = "query($first: Int, $after: String, $filter: RetentionFilter) {
+  retentionDue(first: $first, after: $after, filter: $filter) {
+    pageInfo { hasNextPage endCursor }
+    edges { cursor node { recordType recordId label endedAt retentionUntil legalHold } }
+  }
+}";
+
+async fn try_retention_due(app: &TestApp, token: &str, variables: Value) -> GqlResponse {
+    app.gql(Some(token), RETENTION_DUE, variables).await
+}
+
+/// Every record due, in the order listed (first page of 100).
+async fn retention_due(app: &TestApp, ig: &str, filter: Value) -> Vec<Value> {
+    let resp = try_retention_due(app, ig, json!({ "first": 100, "filter": filter })).await;
+    resp.assert_ok();
+    resp.data()["retentionDue"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect()
+}
+
+fn record_ids(due: &[Value]) -> Vec<String> {
+    let mut ids: Vec<String> = due
+        .iter()
+        .map(|d| d["recordId"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn sorted(ids: &[&Value]) -> Vec<String> {
+    let mut ids: Vec<String> = ids
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// The incident as the retention story reads it, sensitive fields included.
+async fn record(app: &TestApp, token: &str, id: &Value) -> Value {
+    let resp = app
+        .gql(
+            Some(token),
+            "query($id: ID!) { incident(id: $id) {
+               id reference title description status closedAt retentionUntil disposedAt
+               patient { nhsNumber name dateOfBirth }
+               comments { id body }
+             } }",
+            json!({ "id": id }),
+        )
+        .await;
+    resp.assert_ok();
+    let incident = resp.data()["incident"].clone();
+    assert!(incident.is_object(), "incident {id} not returned: {resp}");
+    incident
+}
+
+/// Report a serious (SEVERE harm) incident and close it, duty of candour and all.
+async fn close_serious(app: &TestApp, h: &Hospital) -> Value {
+    let incident = app
+        .report_incident(
+            &h.alice,
+            with(
+                incident_input(&h.cardiology),
+                json!({ "physicalHarm": "SEVERE" }),
+            ),
+        )
+        .await;
+    let mut current = app
+        .triage(
+            &h.quinn,
+            &incident,
+            json!({
+                "feedbackToReporter": "Thank you: the trolley rails are now checked at handover.",
+                "learningResponse": "AFTER_ACTION_REVIEW",
+                "learningSummary": "Two-person check before moving patients.",
+            }),
+        )
+        .await;
+    for step in [
+        "VERBAL_NOTIFICATION",
+        "WRITTEN_NOTIFICATION",
+        "UPDATE",
+        "FINAL_LETTER",
+    ] {
+        current = app.record_candour_step(&h.quinn, &current, step).await;
+    }
+    let closed = app.transition(&h.quinn, &current, "CLOSED").await;
+    assert_eq!(closed["status"], "CLOSED", "{closed}");
+    closed
+}
+
+async fn low_harm(app: &TestApp, h: &Hospital) -> Value {
+    app.report_incident(
+        &h.alice,
+        with(
+            incident_input(&h.cardiology),
+            json!({ "physicalHarm": "NONE" }),
+        ),
+    )
+    .await
+}
+
+async fn try_place_hold(
+    app: &TestApp,
+    token: &str,
+    record_id: &Value,
+    reason: &str,
+) -> GqlResponse {
+    app.gql(
+        Some(token),
+        "mutation($input: PlaceLegalHoldInput!) { placeLegalHold(input: $input) { legalHold {
+           id recordType recordId reason placedBy placedAt releasedAt releasedBy releaseReason active
+         } } }",
+        json!({ "input": { "recordId": record_id, "reason": reason } }),
+    )
+    .await
+}
+
+async fn place_hold(app: &TestApp, ig: &str, record_id: &Value, reason: &str) -> Value {
+    let resp = try_place_hold(app, ig, record_id, reason).await;
+    resp.assert_ok();
+    resp.data()["placeLegalHold"]["legalHold"].clone()
+}
+
+async fn try_release_hold(
+    app: &TestApp,
+    token: &str,
+    hold_id: &Value,
+    reason: &str,
+) -> GqlResponse {
+    app.gql(
+        Some(token),
+        "mutation($input: ReleaseLegalHoldInput!) { releaseLegalHold(input: $input) { legalHold {
+           id recordId releasedAt releasedBy releaseReason active
+         } } }",
+        json!({ "input": { "legalHoldId": hold_id, "reason": reason } }),
+    )
+    .await
+}
+
+async fn active_holds(app: &TestApp, ig: &str) -> Vec<Value> {
+    let resp = app
+        .gql(
+            Some(ig),
+            "{ legalHolds(activeOnly: true) { edges { node { id recordId active reason } } } }",
+            json!({}),
+        )
+        .await;
+    resp.assert_ok();
+    resp.data()["legalHolds"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect()
+}
+
+/// The incidents a subject-access report finds for NHS number 943 476 5919.
+async fn patient_records(app: &TestApp, ig: &str) -> Vec<Value> {
+    let resp = app
+        .gql(
+            Some(ig),
+            "{ subjectAccessReport(nhsNumber: \"9434765919\") { incidents { id } } }",
+            json!({}),
+        )
+        .await;
+    resp.assert_ok();
+    resp.data()["subjectAccessReport"]["incidents"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no incidents list: {resp}"))
+        .clone()
+}
+
+const DISPOSE: &str =
+    "mutation { disposeDueRecords { incidents audits improvementProjects held } }";
+
+async fn dispose(app: &TestApp, ig: &str) -> Value {
+    let resp = app.gql(Some(ig), DISPOSE, json!({})).await;
+    resp.assert_ok();
+    resp.data()["disposeDueRecords"].clone()
+}
+
+#[tokio::test]
+async fn closed_and_declined_incidents_fall_due_when_their_retention_ends() {
+    let app = spawn_with_zero_year_retention().await;
+    let h = app.hospital().await;
+    let ig = app.ig_officer("iris");
+
+    let closed = app
+        .close_low_harm(&h.quinn, &low_harm(&app, &h).await)
+        .await;
+    let declined = app
+        .transition_because(
+            &h.hana,
+            &low_harm(&app, &h).await,
+            "DECLINED",
+            "Not an incident: planned procedure",
+        )
+        .await;
+    let open = low_harm(&app, &h).await;
+
+    let due = retention_due(&app, &ig, json!({})).await;
+    assert_eq!(
+        record_ids(&due),
+        sorted(&[&closed["id"], &declined["id"]]),
+        "the closed and the declined incident, not the open one: {due:?}"
+    );
+    for d in &due {
+        assert_eq!(d["recordType"], "INCIDENT", "{d}");
+        assert_eq!(d["legalHold"], false, "{d}");
+        assert_eq!(
+            parse_time(&d["retentionUntil"]),
+            parse_time(&d["endedAt"]),
+            "zero years: due the moment it ended: {d}"
+        );
+    }
+    let closed_due = due.iter().find(|d| d["recordId"] == closed["id"]).unwrap();
+    assert_eq!(closed_due["label"], closed["reference"]);
+    assert_eq!(
+        parse_time(&closed_due["endedAt"]),
+        parse_time(&closed["closedAt"])
+    );
+    let declined_due = due
+        .iter()
+        .find(|d| d["recordId"] == declined["id"])
+        .unwrap();
+    assert_eq!(declined_due["label"], declined["reference"]);
+
+    // Filtered by type: no audits or projects have ended.
+    assert_eq!(
+        retention_due(&app, &ig, json!({ "recordType": "INCIDENT" }))
+            .await
+            .len(),
+        2
+    );
+    assert!(retention_due(&app, &ig, json!({ "recordType": "AUDIT" }))
+        .await
+        .is_empty());
+    assert!(
+        retention_due(&app, &ig, json!({ "recordType": "IMPROVEMENT_PROJECT" }))
+            .await
+            .is_empty()
+    );
+
+    // One at a time, with a cursor.
+    let first = try_retention_due(&app, &ig, json!({ "first": 1 })).await;
+    first.assert_ok();
+    let page = &first.data()["retentionDue"];
+    assert_eq!(page["edges"].as_array().unwrap().len(), 1, "{first}");
+    assert_eq!(page["pageInfo"]["hasNextPage"], true, "{first}");
+    let second = try_retention_due(
+        &app,
+        &ig,
+        json!({ "first": 1, "after": page["pageInfo"]["endCursor"] }),
+    )
+    .await;
+    second.assert_ok();
+    let page2 = &second.data()["retentionDue"];
+    assert_eq!(page2["edges"].as_array().unwrap().len(), 1, "{second}");
+    assert_eq!(page2["pageInfo"]["hasNextPage"], false, "{second}");
+    assert_ne!(
+        page["edges"][0]["node"]["recordId"],
+        page2["edges"][0]["node"]["recordId"]
+    );
+
+    // The open incident is not listed: it has no retention date yet.
+    let open_now = record(&app, &h.quinn, &open["id"]).await;
+    assert!(open_now["retentionUntil"].is_null(), "{open_now}");
+}
+
+#[tokio::test]
+async fn a_serious_incident_is_neither_due_nor_disposed_within_its_twenty_years() {
+    let app = spawn_with_zero_year_retention().await;
+    let h = app.hospital().await;
+    let ig = app.ig_officer("iris");
+    let serious = close_serious(&app, &h).await;
+
+    let now = record(&app, &h.quinn, &serious["id"]).await;
+    assert_eq!(
+        parse_time(&now["retentionUntil"]),
+        parse_time(&now["closedAt"])
+            .checked_add_months(chrono::Months::new(20 * 12))
+            .unwrap(),
+        "a serious incident is kept 20 years: {now}"
+    );
+
+    assert_eq!(
+        dispose(&app, &ig).await,
+        json!({ "incidents": 0, "audits": 0, "improvementProjects": 0, "held": 0 })
+    );
+    let after = record(&app, &h.quinn, &serious["id"]).await;
+    assert!(after["disposedAt"].is_null(), "{after}");
+    assert!(after["description"].is_string(), "{after}");
+
+    let due = retention_due(&app, &ig, json!({})).await;
+    assert!(
+        due.is_empty(),
+        "a serious incident closed today is not due for review for 20 years: {due:?}"
+    );
+}
+
+#[tokio::test]
+async fn retention_is_counted_from_closure_for_the_configured_years() {
+    let app = spawn_app_with(|s| {
+        s.retention.incident_years = 3;
+        s.retention.serious_incident_years = 20;
+    })
+    .await;
+    let h = app.hospital().await;
+    let ig = app.ig_officer("iris");
+    let open = low_harm(&app, &h).await;
+    let before = record(&app, &h.quinn, &open["id"]).await;
+    assert!(before["retentionUntil"].is_null(), "open: {before}");
+
+    let closed = app.close_low_harm(&h.quinn, &open).await;
+    let now = record(&app, &h.quinn, &closed["id"]).await;
+    assert_eq!(
+        parse_time(&now["retentionUntil"]),
+        parse_time(&now["closedAt"])
+            .checked_add_months(chrono::Months::new(36))
+            .unwrap(),
+        "{now}"
+    );
+    assert!(
+        retention_due(&app, &ig, json!({})).await.is_empty(),
+        "not due for three years"
+    );
+
+    let zero = spawn_with_zero_year_retention().await;
+    let h = zero.hospital().await;
+    let closed = zero
+        .close_low_harm(&h.quinn, &low_harm(&zero, &h).await)
+        .await;
+    let now = record(&zero, &h.quinn, &closed["id"]).await;
+    assert_eq!(
+        parse_time(&now["retentionUntil"]),
+        parse_time(&now["closedAt"]),
+        "zero years: {now}"
+    );
+}
+
+#[tokio::test]
+async fn a_legal_hold_is_placed_once_with_a_reason_and_listed() {
+    let app = spawn_with_zero_year_retention().await;
+    let h = app.hospital().await;
+    let ig = app.ig_officer("iris");
+    let closed = app
+        .close_low_harm(&h.quinn, &low_harm(&app, &h).await)
+        .await;
+
+    let blank = try_place_hold(&app, &ig, &closed["id"], "   ").await;
+    blank.assert_error("BAD_USER_INPUT", Some("reason"));
+    assert!(active_holds(&app, &ig).await.is_empty());
+
+    let hold = place_hold(&app, &ig, &closed["id"], "Coroner's inquest pending").await;
+    assert_eq!(hold["active"], true, "{hold}");
+    assert_eq!(hold["recordId"], closed["id"], "{hold}");
+    assert_eq!(hold["recordType"], "Incident", "{hold}");
+    assert_eq!(hold["reason"], "Coroner's inquest pending", "{hold}");
+    assert_eq!(hold["placedBy"], "iris", "{hold}");
+    assert!(hold["releasedAt"].is_null(), "{hold}");
+    assert!(hold["id"].is_string(), "{hold}");
+
+    let again = try_place_hold(&app, &ig, &closed["id"], "A second hold").await;
+    again.assert_error("CONFLICT", None);
+
+    let listed = active_holds(&app, &ig).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["id"], hold["id"]);
+    assert_eq!(listed[0]["recordId"], closed["id"]);
+
+    let due = retention_due(&app, &ig, json!({})).await;
+    assert_eq!(due.len(), 1, "{due:?}");
+    assert_eq!(
+        due[0]["legalHold"], true,
+        "still listed, shown as held: {due:?}"
+    );
+
+    // The hold and its release are in the record's trail.
+    let released = try_release_hold(&app, &ig, &hold["id"], "Inquest concluded").await;
+    released.assert_ok();
+    let released = &released.data()["releaseLegalHold"]["legalHold"];
+    assert_eq!(released["active"], false, "{released}");
+    assert_eq!(released["releaseReason"], "Inquest concluded", "{released}");
+    assert!(released["releasedAt"].is_string(), "{released}");
+    assert!(active_holds(&app, &ig).await.is_empty());
+    try_release_hold(&app, &ig, &hold["id"], "Again")
+        .await
+        .assert_error("CONFLICT", None);
+    let trail = all_events(&app, &ig, json!({ "recordId": closed["id"] })).await;
+    let actions = actions_of(&trail);
+    assert_eq!(
+        &actions[..2],
+        ["legal_hold.released", "legal_hold.placed"],
+        "{actions:?}"
+    );
+
+    // Another hold may be placed once the first is released.
+    let second = place_hold(&app, &ig, &closed["id"], "New claim received").await;
+    assert_eq!(second["active"], true);
+    assert_ne!(second["id"], hold["id"]);
+}
+
+#[tokio::test]
+async fn disposal_leaves_a_tombstone_and_spares_held_records_until_released() {
+    let app = spawn_with_zero_year_retention().await;
+    let h = app.hospital().await;
+    let ig = app.ig_officer("iris");
+    let patient =
+        json!({ "nhsNumber": "9434765919", "name": "Mary Example", "dateOfBirth": "1950-06-01" });
+
+    let reported = app
+        .report_incident(
+            &h.alice,
+            with(
+                incident_input(&h.cardiology),
+                json!({ "physicalHarm": "NONE", "patient": patient }),
+            ),
+        )
+        .await;
+    app.comment(
+        &h.quinn,
+        reported["id"].as_str().unwrap(),
+        "Family informed.",
+    )
+    .await;
+    let reported = app
+        .incident(&h.quinn, reported["id"].as_str().unwrap())
+        .await;
+    let closed = app.close_low_harm(&h.quinn, &reported).await;
+    let declined = app
+        .transition_because(
+            &h.hana,
+            &low_harm(&app, &h).await,
+            "DECLINED",
+            "Duplicate of a report made by phone",
+        )
+        .await;
+    let held = app
+        .close_low_harm(&h.quinn, &low_harm(&app, &h).await)
+        .await;
+    let hold = place_hold(&app, &ig, &held["id"], "Litigation: claim received").await;
+
+    assert_eq!(patient_records(&app, &ig).await.len(), 1);
+
+    let report = dispose(&app, &ig).await;
+    assert_eq!(
+        report,
+        json!({ "incidents": 2, "audits": 0, "improvementProjects": 0, "held": 1 }),
+        "the closed and declined incidents go; the held one stays"
+    );
+
+    // A tombstone: identity and dates kept, content gone.
+    let tomb = record(&app, &h.quinn, &closed["id"]).await;
+    assert_eq!(tomb["reference"], closed["reference"], "{tomb}");
+    assert_eq!(tomb["status"], "CLOSED", "{tomb}");
+    assert_eq!(tomb["title"], "Disposed record", "{tomb}");
+    assert!(tomb["description"].is_null(), "{tomb}");
+    assert!(tomb["patient"].is_null(), "{tomb}");
+    assert!(
+        tomb["comments"].is_null() || tomb["comments"].as_array().is_some_and(|c| c.is_empty()),
+        "{tomb}"
+    );
+    assert!(tomb["disposedAt"].is_string(), "{tomb}");
+    assert!(
+        parse_time(&tomb["disposedAt"]) >= parse_time(&closed["closedAt"]),
+        "{tomb}"
+    );
+    let text = tomb.to_string();
+    for secret in ["Mary Example", "9434765919", "Family informed", "slid off"] {
+        assert!(!text.contains(secret), "{secret} survived disposal: {tomb}");
+    }
+    assert!(
+        patient_records(&app, &ig).await.is_empty(),
+        "the patient is no longer named"
+    );
+
+    let history = app.history(&h.quinn, closed["id"].as_str().unwrap()).await;
+    let disposed: Vec<_> = history
+        .iter()
+        .filter(|e| e["action"] == "incident.disposed")
+        .collect();
+    assert_eq!(disposed.len(), 1, "{history:?}");
+    assert_eq!(disposed[0]["actor"]["name"], "Iris Test", "{history:?}");
+    let trail_text = serde_json::to_string(&history).unwrap();
+    assert!(!trail_text.contains("Mary Example"), "{trail_text}");
+
+    let declined_now = record(&app, &h.quinn, &declined["id"]).await;
+    assert_eq!(declined_now["title"], "Disposed record", "{declined_now}");
+    assert!(declined_now["disposedAt"].is_string(), "{declined_now}");
+
+    // The held incident is untouched.
+    for untouched in [&held] {
+        let now = record(&app, &h.quinn, &untouched["id"]).await;
+        assert_eq!(
+            now["title"], "Patient fell from trolley in corridor",
+            "{now}"
+        );
+        assert!(now["description"].is_string(), "{now}");
+        assert!(now["disposedAt"].is_null(), "{now}");
+    }
+    let due = retention_due(&app, &ig, json!({})).await;
+    assert_eq!(
+        record_ids(&due),
+        sorted(&[&held["id"]]),
+        "disposed records are no longer due"
+    );
+
+    // Disposal is done once.
+    assert_eq!(
+        dispose(&app, &ig).await,
+        json!({ "incidents": 0, "audits": 0, "improvementProjects": 0, "held": 1 })
+    );
+
+    // Released, the held record goes at the next disposal.
+    try_release_hold(&app, &ig, &hold["id"], "Claim withdrawn")
+        .await
+        .assert_ok();
+    assert_eq!(
+        dispose(&app, &ig).await,
+        json!({ "incidents": 1, "audits": 0, "improvementProjects": 0, "held": 0 })
+    );
+    let gone = record(&app, &h.quinn, &held["id"]).await;
+    assert_eq!(gone["title"], "Disposed record", "{gone}");
+    assert!(gone["disposedAt"].is_string(), "{gone}");
+    assert!(retention_due(&app, &ig, json!({})).await.is_empty());
+
+    // The chain holds through disposal, the disposals in it.
+    let integrity = sealed(&app, &ig).await;
+    assert_eq!(integrity["intact"], true, "{integrity}");
+    let everything = all_events(&app, &ig, json!({})).await;
+    assert_eq!(integrity["checkedEvents"], everything.len(), "{integrity}");
+    let disposals = all_events(&app, &ig, json!({ "action": "incident.disposed" })).await;
+    assert_eq!(disposals.len(), 3);
+}
+
+#[tokio::test]
+async fn only_an_ig_officer_reviews_retention_holds_and_disposes() {
+    let app = spawn_with_zero_year_retention().await;
+    let h = app.hospital().await;
+    let closed = app
+        .close_low_harm(&h.quinn, &low_harm(&app, &h).await)
+        .await;
+
+    for (who, token) in [
+        ("staff", &h.alice),
+        ("handler", &h.hana),
+        ("quality lead", &h.quinn),
+        ("admin", &h.ada),
+    ] {
+        let resp = try_retention_due(&app, token, json!({})).await;
+        assert_eq!(resp.status, 200, "{who}: {resp}");
+        resp.assert_error("FORBIDDEN", None);
+        try_place_hold(&app, token, &closed["id"], "Because I say so")
+            .await
+            .assert_error("FORBIDDEN", None);
+        app.gql(
+            Some(token),
+            "{ legalHolds { edges { node { id } } } }",
+            json!({}),
+        )
+        .await
+        .assert_error("FORBIDDEN", None);
+        app.gql(Some(token), DISPOSE, json!({}))
+            .await
+            .assert_error("FORBIDDEN", None);
+    }
+
+    // Nothing was disposed of or held by anyone else's attempt.
+    let now = record(&app, &h.quinn, &closed["id"]).await;
+    assert!(now["disposedAt"].is_null(), "{now}");
+    let ig = app.ig_officer("iris");
+    assert!(active_holds(&app, &ig).await.is_empty());
+    assert_eq!(retention_due(&app, &ig, json!({})).await.len(), 1);
+}
