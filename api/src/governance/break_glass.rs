@@ -3,7 +3,7 @@
 //! change) that one incident, marks their reads as break-glass in the access log, and waits
 //! in a list for an information-governance officer's review.
 use chrono::{Duration, SubsecRound, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use crate::context::{AppState, RequestCtx};
@@ -116,28 +116,6 @@ pub async fn open(
     tx.commit().await?;
     tracing::warn!(grant = %row.id, incident = %incident_id, "break-glass access granted");
     Ok((row, m))
-}
-
-/// Grants for review, newest first.
-pub async fn list(
-    state: &AppState,
-    rc: &RequestCtx,
-    unreviewed_only: bool,
-    first: u64,
-    after: Option<Uuid>,
-) -> AppResult<(Vec<grant::Model>, bool)> {
-    super::require_ig_officer(rc.principal()?, "review break-glass access")?;
-    let mut q = grant::Entity::find().order_by_desc(grant::Column::Id);
-    if unreviewed_only {
-        q = q.filter(grant::Column::ReviewedAt.is_null());
-    }
-    if let Some(a) = after {
-        q = q.filter(grant::Column::Id.lt(a));
-    }
-    let mut rows = q.limit(first + 1).all(&state.db.conn).await?;
-    let more = rows.len() as u64 > first;
-    rows.truncate(first as usize);
-    Ok((rows, more))
 }
 
 /// Records an IG officer's review of a grant (once).

@@ -1,12 +1,9 @@
 //! The information-governance officer's part of the schema: the access log, the audit
 //! trail and its integrity, subject-access reports, retention and legal holds, break-glass
 //! review; and the break-glass request any person may make.
-use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject, ID};
+use async_graphql::{ComplexObject, Context, InputObject, Object, OutputType, SimpleObject, ID};
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    Select,
-};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use super::retention::{self, RecordType};
@@ -14,7 +11,9 @@ use super::{break_glass, require_ig_officer, subject_access};
 use crate::error::AppError;
 use crate::graphql::ids::{self, Kind};
 use crate::graphql::loaders::Loaders;
-use crate::graphql::pagination::{decode_cursor, encode_cursor, page_size, PageInfo};
+use crate::graphql::pagination::{
+    count_of, decode_cursor, encode_cursor, id_page, page_size, PageInfo, TotalCount,
+};
 use crate::graphql::{request, state};
 use crate::incident::graphql::Incident;
 use crate::incident::workflow::Access;
@@ -24,20 +23,6 @@ use crate::trail::graphql::TrailEvent;
 use entities::{access_event, break_glass_grant, incident, legal_hold, trail_event};
 
 type GqlResult<T> = async_graphql::Result<T>;
-
-fn page_info<T>(
-    edges: &[T],
-    cursor: impl Fn(&T) -> String,
-    more: bool,
-    had_after: bool,
-) -> PageInfo {
-    PageInfo {
-        has_next_page: more,
-        has_previous_page: had_after,
-        start_cursor: edges.first().map(&cursor),
-        end_cursor: edges.last().map(&cursor),
-    }
-}
 
 /// A uuid cursor (lists ordered by time-ordered ids).
 fn after_id(after: Option<&String>) -> GqlResult<Option<Uuid>> {
@@ -61,6 +46,85 @@ fn kind_of(entity_type: &str, id: Uuid) -> ID {
     match kind {
         Some(k) => ids::encode(k, id),
         None => ID(id.to_string()),
+    }
+}
+
+/// One item of a list page, with the cursor that continues the list after it.
+#[derive(SimpleObject)]
+#[graphql(
+    concrete(name = "AccessEventEdge", params(AccessEvent)),
+    concrete(name = "TrailEventEdge", params(TrailEvent)),
+    concrete(name = "RetentionRecordEdge", params(RetentionRecord)),
+    concrete(name = "LegalHoldEdge", params(LegalHold)),
+    concrete(name = "BreakGlassGrantEdge", params(BreakGlassGrant))
+)]
+pub struct Edge<T: OutputType> {
+    pub cursor: String,
+    pub node: T,
+}
+
+/// A page of a list, and how many items the whole list holds.
+#[derive(SimpleObject)]
+#[graphql(
+    complex,
+    concrete(name = "AccessLogConnection", params(AccessEvent)),
+    concrete(name = "AuditTrailConnection", params(TrailEvent)),
+    concrete(name = "RetentionRecordConnection", params(RetentionRecord)),
+    concrete(name = "LegalHoldConnection", params(LegalHold)),
+    concrete(name = "BreakGlassGrantConnection", params(BreakGlassGrant))
+)]
+pub struct Connection<T: OutputType>
+where
+    Edge<T>: OutputType,
+{
+    pub edges: Vec<Edge<T>>,
+    pub page_info: PageInfo,
+    #[graphql(skip)]
+    total: TotalCount,
+}
+
+#[ComplexObject]
+impl<T: OutputType> Connection<T>
+where
+    Edge<T>: OutputType,
+{
+    /// How many match (all pages).
+    async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
+        let st = ctx.data_unchecked::<std::sync::Arc<crate::context::AppState>>();
+        Ok((self.total)(st.clone()).await? as i64)
+    }
+}
+
+impl<T: OutputType> Connection<T>
+where
+    Edge<T>: OutputType,
+{
+    /// A page of `rows`, with each row's cursor and node.
+    fn page<M>(
+        rows: Vec<M>,
+        more: bool,
+        had_after: bool,
+        cursor: impl Fn(&M) -> String,
+        node: impl Fn(M) -> T,
+        total: TotalCount,
+    ) -> Self {
+        let edges: Vec<Edge<T>> = rows
+            .into_iter()
+            .map(|m| Edge {
+                cursor: cursor(&m),
+                node: node(m),
+            })
+            .collect();
+        Self {
+            page_info: PageInfo {
+                has_next_page: more,
+                has_previous_page: had_after,
+                start_cursor: edges.first().map(|e| e.cursor.clone()),
+                end_cursor: edges.last().map(|e| e.cursor.clone()),
+            },
+            edges,
+            total,
+        }
     }
 }
 
@@ -136,37 +200,6 @@ pub struct AccessLogFilter {
     pub break_glass: Option<bool>,
 }
 
-#[derive(SimpleObject)]
-pub struct AccessEventEdge {
-    pub cursor: String,
-    pub node: AccessEvent,
-}
-
-/// A page of the access log, newest first.
-#[derive(SimpleObject)]
-#[graphql(complex)]
-pub struct AccessLogConnection {
-    pub edges: Vec<AccessEventEdge>,
-    pub page_info: PageInfo,
-    #[graphql(skip)]
-    count: Select<access_event::Entity>,
-}
-
-#[ComplexObject]
-impl AccessLogConnection {
-    /// How many events match the filter (all pages).
-    async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
-        count(ctx, self.count.clone()).await
-    }
-}
-
-async fn count<E: EntityTrait>(ctx: &Context<'_>, q: Select<E>) -> GqlResult<i64>
-where
-    E::Model: Sync,
-{
-    Ok(q.count(&state(ctx).db.conn).await.map_err(AppError::from)? as i64)
-}
-
 /// Filters for the audit trail; all given must match.
 #[derive(InputObject, Default)]
 pub struct AuditTrailFilter {
@@ -180,30 +213,6 @@ pub struct AuditTrailFilter {
     pub action: Option<String>,
     pub after: Option<DateTime<Utc>>,
     pub before: Option<DateTime<Utc>>,
-}
-
-#[derive(SimpleObject)]
-pub struct TrailEventEdge {
-    pub cursor: String,
-    pub node: TrailEvent,
-}
-
-/// A page of the audit trail, newest first.
-#[derive(SimpleObject)]
-#[graphql(complex)]
-pub struct AuditTrailConnection {
-    pub edges: Vec<TrailEventEdge>,
-    pub page_info: PageInfo,
-    #[graphql(skip)]
-    count: Select<trail_event::Entity>,
-}
-
-#[ComplexObject]
-impl AuditTrailConnection {
-    /// How many events match the filter (all pages).
-    async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
-        count(ctx, self.count.clone()).await
-    }
 }
 
 /// Where the chain first fails.
@@ -277,30 +286,6 @@ pub struct RetentionRecord {
     pub legal_hold: bool,
 }
 
-#[derive(SimpleObject)]
-pub struct RetentionRecordEdge {
-    pub cursor: String,
-    pub node: RetentionRecord,
-}
-
-#[derive(SimpleObject)]
-#[graphql(complex)]
-pub struct RetentionRecordConnection {
-    pub edges: Vec<RetentionRecordEdge>,
-    pub page_info: PageInfo,
-    #[graphql(skip)]
-    only: Option<RecordType>,
-}
-
-#[ComplexObject]
-impl RetentionRecordConnection {
-    /// How many records are past retention (all pages).
-    async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
-        let st = state(ctx);
-        Ok(retention::count_due(&st.db.conn, &st.settings, self.only).await? as i64)
-    }
-}
-
 #[derive(InputObject, Default)]
 pub struct RetentionFilter {
     pub record_type: Option<RecordType>,
@@ -335,29 +320,6 @@ impl From<legal_hold::Model> for LegalHold {
             released_by: m.released_by,
             release_reason: m.release_reason,
         }
-    }
-}
-
-#[derive(SimpleObject)]
-pub struct LegalHoldEdge {
-    pub cursor: String,
-    pub node: LegalHold,
-}
-
-#[derive(SimpleObject)]
-#[graphql(complex)]
-pub struct LegalHoldConnection {
-    pub edges: Vec<LegalHoldEdge>,
-    pub page_info: PageInfo,
-    #[graphql(skip)]
-    count: Select<legal_hold::Entity>,
-}
-
-#[ComplexObject]
-impl LegalHoldConnection {
-    /// How many holds match (all pages).
-    async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
-        count(ctx, self.count.clone()).await
     }
 }
 
@@ -424,29 +386,6 @@ impl From<break_glass_grant::Model> for BreakGlassGrant {
     }
 }
 
-#[derive(SimpleObject)]
-pub struct BreakGlassGrantEdge {
-    pub cursor: String,
-    pub node: BreakGlassGrant,
-}
-
-#[derive(SimpleObject)]
-#[graphql(complex)]
-pub struct BreakGlassGrantConnection {
-    pub edges: Vec<BreakGlassGrantEdge>,
-    pub page_info: PageInfo,
-    #[graphql(skip)]
-    count: Select<break_glass_grant::Entity>,
-}
-
-#[ComplexObject]
-impl BreakGlassGrantConnection {
-    /// How many grants match (all pages).
-    async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
-        count(ctx, self.count.clone()).await
-    }
-}
-
 #[derive(Default)]
 pub struct GovernanceQuery;
 
@@ -460,7 +399,7 @@ impl GovernanceQuery {
         first: Option<i32>,
         after: Option<String>,
         filter: Option<AccessLogFilter>,
-    ) -> GqlResult<AccessLogConnection> {
+    ) -> GqlResult<Connection<AccessEvent>> {
         let st = state(ctx);
         require_ig_officer(request(ctx).principal()?, "read the access log")?;
         let first = page_size(first, st.settings.limits.max_page_size)?;
@@ -489,32 +428,25 @@ impl GovernanceQuery {
         if let Some(b) = f.break_glass {
             cond = cond.add(access_event::Column::BreakGlass.eq(b));
         }
-        let counted = access_event::Entity::find().filter(cond.clone());
-        let after_id = after_id(after.as_ref())?;
-        if let Some(a) = after_id {
-            cond = cond.add(access_event::Column::Id.lt(a));
-        }
-        let mut rows = access_event::Entity::find()
-            .filter(cond)
-            .order_by_desc(access_event::Column::Id)
-            .limit(first + 1)
-            .all(&st.db.conn)
-            .await
-            .map_err(AppError::from)?;
-        let more = rows.len() as u64 > first;
-        rows.truncate(first as usize);
-        let edges: Vec<AccessEventEdge> = rows
-            .into_iter()
-            .map(|m| AccessEventEdge {
-                cursor: encode_cursor(&m.id),
-                node: m.into(),
-            })
-            .collect();
-        Ok(AccessLogConnection {
-            page_info: page_info(&edges, |e| e.cursor.clone(), more, after_id.is_some()),
-            edges,
-            count: counted,
-        })
+        let query = access_event::Entity::find().filter(cond);
+        let after = after_id(after.as_ref())?;
+        let (rows, more) = id_page(
+            &st.db.conn,
+            query.clone(),
+            access_event::Column::Id,
+            first,
+            after,
+            true,
+        )
+        .await?;
+        Ok(Connection::page(
+            rows,
+            more,
+            after.is_some(),
+            |m| encode_cursor(&m.id),
+            AccessEvent::from,
+            count_of(query),
+        ))
     }
 
     /// Every change to every record, newest first (ig_officer).
@@ -525,7 +457,7 @@ impl GovernanceQuery {
         first: Option<i32>,
         after: Option<String>,
         filter: Option<AuditTrailFilter>,
-    ) -> GqlResult<AuditTrailConnection> {
+    ) -> GqlResult<Connection<TrailEvent>> {
         let st = state(ctx);
         require_ig_officer(request(ctx).principal()?, "read the audit trail")?;
         let first = page_size(first, st.settings.limits.max_page_size)?;
@@ -553,32 +485,25 @@ impl GovernanceQuery {
         if let Some(t) = f.before {
             cond = cond.add(trail_event::Column::OccurredAt.lt(t));
         }
-        let counted = trail_event::Entity::find().filter(cond.clone());
-        let after_id = after_id(after.as_ref())?;
-        if let Some(a) = after_id {
-            cond = cond.add(trail_event::Column::Id.lt(a));
-        }
-        let mut rows = trail_event::Entity::find()
-            .filter(cond)
-            .order_by_desc(trail_event::Column::Id)
-            .limit(first + 1)
-            .all(&st.db.conn)
-            .await
-            .map_err(AppError::from)?;
-        let more = rows.len() as u64 > first;
-        rows.truncate(first as usize);
-        let edges: Vec<TrailEventEdge> = rows
-            .into_iter()
-            .map(|m| TrailEventEdge {
-                cursor: encode_cursor(&m.id),
-                node: m.into(),
-            })
-            .collect();
-        Ok(AuditTrailConnection {
-            page_info: page_info(&edges, |e| e.cursor.clone(), more, after_id.is_some()),
-            edges,
-            count: counted,
-        })
+        let query = trail_event::Entity::find().filter(cond);
+        let after = after_id(after.as_ref())?;
+        let (rows, more) = id_page(
+            &st.db.conn,
+            query.clone(),
+            trail_event::Column::Id,
+            first,
+            after,
+            true,
+        )
+        .await?;
+        Ok(Connection::page(
+            rows,
+            more,
+            after.is_some(),
+            |m| encode_cursor(&m.id),
+            TrailEvent::from,
+            count_of(query),
+        ))
     }
 
     /// Checks the whole hash chain of the audit trail (ig_officer). Reads every event.
@@ -617,14 +542,15 @@ impl GovernanceQuery {
         })
     }
 
-    /// Records past their retention date, for review before disposal (ig_officer).
+    /// Records past their retention date, by type then age, for review before disposal
+    /// (ig_officer).
     async fn retention_due(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
         filter: Option<RetentionFilter>,
-    ) -> GqlResult<RetentionRecordConnection> {
+    ) -> GqlResult<Connection<RetentionRecord>> {
         let st = state(ctx);
         require_ig_officer(request(ctx).principal()?, "review retention")?;
         let first = page_size(first, st.settings.limits.max_page_size)?;
@@ -640,25 +566,23 @@ impl GovernanceQuery {
             .transpose()?;
         let only = filter.unwrap_or_default().record_type;
         let (rows, more) = retention::due(&st.db.conn, &st.settings, only, first, position).await?;
-        let edges: Vec<RetentionRecordEdge> = rows
-            .into_iter()
-            .map(|d| RetentionRecordEdge {
-                cursor: encode_cursor(&(d.record_type.as_str(), d.id)),
-                node: RetentionRecord {
-                    record_type: d.record_type,
-                    record_id: kind_of(d.record_type.as_str(), d.id),
-                    label: d.label,
-                    ended_at: d.ended_at,
-                    retention_until: d.retention_until,
-                    legal_hold: d.on_hold,
-                },
-            })
-            .collect();
-        Ok(RetentionRecordConnection {
-            page_info: page_info(&edges, |e| e.cursor.clone(), more, position.is_some()),
-            edges,
-            only,
-        })
+        Ok(Connection::page(
+            rows,
+            more,
+            position.is_some(),
+            |d| encode_cursor(&(d.record_type.as_str(), d.id)),
+            |d| RetentionRecord {
+                record_type: d.record_type,
+                record_id: kind_of(d.record_type.as_str(), d.id),
+                label: d.label,
+                ended_at: d.ended_at,
+                retention_until: d.retention_until,
+                legal_hold: d.on_hold,
+            },
+            Box::new(move |st| {
+                Box::pin(async move { retention::count_due(&st.db.conn, &st.settings, only).await })
+            }),
+        ))
     }
 
     /// Legal holds, newest first (ig_officer).
@@ -668,34 +592,32 @@ impl GovernanceQuery {
         first: Option<i32>,
         after: Option<String>,
         active_only: Option<bool>,
-    ) -> GqlResult<LegalHoldConnection> {
+    ) -> GqlResult<Connection<LegalHold>> {
         let st = state(ctx);
+        require_ig_officer(request(ctx).principal()?, "list legal holds")?;
         let first = page_size(first, st.settings.limits.max_page_size)?;
-        let after_id = after_id(after.as_ref())?;
-        let (rows, more) = retention::holds(
-            st,
-            request(ctx),
-            active_only.unwrap_or(false),
+        let mut query = legal_hold::Entity::find();
+        if active_only.unwrap_or(false) {
+            query = query.filter(legal_hold::Column::ReleasedAt.is_null());
+        }
+        let after = after_id(after.as_ref())?;
+        let (rows, more) = id_page(
+            &st.db.conn,
+            query.clone(),
+            legal_hold::Column::Id,
             first,
-            after_id,
+            after,
+            true,
         )
         .await?;
-        let edges: Vec<LegalHoldEdge> = rows
-            .into_iter()
-            .map(|m| LegalHoldEdge {
-                cursor: encode_cursor(&m.id),
-                node: m.into(),
-            })
-            .collect();
-        let mut counted = legal_hold::Entity::find();
-        if active_only.unwrap_or(false) {
-            counted = counted.filter(legal_hold::Column::ReleasedAt.is_null());
-        }
-        Ok(LegalHoldConnection {
-            page_info: page_info(&edges, |e| e.cursor.clone(), more, after_id.is_some()),
-            edges,
-            count: counted,
-        })
+        Ok(Connection::page(
+            rows,
+            more,
+            after.is_some(),
+            |m| encode_cursor(&m.id),
+            LegalHold::from,
+            count_of(query),
+        ))
     }
 
     /// Break-glass grants, newest first, for review (ig_officer).
@@ -705,34 +627,32 @@ impl GovernanceQuery {
         first: Option<i32>,
         after: Option<String>,
         unreviewed_only: Option<bool>,
-    ) -> GqlResult<BreakGlassGrantConnection> {
+    ) -> GqlResult<Connection<BreakGlassGrant>> {
         let st = state(ctx);
+        require_ig_officer(request(ctx).principal()?, "review break-glass access")?;
         let first = page_size(first, st.settings.limits.max_page_size)?;
-        let after_id = after_id(after.as_ref())?;
-        let (rows, more) = break_glass::list(
-            st,
-            request(ctx),
-            unreviewed_only.unwrap_or(false),
+        let mut query = break_glass_grant::Entity::find();
+        if unreviewed_only.unwrap_or(false) {
+            query = query.filter(break_glass_grant::Column::ReviewedAt.is_null());
+        }
+        let after = after_id(after.as_ref())?;
+        let (rows, more) = id_page(
+            &st.db.conn,
+            query.clone(),
+            break_glass_grant::Column::Id,
             first,
-            after_id,
+            after,
+            true,
         )
         .await?;
-        let edges: Vec<BreakGlassGrantEdge> = rows
-            .into_iter()
-            .map(|m| BreakGlassGrantEdge {
-                cursor: encode_cursor(&m.id),
-                node: m.into(),
-            })
-            .collect();
-        let mut counted = break_glass_grant::Entity::find();
-        if unreviewed_only.unwrap_or(false) {
-            counted = counted.filter(break_glass_grant::Column::ReviewedAt.is_null());
-        }
-        Ok(BreakGlassGrantConnection {
-            page_info: page_info(&edges, |e| e.cursor.clone(), more, after_id.is_some()),
-            edges,
-            count: counted,
-        })
+        Ok(Connection::page(
+            rows,
+            more,
+            after.is_some(),
+            |m| encode_cursor(&m.id),
+            BreakGlassGrant::from,
+            count_of(query),
+        ))
     }
 }
 

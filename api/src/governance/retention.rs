@@ -9,7 +9,7 @@ use chrono::{DateTime, Months, SubsecRound, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    QuerySelect,
 };
 use uuid::Uuid;
 
@@ -17,6 +17,7 @@ use crate::config::{Retention, Settings};
 use crate::context::{AppState, RequestCtx};
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
+use crate::graphql::pagination::id_page;
 use crate::trail::{self, Actor, Diff};
 use entities::{
     audit, audit_finding, idempotency_key, improvement_project, incident, incident_comment,
@@ -184,68 +185,48 @@ pub async fn due<C: ConnectionTrait>(
         let limit = want - out.len() as u64;
         match t {
             RecordType::Incident => {
-                let mut q = incident::Entity::find().filter(incidents_due(r, now));
-                if let Some(a) = after_id {
-                    q = q.filter(incident::Column::Id.gt(a));
-                }
-                for m in q
-                    .order_by_asc(incident::Column::Id)
-                    .limit(limit)
-                    .all(conn)
-                    .await?
-                {
-                    let until = incident_until(r, &m).unwrap_or(now);
-                    out.push(DueRecord {
-                        record_type: t,
-                        id: m.id,
-                        label: m.reference.clone(),
-                        ended_at: m.closed_at.unwrap_or(m.updated_at),
-                        retention_until: until,
-                        on_hold: false,
-                    });
-                }
+                let q = incident::Entity::find().filter(incidents_due(r, now));
+                let rows = id_page(conn, q, incident::Column::Id, limit, after_id, false).await?;
+                out.extend(rows.0.into_iter().map(|m| DueRecord {
+                    record_type: t,
+                    id: m.id,
+                    retention_until: incident_until(r, &m).unwrap_or(now),
+                    ended_at: m.closed_at.unwrap_or(m.updated_at),
+                    label: m.reference,
+                    on_hold: false,
+                }));
             }
             RecordType::Audit => {
-                let mut q = audit::Entity::find().filter(audits_due(r, now));
-                if let Some(a) = after_id {
-                    q = q.filter(audit::Column::Id.gt(a));
-                }
-                for m in q
-                    .order_by_asc(audit::Column::Id)
-                    .limit(limit)
-                    .all(conn)
-                    .await?
-                {
-                    out.push(DueRecord {
-                        record_type: t,
-                        id: m.id,
-                        label: m.title.clone(),
-                        ended_at: m.closed_at.unwrap_or(m.updated_at),
-                        retention_until: audit_until(r, &m).unwrap_or(now),
-                        on_hold: false,
-                    });
-                }
+                let q = audit::Entity::find().filter(audits_due(r, now));
+                let rows = id_page(conn, q, audit::Column::Id, limit, after_id, false).await?;
+                out.extend(rows.0.into_iter().map(|m| DueRecord {
+                    record_type: t,
+                    id: m.id,
+                    retention_until: audit_until(r, &m).unwrap_or(now),
+                    ended_at: m.closed_at.unwrap_or(m.updated_at),
+                    label: m.title,
+                    on_hold: false,
+                }));
             }
             RecordType::ImprovementProject => {
-                let mut q = improvement_project::Entity::find().filter(projects_due(r, now));
-                if let Some(a) = after_id {
-                    q = q.filter(improvement_project::Column::Id.gt(a));
-                }
-                for m in q
-                    .order_by_asc(improvement_project::Column::Id)
-                    .limit(limit)
-                    .all(conn)
-                    .await?
-                {
-                    out.push(DueRecord {
-                        record_type: t,
-                        id: m.id,
-                        label: m.title.clone(),
-                        ended_at: m.closed_at.unwrap_or(m.updated_at),
-                        retention_until: project_until(r, &m).unwrap_or(now),
-                        on_hold: false,
-                    });
-                }
+                let q = improvement_project::Entity::find().filter(projects_due(r, now));
+                let rows = id_page(
+                    conn,
+                    q,
+                    improvement_project::Column::Id,
+                    limit,
+                    after_id,
+                    false,
+                )
+                .await?;
+                out.extend(rows.0.into_iter().map(|m| DueRecord {
+                    record_type: t,
+                    id: m.id,
+                    retention_until: project_until(r, &m).unwrap_or(now),
+                    ended_at: m.closed_at.unwrap_or(m.updated_at),
+                    label: m.title,
+                    on_hold: false,
+                }));
             }
         }
     }
@@ -434,28 +415,6 @@ pub async fn release_hold(
         release_reason: Some(why),
         ..hold
     })
-}
-
-/// Legal holds, newest first; only active ones when asked.
-pub async fn holds(
-    state: &AppState,
-    rc: &RequestCtx,
-    active_only: bool,
-    first: u64,
-    after: Option<Uuid>,
-) -> AppResult<(Vec<legal_hold::Model>, bool)> {
-    super::require_ig_officer(rc.principal()?, "list legal holds")?;
-    let mut q = legal_hold::Entity::find().order_by_desc(legal_hold::Column::Id);
-    if active_only {
-        q = q.filter(legal_hold::Column::ReleasedAt.is_null());
-    }
-    if let Some(a) = after {
-        q = q.filter(legal_hold::Column::Id.lt(a));
-    }
-    let mut rows = q.limit(first + 1).all(&state.db.conn).await?;
-    let more = rows.len() as u64 > first;
-    rows.truncate(first as usize);
-    Ok((rows, more))
 }
 
 /// What a disposal run did.

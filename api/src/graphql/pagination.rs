@@ -75,6 +75,60 @@ pub fn decode_cursor<T: DeserializeOwned>(cursor: &str) -> AppResult<T> {
         .ok_or_else(|| AppError::invalid("after", "after is not a cursor from this list"))
 }
 
+/// One page of `query` in the order of its time-ordered (UUID v7) `id` column, after the
+/// cursor's id; and whether more follow.
+pub async fn id_page<E, C>(
+    conn: &C,
+    query: sea_orm::Select<E>,
+    id: E::Column,
+    first: u64,
+    after: Option<uuid::Uuid>,
+    newest_first: bool,
+) -> AppResult<(Vec<E::Model>, bool)>
+where
+    E: sea_orm::EntityTrait,
+    C: sea_orm::ConnectionTrait,
+{
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+    let mut q = query;
+    if let Some(a) = after {
+        q = q.filter(if newest_first { id.lt(a) } else { id.gt(a) });
+    }
+    q = if newest_first {
+        q.order_by_desc(id)
+    } else {
+        q.order_by_asc(id)
+    };
+    let mut rows = q.limit(first + 1).all(conn).await?;
+    let more = rows.len() as u64 > first;
+    rows.truncate(first as usize);
+    Ok((rows, more))
+}
+
+/// Counts a connection's rows on demand (`totalCount` costs a query only when asked for).
+pub type TotalCount = Box<
+    dyn Fn(
+            std::sync::Arc<crate::context::AppState>,
+        ) -> futures_util::future::BoxFuture<'static, AppResult<u64>>
+        + Send
+        + Sync,
+>;
+
+/// `totalCount` for the rows `query` selects.
+pub fn count_of<E>(query: sea_orm::Select<E>) -> TotalCount
+where
+    E: sea_orm::EntityTrait,
+    E::Model: Sync,
+{
+    Box::new(move |state| {
+        let q = query.clone();
+        Box::pin(async move {
+            use sea_orm::PaginatorTrait;
+            Ok(q.count(&state.db.conn).await?)
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
