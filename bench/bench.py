@@ -10,12 +10,19 @@ Subcommands:
   load SERVER_PID OUT_JSON -- OHA_ARGS...
                                       run oha (JSON output to OUT_JSON), print a one-line
                                       JSON summary with where the machine's CPU time went
+  check-pages URL TOKEN READ_BODY SENSITIVE_BODY
+                                      check that the pages under load are what the
+                                      benchmark means: 50 rows, commented; every row of
+                                      the sensitive page with a description and the patient
+  sqlite DB_FILE QUERY                print the first value of a query (read-only)
   table RESULTS.jsonl                 print the markdown table of all results
+  compare RESULTS.jsonl...            print the before/after tables of several builds
 """
 import http.client
 import json
 import os
 import resource
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -23,10 +30,14 @@ import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
+# Every seeded incident names a patient (a valid NHS number: its check digit is
+# modulus 11, which the server checks from 10e41d6 on).
+PATIENT_NHS = "9434765919"
 REPORT = """mutation($d: ID!, $t: String!) {
   reportIncident(input: {title: $t, description: "Seeded by bench/run.sh",
     occurredAt: "2026-11-01T10:00:00Z", departmentId: $d, kind: EQUIPMENT,
-    physicalHarm: LOW}) { incident { id reference version } } }"""
+    physicalHarm: LOW, patient: {nhsNumber: "%s", name: "Bench Patient"}})
+    { incident { id reference version } } }""" % PATIENT_NHS
 COMMENT = """mutation($id: ID!, $b: String!) {
   commentOnIncident(input: {incidentId: $id, body: $b}) { incident { id } } }"""
 NEWEST = """query($n: Int!) { incidents(first: $n) { edges { node { id } } } }"""
@@ -109,6 +120,31 @@ def cmd_seed(url, dept, reporter, handler, n, n_comments, threads):
     return 0
 
 
+def cmd_check_pages(url, token, read_body, sensitive_body):
+    def run(path):
+        body = json.load(open(path))
+        return Client(url).call(token, body["query"], body.get("variables"))["incidents"]
+    page = run(read_body)
+    edges = [e["node"] for e in page["edges"]]
+    commented = sum(1 for e in edges if e["comments"])
+    print(f"[bench] page of {len(edges)}: {commented} rows with comments, "
+          f"totalCount {page['totalCount']}", file=sys.stderr)
+    edges = [e["node"] for e in run(sensitive_body)["edges"]]
+    described = sum(1 for e in edges if e["description"])
+    patient = sum(1 for e in edges
+                  if e["patient"] and e["patient"]["nhsNumber"] == PATIENT_NHS)
+    commented_s = sum(1 for e in edges if e["comments"])
+    print(f"[bench] sensitive page of {len(edges)}: {described} with the description, "
+          f"{patient} with the patient, {commented_s} with comments", file=sys.stderr)
+    return 0 if len(edges) == described == patient == commented_s == 50 else 1
+
+
+def cmd_sqlite(path, query):
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    print(conn.execute(query).fetchone()[0])
+    return 0
+
+
 HZ = os.sysconf("SC_CLK_TCK")
 
 
@@ -184,6 +220,11 @@ def cmd_load(server_pid, out_path, sep, *oha):
     return 0
 
 
+WORKLOADS = (("write", "(a) `reportIncident`"),
+             ("read", "(b) `incidents(first: 50)` + department + comments"),
+             ("sensitive", "(c) `incidents(first: 50)` + description, patient, comments"))
+
+
 def cmd_table(path):
     rows = [json.loads(line) for line in open(path) if line.strip()]
     print("| database | workload | requests/s | p50 ms | p99 ms | responses (non-200) "
@@ -191,8 +232,9 @@ def cmd_table(path):
           "| CPU % of machine: server / PostgreSQL / oha / others |")
     print("|---|---|---:|---:|---:|---|---:|---:|---|")
     for r in rows:
-        for key, label in (("write", "(a) `reportIncident`"),
-                           ("read", "(b) `incidents(first: 50)` + department + comments")):
+        for key, label in WORKLOADS:
+            if key not in r:
+                continue
             w = r[key]
             non200 = w["total"] - w["ok"]
             errs = sum(w["errors"].values())
@@ -213,12 +255,59 @@ def cmd_table(path):
         print(f"| {r['db']} | {r['stmts_5']} | {r['stmts_50']} | {r['seed']['incidents_per_s']} "
               f"| {r['vmhwm_kb'] / 1024:.1f} MiB | {r['log_problems']} "
               f"| {r.get('busy_before_pct', '?')}% |")
+    if any(r.get("access_events") is not None or r.get("unsealed_after_write") is not None
+           for r in rows):
+        print()
+        print("| database | (c) HTTP 200s | access events written during (c) "
+              "| trail events unsealed when (a) ended | seconds until all sealed |")
+        print("|---|---:|---:|---:|---:|")
+        for r in rows:
+            print(f"| {r['db']} | {r['sensitive']['ok']} | {r.get('access_events')} "
+                  f"| {r.get('unsealed_after_write')} | {r.get('seal_wait_s')} |")
+    return 0
+
+
+def cmd_compare(*paths):
+    """Before/after tables: one row per build and database, one table per workload. Where
+    a build was run several times, the row shows medians, with the range of requests/s."""
+    import statistics
+    rows = [json.loads(line) for p in paths for line in open(p) if line.strip()]
+    groups, order = {}, {}
+    for r in rows:  # databases SQLite first, builds in the order first met
+        build = r.get("label", "?")
+        order.setdefault(build, len(order))
+        groups.setdefault((r["db"] != "sqlite", r["db"], order[build], build), []).append(r)
+    med = lambda xs: statistics.median(xs)
+    for key, label in WORKLOADS:
+        print(f"{label}:")
+        print()
+        print("| database | build | runs | requests/s (range) | p50 ms | p99 ms | 200s (non-200) "
+              "| server CPU ms/request | SQL statements/request | server peak RSS "
+              "| CPU % server / PostgreSQL / oha / others |")
+        print("|---|---|---:|---|---:|---:|---|---:|---:|---:|---|")
+        for (_, db, _, build), rs in sorted(groups.items()):
+            ws = [r[key] for r in rs if r.get(key)]
+            if not ws:
+                continue
+            rps = [w["rps"] for w in ws]
+            rng = f"{med(rps):.0f}" + (f" ({min(rps):.0f}–{max(rps):.0f})" if len(ws) > 1 else "")
+            ok = sum(w["ok"] for w in ws)
+            bad = sum(w["total"] - w["ok"] for w in ws)
+            cpu = lambda k: f"{med([w['cpu_pct'][k] for w in ws]):.0f}"
+            stmts = sorted({r.get(key + "_statements") for r in rs}, key=str)
+            print(f"| {db} | {build} | {len(ws)} | {rng} | {med([w['p50_ms'] for w in ws]):.1f} "
+                  f"| {med([w['p99_ms'] for w in ws]):.1f} | {ok} ({bad}) "
+                  f"| {med([w['server_cpu_ms_per_ok'] for w in ws]):.2f} "
+                  f"| {', '.join(str(x) for x in stmts)} "
+                  f"| {med([r['vmhwm_kb'] for r in rs]) / 1024:.1f} MiB "
+                  f"| {cpu('server')} / {cpu('postgres')} / {cpu('oha')} / {cpu('others')} |")
+        print()
     return 0
 
 
 def main(argv):
-    cmds = {"gql": cmd_gql, "seed": cmd_seed, "load": cmd_load,
-            "table": cmd_table}
+    cmds = {"gql": cmd_gql, "seed": cmd_seed, "load": cmd_load, "check-pages": cmd_check_pages,
+            "sqlite": cmd_sqlite, "table": cmd_table, "compare": cmd_compare}
     if len(argv) < 2 or argv[1] not in cmds:
         print(__doc__, file=sys.stderr)
         return 2
