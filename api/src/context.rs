@@ -22,6 +22,8 @@ pub struct AppState {
     pub staff_seen: Mutex<HashMap<String, (Uuid, u64, std::time::Instant)>>,
     /// Seals and opens patient details.
     pub keys: crate::protect::KeyRing,
+    /// Writes the access log.
+    pub access_log: crate::trail::access::AccessLogWriter,
 }
 
 /// The caller of one request.

@@ -25,6 +25,12 @@ pub async fn count_statements<F: std::future::Future>(fut: F) -> (F::Output, u64
     (out, counter.load(Ordering::Relaxed))
 }
 
+/// The current request's statement counter, if any (for work done on its behalf by
+/// another task, such as the access-log writer).
+pub fn statement_counter() -> Option<Arc<AtomicU64>> {
+    STATEMENTS.try_with(|c| c.clone()).ok()
+}
+
 /// Spawns `fut` so that its statements count towards the current request's (DataLoader
 /// batches run in tasks of their own).
 pub fn spawn_counted<F>(fut: F) -> tokio::task::JoinHandle<()>

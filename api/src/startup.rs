@@ -63,6 +63,7 @@ pub async fn prepare(settings: Settings) -> Result<Arc<AppState>, StartupError> 
         );
     }
     crate::trail::chain::spawn_sealer(db.clone(), db.trail_wake.clone());
+    let access_log = crate::trail::access::AccessLogWriter::spawn(db.clone());
     Ok(Arc::new(AppState {
         db,
         settings: Arc::new(settings),
@@ -70,6 +71,7 @@ pub async fn prepare(settings: Settings) -> Result<Arc<AppState>, StartupError> 
         departments: Mutex::new(HashMap::new()),
         staff_seen: Mutex::new(HashMap::new()),
         keys,
+        access_log,
     }))
 }
 

@@ -32,6 +32,7 @@ enum ImprovementProject {
 #[derive(DeriveIden)]
 enum TrailEvent {
     Table,
+    Id,
     Seq,
 }
 
@@ -197,6 +198,18 @@ impl MigrationTrait for Migration {
             true,
         )
         .await?;
+        // The sealer's search for unsealed events: a partial index holds only those, so
+        // finding them stays cheap however long the sealed trail grows.
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_trail_event_unsealed")
+                    .table(TrailEvent::Table)
+                    .col(TrailEvent::Id)
+                    .and_where(Expr::col(TrailEvent::Seq).is_null())
+                    .to_owned(),
+            )
+            .await?;
         manager
             .create_table(
                 Table::create()

@@ -2,19 +2,23 @@
 //!
 //! Resolvers of sensitive fields note the read in the request's `AccessRecorder`; after the
 //! request has executed and before its response is sent, the notes are written as one
-//! access event per record in a single multi-row INSERT. A page of 50 incidents costs one
-//! statement, not 50. If that write fails the response is withheld (INTERNAL): no sensitive
+//! access event per record, by one writer task that gathers the notes of every request
+//! waiting at that moment into one transaction of multi-row INSERTs. A page of 50
+//! incidents costs one statement, not 50, and many concurrent pages share one commit. If that write fails the response is withheld (INTERNAL): no sensitive
 //! value leaves the server without its access being on record.
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{ActiveValue::Set, EntityTrait};
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::context::AppState;
-use crate::error::AppResult;
+use crate::db::Db;
+use crate::error::{AppError, AppResult};
 use entities::access_event;
 
 /// The header a client states its purpose in, e.g. `X-Access-Purpose: complaint response`.
@@ -98,7 +102,100 @@ pub fn purpose_from(value: Option<&str>) -> Result<Option<String>, String> {
 /// Rows per INSERT: well inside both databases' limits on bound values.
 const CHUNK: usize = 500;
 
-/// Writes the notes of one request as access events.
+/// Rows gathered into one write at most.
+const MAX_GROUP: usize = 5_000;
+
+struct Job {
+    rows: Vec<access_event::ActiveModel>,
+    done: oneshot::Sender<bool>,
+    /// The request's statement counter: the shared write counts for each request in it.
+    counter: Option<Arc<AtomicU64>>,
+}
+
+/// Writes access events for all requests: the notes of every request waiting at that
+/// moment go out together in one transaction, and each request waits for the commit of
+/// its own. Under load that is one write for many pages, and on SQLite the write turn is
+/// taken by this one task rather than handed from request to request.
+#[derive(Clone)]
+pub struct AccessLogWriter {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl AccessLogWriter {
+    /// Starts the writer task on the current runtime.
+    pub fn spawn(db: Db) -> Self {
+        let (jobs, mut queue) = mpsc::channel::<Job>(1024);
+        tokio::spawn(async move {
+            while let Some(first) = queue.recv().await {
+                let mut group = vec![first];
+                let mut n = group[0].rows.len();
+                while n < MAX_GROUP {
+                    match queue.try_recv() {
+                        Ok(job) => {
+                            n += job.rows.len();
+                            group.push(job);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let rows: Vec<_> = group
+                    .iter_mut()
+                    .flat_map(|j| std::mem::take(&mut j.rows))
+                    .collect();
+                let (result, statements) = crate::db::count_statements(insert(&db, rows)).await;
+                let ok = match result {
+                    Ok(()) => true,
+                    Err(e) => {
+                        tracing::error!(
+                            error = %crate::error::db_error_kind(&e),
+                            requests = group.len(),
+                            "writing the access log failed"
+                        );
+                        false
+                    }
+                };
+                for job in group {
+                    if let Some(c) = &job.counter {
+                        c.fetch_add(statements, Ordering::Relaxed);
+                    }
+                    let _ = job.done.send(ok);
+                }
+            }
+        });
+        Self { jobs }
+    }
+
+    async fn write(&self, rows: Vec<access_event::ActiveModel>) -> AppResult<()> {
+        let (done, committed) = oneshot::channel();
+        self.jobs
+            .send(Job {
+                rows,
+                done,
+                counter: crate::db::statement_counter(),
+            })
+            .await
+            .map_err(|_| AppError::Internal("the access log writer has stopped".into()))?;
+        match committed.await {
+            Ok(true) => Ok(()),
+            _ => Err(AppError::Internal("the access log was not written".into())),
+        }
+    }
+}
+
+async fn insert(db: &Db, rows: Vec<access_event::ActiveModel>) -> Result<(), sea_orm::DbErr> {
+    let tx = db.begin_write().await?;
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<_> = rows.by_ref().take(CHUNK).collect();
+        access_event::Entity::insert_many(chunk)
+            .exec_without_returning(&*tx)
+            .await?;
+    }
+    // No trail events here: nothing for the sealer.
+    tx.commit_quiet().await
+}
+
+/// Writes the notes of one request as access events, and returns once they are committed.
 pub async fn write(
     state: &AppState,
     principal: Option<&Principal>,
@@ -139,15 +236,7 @@ pub async fn write(
             patient_key: Set(n.patient_key),
         })
         .collect();
-    let _turn = state.db.write_turn().await;
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<_> = rows.by_ref().take(CHUNK).collect();
-        access_event::Entity::insert_many(chunk)
-            .exec_without_returning(&state.db.conn)
-            .await?;
-    }
-    Ok(())
+    state.access_log.write(rows).await
 }
 
 #[cfg(test)]
