@@ -3,7 +3,7 @@
 //! review; and the break-glass request any person may make.
 use async_graphql::{ComplexObject, Context, InputObject, Object, OutputType, SimpleObject, ID};
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use super::retention::{self, RecordType};
@@ -356,13 +356,12 @@ impl BreakGlassGrant {
     }
     /// The incident's reference.
     async fn incident_reference(&self, ctx: &Context<'_>) -> GqlResult<String> {
-        Ok(incident::Entity::find_by_id(self.incident_uuid)
-            .select_only()
-            .column(incident::Column::Reference)
-            .into_tuple::<String>()
-            .one(&state(ctx).db.conn)
+        Ok(Loaders::of(ctx)
+            .incidents
+            .load_one(self.incident_uuid)
             .await
             .map_err(AppError::from)?
+            .map(|m| m.reference)
             .unwrap_or_default())
     }
 }
