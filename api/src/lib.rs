@@ -11,6 +11,7 @@ pub mod governance;
 pub mod graphql;
 pub mod improvement;
 pub mod incident;
+pub mod notify;
 pub mod org;
 pub mod protect;
 pub mod startup;
