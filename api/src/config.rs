@@ -136,8 +136,82 @@ pub struct Settings {
     /// How long a break-glass grant lasts.
     pub break_glass_minutes: u32,
     pub retention: Retention,
+    /// Where emails go out: `smtp://host:port` (plain, for a relay on the same host),
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS) or `smtps://user:pass@host:465`
+    /// (TLS). Unset: emails are queued in the outbox and wait.
+    #[serde(serialize_with = "serialize_secret")]
+    pub smtp_url: Option<Secret>,
+    /// The From address of every email.
+    pub mail_from: String,
+    /// Bank holidays (YYYY-MM-DD) skipped when counting working days; England and Wales
+    /// 2025-2028 by default.
+    pub bank_holidays: Vec<String>,
+    pub notify: Notify,
+    /// The regulatory obligations an incident's facts give rise to, each a clock (see
+    /// docs/notifications.md). Setting this replaces the built-in list whole.
+    pub obligation_rules: Vec<crate::notify::rules::ObligationRule>,
     pub limits: Limits,
     pub diagnostics: Diagnostics,
+}
+
+/// The outbox dispatcher and the deadline scheduler.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Notify {
+    /// Whether `candour serve` runs a dispatcher (`candour dispatch` runs one alone).
+    pub dispatch: bool,
+    /// Attempts before an email is dead-lettered for a quality lead to retry.
+    pub max_attempts: u32,
+    /// The wait before the first retry; each later one doubles, with jitter.
+    pub backoff_initial_ms: u64,
+    /// The longest wait between attempts.
+    pub backoff_max_secs: u64,
+    /// How long a dispatcher holds the emails it took; another takes them over after this
+    /// if it died. Longer than `smtp_timeout_secs`.
+    pub lease_secs: u64,
+    /// How often a dispatcher looks for due emails when nothing woke it.
+    pub poll_ms: u64,
+    /// Emails taken per round.
+    pub batch: u32,
+    /// Time allowed for one SMTP exchange.
+    pub smtp_timeout_secs: u64,
+    /// Whether `candour serve` runs the deadline scheduler.
+    pub schedule: bool,
+    /// How often the scheduler looks for reminders due.
+    pub schedule_interval_secs: u64,
+    /// Working days before a regulatory or duty-of-candour deadline that its reminder goes.
+    pub remind_working_days_before: u32,
+    /// For drills and tests: the scheduler works as if it were this time. Refused in
+    /// production.
+    pub clock: Option<chrono::DateTime<chrono::Utc>>,
+    /// A folder whose templates (same names as the built-in ones) replace the built-in.
+    pub templates_dir: Option<PathBuf>,
+    /// A distribution address that receives what quality leads receive.
+    pub quality_leads_address: Option<String>,
+    /// Per department code, a distribution address that receives what its handlers receive.
+    pub department_addresses: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for Notify {
+    fn default() -> Self {
+        Self {
+            dispatch: true,
+            max_attempts: 8,
+            backoff_initial_ms: 30_000,
+            backoff_max_secs: 3600,
+            lease_secs: 120,
+            poll_ms: 5000,
+            batch: 20,
+            smtp_timeout_secs: 30,
+            schedule: true,
+            schedule_interval_secs: 300,
+            remind_working_days_before: 2,
+            clock: None,
+            templates_dir: None,
+            quality_leads_address: None,
+            department_addresses: Default::default(),
+        }
+    }
 }
 
 fn serialize_secret<S: serde::Serializer>(value: &Option<Secret>, s: S) -> Result<S::Ok, S::Error> {
@@ -169,6 +243,14 @@ impl Default for Settings {
             data_key_previous: None,
             break_glass_minutes: 60,
             retention: Retention::default(),
+            smtp_url: None,
+            mail_from: "Candour <candour@localhost>".into(),
+            bank_holidays: crate::notify::calendar::ENGLAND_AND_WALES
+                .iter()
+                .map(|d| d.to_string())
+                .collect(),
+            notify: Notify::default(),
+            obligation_rules: crate::notify::rules::defaults(),
             limits: Limits::default(),
             diagnostics: Diagnostics::default(),
         }
@@ -282,6 +364,68 @@ impl Settings {
                 "timezone",
                 "must be an IANA time zone such as Europe/London",
             ));
+        }
+        if let Some(url) = &self.smtp_url {
+            let url = url.expose_secret();
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                return Err(invalid(
+                    "smtp_url",
+                    "must start with smtp:// or smtps:// (e.g. smtp://user:pass@relay:587?tls=required)",
+                ));
+            }
+        }
+        if self.mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(invalid(
+                "mail_from",
+                "must be an email address, optionally with a name: Candour <candour@trust.nhs.uk>",
+            ));
+        }
+        if let Err(e) = crate::notify::calendar::WorkingCalendar::new(&self.bank_holidays) {
+            return Err(ConfigError::Invalid {
+                key: "bank_holidays",
+                message: e,
+            });
+        }
+        let n = &self.notify;
+        if n.max_attempts == 0 || n.batch == 0 || n.poll_ms == 0 || n.schedule_interval_secs == 0 {
+            return Err(invalid(
+                "notify",
+                "max_attempts, batch, poll_ms and schedule_interval_secs must be at least 1",
+            ));
+        }
+        if n.lease_secs <= n.smtp_timeout_secs {
+            return Err(invalid(
+                "notify.lease_secs",
+                "must be longer than notify.smtp_timeout_secs, or a slow send could go out twice",
+            ));
+        }
+        if n.clock.is_some() && self.environment == Environment::Production {
+            return Err(invalid(
+                "notify.clock",
+                "is for drills and tests; production runs on the real time",
+            ));
+        }
+        for (code, address) in &n.department_addresses {
+            if address.parse::<lettre::Address>().is_err() {
+                return Err(ConfigError::Invalid {
+                    key: "notify.department_addresses",
+                    message: format!("{code}: {address:?} is not an email address"),
+                });
+            }
+        }
+        if let Some(a) = &n.quality_leads_address {
+            if a.parse::<lettre::Address>().is_err() {
+                return Err(invalid(
+                    "notify.quality_leads_address",
+                    "is not an email address",
+                ));
+            }
+        }
+        if let Err(e) = crate::notify::rules::check(&self.obligation_rules) {
+            return Err(ConfigError::Invalid {
+                key: "obligation_rules",
+                message: e,
+            });
         }
         let l = &self.limits;
         for (key, value) in [

@@ -24,6 +24,10 @@ pub struct AppState {
     pub keys: crate::protect::KeyRing,
     /// Writes the access log.
     pub access_log: crate::trail::access::AccessLogWriter,
+    /// Templates, calendar and the dispatcher's wake-up, for the outbox and scheduler.
+    pub notifier: crate::notify::Notifier,
+    /// Cancelled when this instance stops: its background tasks end.
+    pub stop: tokio_util::sync::CancellationToken,
 }
 
 /// The caller of one request.

@@ -53,6 +53,8 @@ pub struct Db {
     sqlite_writer: Option<Arc<Mutex<()>>>,
     /// Woken after each write commits, so the trail sealer seals new events promptly.
     pub trail_wake: Arc<Notify>,
+    /// Woken after each write commits, so queued email goes out promptly.
+    pub outbox_wake: Arc<Notify>,
 }
 
 /// A write transaction (and, on SQLite, this process's write turn).
@@ -60,6 +62,7 @@ pub struct WriteTx {
     pub tx: DatabaseTransaction,
     _turn: Option<OwnedMutexGuard<()>>,
     wake: Arc<Notify>,
+    outbox_wake: Arc<Notify>,
 }
 
 impl std::ops::Deref for WriteTx {
@@ -73,6 +76,7 @@ impl WriteTx {
     pub async fn commit(self) -> Result<(), DbErr> {
         self.tx.commit().await?;
         self.wake.notify_one();
+        self.outbox_wake.notify_one();
         Ok(())
     }
 
@@ -109,6 +113,7 @@ impl Db {
             conn,
             sqlite_writer: is_sqlite.then(|| Arc::new(Mutex::new(()))),
             trail_wake: Arc::new(Notify::new()),
+            outbox_wake: Arc::new(Notify::new()),
         })
     }
 
@@ -140,6 +145,7 @@ impl Db {
             tx,
             _turn: turn,
             wake: self.trail_wake.clone(),
+            outbox_wake: self.outbox_wake.clone(),
         })
     }
 }

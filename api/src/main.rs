@@ -39,6 +39,9 @@ enum Command {
     /// Dispose of every record past its retention date that has no legal hold: remove its
     /// content, keep a tombstone, write a trail event.
     Dispose,
+    /// Send queued email and raise deadline reminders without serving HTTP (the scheduler
+    /// too unless notify.schedule is false), until SIGTERM or SIGINT.
+    Dispatch,
 }
 
 #[derive(clap::Args)]
@@ -259,7 +262,51 @@ async fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
+        Command::Dispatch => {
+            candour::telemetry::init(&settings);
+            if settings.smtp_url.is_none() {
+                return Err(
+                    "configuration: smtp_url: dispatch needs an SMTP server (CANDOUR_SMTP_URL)"
+                        .into(),
+                );
+            }
+            let schedule = settings.notify.schedule;
+            let state = candour::startup::prepare(settings)
+                .await
+                .map_err(|e| e.to_string())?;
+            candour::startup::start_background(&state, true, schedule)
+                .map_err(|e| e.to_string())?;
+            wait_for_signal().await;
+            tracing::info!("stopping the dispatcher");
+            state.stop.cancel();
+            // In-flight sends finish or are left to their leases.
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            Ok(())
+        }
         Command::Schema | Command::GenerateDataKey => unreachable!("handled above"),
+    }
+}
+
+async fn wait_for_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
     }
 }
 

@@ -64,6 +64,8 @@ pub async fn prepare(settings: Settings) -> Result<Arc<AppState>, StartupError> 
     }
     crate::trail::chain::spawn_sealer(db.clone(), db.trail_wake.clone());
     let access_log = crate::trail::access::AccessLogWriter::spawn(db.clone());
+    let notifier = crate::notify::Notifier::new(&settings, db.outbox_wake.clone())
+        .map_err(|e| StartupError(format!("configuration: {e}")))?;
     Ok(Arc::new(AppState {
         db,
         settings: Arc::new(settings),
@@ -72,7 +74,54 @@ pub async fn prepare(settings: Settings) -> Result<Arc<AppState>, StartupError> 
         staff_seen: Mutex::new(HashMap::new()),
         keys,
         access_log,
+        notifier,
+        stop: tokio_util::sync::CancellationToken::new(),
     }))
+}
+
+/// Starts this instance's email dispatcher (when an SMTP server is configured) and its
+/// deadline scheduler, as `notify.dispatch` and `notify.schedule` say. They run until
+/// `state.stop` is cancelled.
+pub fn start_background(
+    state: &Arc<AppState>,
+    dispatch: bool,
+    schedule: bool,
+) -> Result<(), StartupError> {
+    if dispatch {
+        match crate::notify::dispatch::Dispatcher::new(state.db.clone(), state.settings.clone())
+            .map_err(|e| StartupError(format!("configuration: {e}")))?
+        {
+            Some(d) => {
+                tokio::spawn(d.run(state.notifier.wake.clone(), state.stop.clone()));
+            }
+            None => tracing::warn!(
+                "no smtp_url: emails are queued in the outbox and wait until one is configured"
+            ),
+        }
+    }
+    if schedule {
+        tokio::spawn(crate::notify::schedule::run(
+            state.clone(),
+            state.stop.clone(),
+        ));
+    }
+    Ok(())
+}
+
+/// Stops a running instance: its HTTP server and its background tasks.
+#[derive(Clone)]
+pub struct Stopper {
+    server: actix_web::dev::ServerHandle,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl Stopper {
+    /// Stops accepting requests and ends the dispatcher and scheduler. `graceful` lets
+    /// in-flight requests finish; otherwise they are dropped (as if the process died).
+    pub async fn stop(&self, graceful: bool) {
+        self.stop.cancel();
+        self.server.stop(graceful).await;
+    }
 }
 
 /// A database URL without its password, for messages.
@@ -95,8 +144,10 @@ impl Application {
             .local_addr()
             .map_err(|e| StartupError(e.to_string()))?
             .port();
+        let (dispatch, schedule) = (settings.notify.dispatch, settings.notify.schedule);
         let state = prepare(settings).await?;
         let server = run(listener, state.clone())?;
+        start_background(&state, dispatch, schedule)?;
         Ok(Self {
             port,
             server,
@@ -108,9 +159,20 @@ impl Application {
         self.port
     }
 
+    /// A handle that stops this instance from elsewhere.
+    pub fn stopper(&self) -> Stopper {
+        Stopper {
+            server: self.server.handle(),
+            stop: self.state.stop.clone(),
+        }
+    }
+
     /// Serves until SIGTERM/SIGINT, then lets in-flight requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let stop = self.state.stop.clone();
+        let out = self.server.await;
+        stop.cancel();
+        out
     }
 }
 
@@ -131,6 +193,41 @@ async fn readyz(state: web::Data<Arc<AppState>>) -> HttpResponse {
                 .body("database unreachable")
         }
     }
+}
+
+/// Prometheus text: the outbox by state, and failed delivery attempts.
+async fn metrics(state: web::Data<Arc<AppState>>) -> HttpResponse {
+    let counts = match crate::notify::dispatch::counts(&state.db).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %crate::error::db_error_kind(&e), "metrics query failed");
+            return HttpResponse::ServiceUnavailable()
+                .content_type("text/plain")
+                .body("database unreachable");
+        }
+    };
+    let mut out = String::from(
+        "# HELP candour_notifications Emails in the outbox by state.\n\
+         # TYPE candour_notifications gauge\n",
+    );
+    let mut failed = 0;
+    for (k, n) in counts {
+        if k == "attempts_failed" {
+            failed = n;
+        } else {
+            out.push_str(&format!("candour_notifications{{state=\"{k}\"}} {n}\n"));
+        }
+    }
+    out.push_str(
+        "# HELP candour_notification_failed_attempts_total Delivery attempts that failed (each is retried or dead-lettered).\n\
+         # TYPE candour_notification_failed_attempts_total counter\n",
+    );
+    out.push_str(&format!(
+        "candour_notification_failed_attempts_total {failed}\n"
+    ));
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(out)
 }
 
 async fn schema_sdl() -> HttpResponse {
@@ -158,6 +255,7 @@ fn run(listener: TcpListener, state: Arc<AppState>) -> Result<Server, StartupErr
             .route("/graphql", web::get().to(crate::graphql::http::get))
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
+            .route("/metrics", web::get().to(metrics))
             .route("/schema.graphql", web::get().to(schema_sdl))
     })
     .shutdown_timeout(settings.shutdown_timeout_secs);

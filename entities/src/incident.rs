@@ -54,6 +54,8 @@ pub struct Model {
     /// When the content was removed at the end of its retention period; the row stays as
     /// a tombstone.
     pub disposed_at: Option<DateTimeUtc>,
+    /// JSON array of the facts regulatory obligations follow from (RegulatoryFact names).
+    pub regulatory_facts: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

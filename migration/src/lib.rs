@@ -7,6 +7,7 @@ mod m20261125_000002_audits;
 mod m20261125_000003_improvement;
 mod m20261125_000004_corrective_actions;
 mod m20261125_000005_information_governance;
+mod m20261125_000006_notifications;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_improvement::Migration),
             Box::new(m20261125_000004_corrective_actions::Migration),
             Box::new(m20261125_000005_information_governance::Migration),
+            Box::new(m20261125_000006_notifications::Migration),
         ]
     }
 }

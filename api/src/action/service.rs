@@ -185,7 +185,7 @@ pub async fn create(
         updated_at: now,
         version: 1,
     };
-    insert(&*tx, rc, &Actor::of(p, staff), &model).await?;
+    insert(&*tx, state, rc, &Actor::of(p, staff), &model).await?;
     tx.commit().await?;
     let access = access_to(state, rc, &model).await?;
     Ok((model, access))
@@ -224,14 +224,31 @@ async fn incident_source<C: ConnectionTrait>(
     Ok(source.department_id)
 }
 
+/// The reference of the incident an action was raised from, for emails.
+async fn source_reference<C: ConnectionTrait>(
+    conn: &C,
+    m: &action::Model,
+) -> AppResult<Option<String>> {
+    Ok(match m.incident_id {
+        Some(id) => incident::Entity::find_by_id(id)
+            .one(conn)
+            .await?
+            .map(|i| i.reference),
+        None => None,
+    })
+}
+
 async fn insert<C: ConnectionTrait>(
     conn: &C,
+    state: &AppState,
     rc: &RequestCtx,
     actor: &Actor,
     m: &action::Model,
 ) -> AppResult<()> {
     action::Entity::insert(m.clone().into_active_model())
         .exec_without_returning(conn)
+        .await?;
+    crate::notify::events::action_assigned(conn, state, m, source_reference(conn, m).await?)
         .await?;
     let mut diff = Diff::new();
     diff.field(
@@ -442,7 +459,16 @@ pub async fn update(
             version: 1,
             ..next.clone()
         };
-        insert(&*tx, rc, &actor, &follow_up).await?;
+        insert(&*tx, state, rc, &actor, &follow_up).await?;
+    }
+    if next.owner_email != current.owner_email {
+        crate::notify::events::action_assigned(
+            &*tx,
+            state,
+            &next,
+            source_reference(&*tx, &next).await?,
+        )
+        .await?;
     }
     tx.commit().await?;
     let access = access_to(state, rc, &next).await?;

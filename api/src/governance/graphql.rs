@@ -56,7 +56,12 @@ fn kind_of(entity_type: &str, id: Uuid) -> ID {
     concrete(name = "TrailEventEdge", params(TrailEvent)),
     concrete(name = "RetentionRecordEdge", params(RetentionRecord)),
     concrete(name = "LegalHoldEdge", params(LegalHold)),
-    concrete(name = "BreakGlassGrantEdge", params(BreakGlassGrant))
+    concrete(name = "BreakGlassGrantEdge", params(BreakGlassGrant)),
+    concrete(
+        name = "NotificationEdge",
+        params(crate::notify::graphql::Notification)
+    ),
+    concrete(name = "ObligationEdge", params(crate::notify::graphql::Obligation))
 )]
 pub struct Edge<T: OutputType> {
     pub cursor: String,
@@ -71,7 +76,15 @@ pub struct Edge<T: OutputType> {
     concrete(name = "AuditTrailConnection", params(TrailEvent)),
     concrete(name = "RetentionRecordConnection", params(RetentionRecord)),
     concrete(name = "LegalHoldConnection", params(LegalHold)),
-    concrete(name = "BreakGlassGrantConnection", params(BreakGlassGrant))
+    concrete(name = "BreakGlassGrantConnection", params(BreakGlassGrant)),
+    concrete(
+        name = "NotificationConnection",
+        params(crate::notify::graphql::Notification)
+    ),
+    concrete(
+        name = "ObligationConnection",
+        params(crate::notify::graphql::Obligation)
+    )
 )]
 pub struct Connection<T: OutputType>
 where
@@ -100,7 +113,7 @@ where
     Edge<T>: OutputType,
 {
     /// A page of `rows`, with each row's cursor and node.
-    fn page<M>(
+    pub(crate) fn page<M>(
         rows: Vec<M>,
         more: bool,
         had_after: bool,

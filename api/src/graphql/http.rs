@@ -198,6 +198,19 @@ async fn execute(
     // The access log is written before anything is answered, in the same count.
     let run = async {
         let outcome = run.await;
+        // Staff are known from their tokens: a person's record (roles, departments, email)
+        // is refreshed on sight, at most once per quarter hour, so emails find them. Not
+        // after an anonymous report.
+        if let Ok(Some(p)) = &auth {
+            if !p.is_service() && !recorder.anonymous() {
+                if let Err(e) = crate::org::service::upsert_staff(state, p).await {
+                    tracing::warn!(
+                        error = e.code(),
+                        "recording the caller's staff record failed"
+                    );
+                }
+            }
+        }
         let logged = match &outcome {
             Ok(_) => {
                 let notes = recorder.take();

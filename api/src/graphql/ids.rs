@@ -23,6 +23,8 @@ pub enum Kind {
     AccessEvent,
     BreakGlassGrant,
     LegalHold,
+    Notification,
+    Obligation,
 }
 
 impl Kind {
@@ -43,6 +45,8 @@ impl Kind {
             Self::AccessEvent => "AccessEvent",
             Self::BreakGlassGrant => "BreakGlassGrant",
             Self::LegalHold => "LegalHold",
+            Self::Notification => "Notification",
+            Self::Obligation => "Obligation",
         }
     }
 
@@ -63,6 +67,8 @@ impl Kind {
             "AccessEvent" => Self::AccessEvent,
             "BreakGlassGrant" => Self::BreakGlassGrant,
             "LegalHold" => Self::LegalHold,
+            "Notification" => Self::Notification,
+            "Obligation" => Self::Obligation,
             _ => return None,
         })
     }

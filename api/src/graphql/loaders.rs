@@ -49,6 +49,21 @@ pub struct AuditLoader(DatabaseConnection);
 pub struct FindingLoader(DatabaseConnection);
 pub struct ActionsByProjectLoader(DatabaseConnection);
 pub struct ProjectLoader(DatabaseConnection);
+pub struct ObligationsByIncidentLoader(DatabaseConnection);
+
+impl Loader<Uuid> for ObligationsByIncidentLoader {
+    type Value = Vec<entities::obligation::Model>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, LoadError> {
+        use entities::obligation;
+        let rows = obligation::Entity::find()
+            .filter(obligation::Column::IncidentId.is_in(keys.iter().copied()))
+            .order_by_asc(obligation::Column::DueAt)
+            .all(&self.0)
+            .await?;
+        Ok(group(rows, |o| o.incident_id))
+    }
+}
 
 impl Loader<Uuid> for ProjectLoader {
     type Value = entities::improvement_project::Model;
@@ -347,6 +362,7 @@ pub struct Loaders {
     pub projects: DataLoader<ProjectLoader>,
     pub findings_by_audit: DataLoader<FindingsByAuditLoader>,
     pub actions_by_finding: DataLoader<ActionsByFindingLoader>,
+    pub obligations_by_incident: DataLoader<ObligationsByIncidentLoader>,
 }
 
 impl Loaders {
@@ -384,6 +400,10 @@ impl Loaders {
             findings_by_audit: DataLoader::new(FindingsByAuditLoader(conn.clone()), spawn_counted),
             actions_by_finding: DataLoader::new(
                 ActionsByFindingLoader(conn.clone()),
+                spawn_counted,
+            ),
+            obligations_by_incident: DataLoader::new(
+                ObligationsByIncidentLoader(conn.clone()),
                 spawn_counted,
             ),
         }

@@ -115,7 +115,9 @@ impl NodeQuery {
             | Kind::Measurement
             | Kind::AccessEvent
             | Kind::BreakGlassGrant
-            | Kind::LegalHold => None,
+            | Kind::LegalHold
+            | Kind::Notification
+            | Kind::Obligation => None,
         })
     }
 }
@@ -128,6 +130,7 @@ pub struct Query(
     AuditQuery,
     ImprovementQuery,
     GovernanceQuery,
+    crate::notify::graphql::NotifyQuery,
     NodeQuery,
 );
 
@@ -139,6 +142,7 @@ pub struct Mutation(
     AuditMutation,
     ImprovementMutation,
     GovernanceMutation,
+    crate::notify::graphql::NotifyMutation,
 );
 
 pub type CandourSchema = Schema<Query, Mutation, EmptySubscription>;

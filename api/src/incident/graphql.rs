@@ -243,6 +243,34 @@ impl Incident {
     async fn feedback_to_reporter(&self) -> Option<&str> {
         self.m.feedback_to_reporter.as_deref()
     }
+    /// Facts that decide what is owed to regulators and to the patient.
+    async fn regulatory_facts(&self) -> Vec<crate::notify::rules::RegulatoryFact> {
+        crate::notify::rules::RegulatoryFact::parse_set(&self.m.regulatory_facts)
+            .into_iter()
+            .collect()
+    }
+    /// What is owed to the patient and to regulators because of this incident, each a
+    /// clock (all states, soonest due first); null for viewers who only reported it.
+    async fn obligations(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<Option<Vec<crate::notify::graphql::Obligation>>> {
+        if !self.access.internal {
+            return Ok(None);
+        }
+        let rows = Loaders::of(ctx)
+            .obligations_by_incident
+            .load_one(self.m.id)
+            .await
+            .map_err(crate::error::AppError::from)?
+            .unwrap_or_default();
+        let now = chrono::Utc::now();
+        Ok(Some(
+            rows.into_iter()
+                .map(|o| crate::notify::graphql::Obligation::of(o, self.m.reference.clone(), now))
+                .collect(),
+        ))
+    }
     async fn duty_of_candour(&self, ctx: &Context<'_>) -> GqlResult<DutyOfCandour> {
         let rows = Loaders::of(ctx)
             .candour_steps
@@ -583,6 +611,9 @@ pub struct ReportIncidentInput {
     pub anonymous: Option<bool>,
     /// Send the same key again (e.g. a double-submitted form) to get the first result back.
     pub idempotency_key: Option<String>,
+    /// Facts that decide what is owed to regulators (RIDDOR, IR(ME)R, ICO, MHRA, SABRE)
+    /// and to the patient (prolonged psychological harm): see `obligations`.
+    pub regulatory_facts: Option<Vec<crate::notify::rules::RegulatoryFact>>,
 }
 
 #[derive(SimpleObject)]
@@ -616,6 +647,8 @@ pub struct TriageIncidentInput {
     pub feedback_to_reporter: Option<String>,
     /// Overrides the harm-derived default.
     pub duty_of_candour_applies: Option<bool>,
+    /// Replaces the regulatory facts; the incident's obligations follow.
+    pub regulatory_facts: Option<Vec<crate::notify::rules::RegulatoryFact>>,
 }
 
 #[derive(InputObject)]
@@ -683,6 +716,11 @@ impl IncidentMutation {
             }),
             anonymous: input.anonymous.unwrap_or(false),
             idempotency_key: input.idempotency_key,
+            regulatory_facts: input
+                .regulatory_facts
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
         };
         let (m, access, follow_up_code) = service::report(state(ctx), request(ctx), new).await?;
         Ok(ReportIncidentPayload {
@@ -713,6 +751,7 @@ impl IncidentMutation {
             findings: input.findings,
             feedback_to_reporter: input.feedback_to_reporter,
             duty_of_candour_applies: input.duty_of_candour_applies,
+            regulatory_facts: input.regulatory_facts.map(|f| f.into_iter().collect()),
         };
         let (m, access) =
             service::triage(state(ctx), request(ctx), id, input.expected_version, t).await?;

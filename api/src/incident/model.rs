@@ -191,6 +191,7 @@ pub struct NewIncident {
     pub equipment: Option<EquipmentDetails>,
     pub anonymous: bool,
     pub idempotency_key: Option<String>,
+    pub regulatory_facts: std::collections::BTreeSet<crate::notify::rules::RegulatoryFact>,
 }
 
 /// Governance facts a handler sets during review; `None` leaves a fact unchanged.
@@ -205,6 +206,8 @@ pub struct Triage {
     pub findings: Option<String>,
     pub feedback_to_reporter: Option<String>,
     pub duty_of_candour_applies: Option<bool>,
+    /// Replaces the incident's regulatory facts when given.
+    pub regulatory_facts: Option<std::collections::BTreeSet<crate::notify::rules::RegulatoryFact>>,
 }
 
 /// The ordering of incident lists.

@@ -287,6 +287,9 @@ pub async fn report(
 ) -> AppResult<(incident::Model, Access, Option<String>)> {
     let p = rc.principal()?;
     workflow::may_report(p)?;
+    if input.anonymous {
+        rc.access.mark_anonymous();
+    }
     let input = parse_report(state, input).await?;
     // What the payload may show: an anonymous receipt shows nothing sensitive and records
     // no read (a read by the reporter would name them in the access log).
@@ -385,6 +388,7 @@ pub async fn report(
         version: 1,
         updated_at: now,
         disposed_at: None,
+        regulatory_facts: crate::notify::rules::RegulatoryFact::to_json(&input.regulatory_facts),
     };
     incident::Entity::insert(model.clone().into_active_model())
         .exec_without_returning(&*tx)
@@ -434,6 +438,8 @@ pub async fn report(
         diff,
     )
     .await?;
+    crate::notify::obligations::sync(&*tx, state, Some(&rc.request_id), &actor, &model).await?;
+    crate::notify::events::incident_reported(&*tx, state, &model).await?;
     tx.commit().await?;
     tracing::info!(incident = %model.id, reference = %model.reference, "incident reported");
     let access = if model.anonymous {
@@ -671,6 +677,9 @@ pub async fn triage(
     if t.duty_of_candour_applies.is_some() {
         next.duty_of_candour_applies = t.duty_of_candour_applies;
     }
+    if let Some(f) = &t.regulatory_facts {
+        next.regulatory_facts = crate::notify::rules::RegulatoryFact::to_json(f);
+    }
     if status == IncidentStatus::Reported {
         next.status = IncidentStatus::UnderReview.as_str().into();
         next.triaged_at = Some(now());
@@ -711,6 +720,11 @@ pub async fn triage(
             current.duty_of_candour_applies,
             next.duty_of_candour_applies,
         )
+        .field(
+            "regulatoryFacts",
+            &current.regulatory_facts,
+            &next.regulatory_facts,
+        )
         .field("version", current.version, next.version);
     trail::record(
         &*tx,
@@ -722,6 +736,9 @@ pub async fn triage(
         diff,
     )
     .await?;
+    crate::notify::obligations::sync(&*tx, state, Some(&rc.request_id), &actor(p, staff), &next)
+        .await?;
+    crate::notify::events::incident_harm_confirmed(&*tx, state, &current, &next).await?;
     tx.commit().await?;
     Ok((next, access))
 }
@@ -736,12 +753,17 @@ async fn candour_steps<C: ConnectionTrait>(conn: &C, id: Uuid) -> AppResult<Vec<
         .collect())
 }
 
+/// Whether the duty of candour applies: as decided in triage, else moderate harm or worse
+/// or prolonged psychological harm (28 days or more).
 pub fn duty_applies(m: &incident::Model) -> bool {
-    workflow::duty_of_candour_applies(
-        m.duty_of_candour_applies,
-        HarmLevel::from_rank(m.physical_harm),
-        HarmLevel::from_rank(m.psychological_harm),
-    )
+    let prolonged = crate::notify::rules::RegulatoryFact::parse_set(&m.regulatory_facts)
+        .contains(&crate::notify::rules::RegulatoryFact::ProlongedPsychologicalHarm);
+    m.duty_of_candour_applies.unwrap_or(prolonged)
+        || workflow::duty_of_candour_applies(
+            m.duty_of_candour_applies,
+            HarmLevel::from_rank(m.physical_harm),
+            HarmLevel::from_rank(m.psychological_harm),
+        )
 }
 
 pub struct TransitionRequest {
@@ -844,6 +866,9 @@ pub async fn transition(
         diff,
     )
     .await?;
+    if req.to == IncidentStatus::Closed {
+        crate::notify::events::incident_closed(&*tx, state, &next).await?;
+    }
     tx.commit().await?;
     Ok((next, access))
 }
@@ -937,6 +962,8 @@ pub async fn record_candour_step(
     };
     candour_step::Entity::insert(row.clone().into_active_model())
         .exec_without_returning(&*tx)
+        .await?;
+    crate::notify::obligations::on_candour_step(&*tx, id, step.as_str(), row.taken_at, staff)
         .await?;
     let next = save(&tx, current.clone(), expected_version).await?;
     let mut diff = Diff::new();

@@ -66,6 +66,19 @@ impl WorkingCalendar {
         !matches!(d.weekday(), Weekday::Sat | Weekday::Sun) && !self.holidays.contains(&d)
     }
 
+    /// The date `n` working days before `end` (`end` itself not counted).
+    pub fn sub_working_days(&self, end: NaiveDate, n: u32) -> NaiveDate {
+        let mut d = end;
+        let mut left = n;
+        while left > 0 {
+            d = d - Days::new(1);
+            if self.is_working_day(d) {
+                left -= 1;
+            }
+        }
+        d
+    }
+
     /// The date `n` working days after `start` (`start` itself not counted, whatever it is).
     pub fn add_working_days(&self, start: NaiveDate, n: u32) -> NaiveDate {
         let mut d = start;

@@ -1,2 +1,281 @@
-//! Notifications and deadlines. So far: the working-day calendar deadlines are counted in.
+//! Notifications and deadlines (DESIGN §5). Rules turn domain events into emails written to
+//! the outbox in the same transaction as the change (`enqueue`); a dispatcher sends them
+//! (`dispatch`); a scheduler raises deadline reminders once each (`schedule`); regulatory
+//! obligations follow from incidents' facts by rules held as data (`rules`, `obligations`).
 pub mod calendar;
+pub mod dispatch;
+pub mod events;
+pub mod graphql;
+pub mod obligations;
+pub mod recipients;
+pub mod rules;
+pub mod schedule;
+pub mod templates;
+
+use std::sync::Arc;
+
+use async_graphql::Enum;
+use chrono::{DateTime, Utc};
+use entities::{notification, notification_preference};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::config::Settings;
+use crate::error::{AppError, AppResult};
+
+/// What an email is about. Mandatory kinds go to everyone they are addressed to; the
+/// others can be switched off per person.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NotificationKind {
+    /// An incident was reported to your department (handlers).
+    IncidentReported,
+    /// An incident of moderate harm or worse was reported (handlers and quality leads).
+    /// Mandatory.
+    SeriousIncidentReported,
+    /// A corrective action was assigned to you.
+    ActionAssigned,
+    /// A corrective action you own is due in 7 days.
+    ActionDueSoon,
+    /// A corrective action you own is due today.
+    ActionDueToday,
+    /// A corrective action you own is overdue.
+    ActionOverdue,
+    /// A corrective action is 14 days overdue (the incident's handler or quality leads).
+    /// Mandatory.
+    ActionEscalated,
+    /// An incident you reported was closed, with what was learned.
+    IncidentClosed,
+    /// An audit you lead is due to start within 7 days.
+    AuditDue,
+    /// A duty-of-candour or regulatory deadline is near. Mandatory.
+    ObligationDueSoon,
+    /// A duty-of-candour or regulatory deadline passed unmet. Mandatory.
+    ObligationMissed,
+}
+
+impl NotificationKind {
+    pub const ALL: [NotificationKind; 11] = [
+        Self::IncidentReported,
+        Self::SeriousIncidentReported,
+        Self::ActionAssigned,
+        Self::ActionDueSoon,
+        Self::ActionDueToday,
+        Self::ActionOverdue,
+        Self::ActionEscalated,
+        Self::IncidentClosed,
+        Self::AuditDue,
+        Self::ObligationDueSoon,
+        Self::ObligationMissed,
+    ];
+
+    /// Escalations and anything owed to a patient or a regulator cannot be switched off.
+    pub fn mandatory(self) -> bool {
+        matches!(
+            self,
+            Self::SeriousIncidentReported
+                | Self::ActionEscalated
+                | Self::ObligationDueSoon
+                | Self::ObligationMissed
+        )
+    }
+
+    /// The stored name (as in the schema).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::IncidentReported => "INCIDENT_REPORTED",
+            Self::SeriousIncidentReported => "SERIOUS_INCIDENT_REPORTED",
+            Self::ActionAssigned => "ACTION_ASSIGNED",
+            Self::ActionDueSoon => "ACTION_DUE_SOON",
+            Self::ActionDueToday => "ACTION_DUE_TODAY",
+            Self::ActionOverdue => "ACTION_OVERDUE",
+            Self::ActionEscalated => "ACTION_ESCALATED",
+            Self::IncidentClosed => "INCIDENT_CLOSED",
+            Self::AuditDue => "AUDIT_DUE",
+            Self::ObligationDueSoon => "OBLIGATION_DUE_SOON",
+            Self::ObligationMissed => "OBLIGATION_MISSED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The templates' base name.
+    pub fn template(self) -> &'static str {
+        match self {
+            Self::IncidentReported => "incident_reported",
+            Self::SeriousIncidentReported => "serious_incident_reported",
+            Self::ActionAssigned => "action_assigned",
+            Self::ActionDueSoon => "action_due_soon",
+            Self::ActionDueToday => "action_due_today",
+            Self::ActionOverdue => "action_overdue",
+            Self::ActionEscalated => "action_escalated",
+            Self::IncidentClosed => "incident_closed",
+            Self::AuditDue => "audit_due",
+            Self::ObligationDueSoon => "obligation_due_soon",
+            Self::ObligationMissed => "obligation_missed",
+        }
+    }
+}
+
+/// Delivery states as stored.
+pub const QUEUED: &str = "QUEUED";
+pub const SENT: &str = "SENT";
+pub const DEAD: &str = "DEAD";
+
+/// Shared by the outbox writers, the dispatcher and the scheduler of one process.
+pub struct Notifier {
+    pub templates: templates::Templates,
+    pub calendar: calendar::WorkingCalendar,
+    pub tz: chrono_tz::Tz,
+    /// Woken after commits that may have queued email, so it goes out promptly.
+    pub wake: Arc<Notify>,
+    /// The host part of Message-IDs.
+    pub message_host: String,
+}
+
+impl Notifier {
+    pub fn new(settings: &Settings, wake: Arc<Notify>) -> Result<Self, String> {
+        let templates = templates::Templates::load(settings.notify.templates_dir.clone())?;
+        let calendar = calendar::WorkingCalendar::new(&settings.bank_holidays)?;
+        let tz = settings
+            .timezone
+            .parse()
+            .map_err(|_| "timezone: not an IANA time zone".to_string())?;
+        let message_host = settings
+            .public_url
+            .split("://")
+            .nth(1)
+            .and_then(|rest| rest.split(['/', ':']).next())
+            .filter(|h| !h.is_empty())
+            .unwrap_or("candour.localhost")
+            .to_string();
+        Ok(Self {
+            templates,
+            calendar,
+            tz,
+            wake,
+            message_host,
+        })
+    }
+
+    /// The time reminders are computed at: the real time, or `notify.clock` in drills.
+    pub fn now(settings: &Settings) -> DateTime<Utc> {
+        settings.notify.clock.unwrap_or_else(Utc::now)
+    }
+}
+
+/// Someone an email goes to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Recipient {
+    /// Lower-case address.
+    pub email: String,
+    /// The staff member, for their preferences; None for a distribution address.
+    pub staff_id: Option<Uuid>,
+}
+
+/// One email for one or more recipients, before rendering.
+pub struct Draft {
+    pub kind: NotificationKind,
+    /// Names the occasion, e.g. `incident.reported:<id>`: with the recipient it makes the
+    /// email's dedupe key, so the same occasion never emails the same person twice.
+    pub occasion: String,
+    pub entity_type: &'static str,
+    pub entity_id: Uuid,
+    pub reference: Option<String>,
+    /// Template variables (never a sensitive value).
+    pub vars: serde_json::Value,
+}
+
+/// Writes `draft` to the outbox for each recipient who has not switched its kind off, in
+/// the caller's transaction. Returns how many were queued (a repeat occasion queues none).
+pub async fn enqueue<C: ConnectionTrait>(
+    conn: &C,
+    notifier: &Notifier,
+    draft: Draft,
+    recipients: Vec<Recipient>,
+) -> AppResult<usize> {
+    let mut recipients = recipients;
+    recipients.sort();
+    recipients.dedup_by(|a, b| a.email == b.email);
+    if !draft.kind.mandatory() {
+        let staff: Vec<Uuid> = recipients.iter().filter_map(|r| r.staff_id).collect();
+        if !staff.is_empty() {
+            let off: Vec<Uuid> = notification_preference::Entity::find()
+                .filter(notification_preference::Column::StaffId.is_in(staff))
+                .filter(notification_preference::Column::Kind.eq(draft.kind.as_str()))
+                .filter(notification_preference::Column::Enabled.eq(false))
+                .all(conn)
+                .await?
+                .into_iter()
+                .map(|p| p.staff_id)
+                .collect();
+            recipients.retain(|r| r.staff_id.is_none_or(|s| !off.contains(&s)));
+        }
+    }
+    if recipients.is_empty() {
+        return Ok(0);
+    }
+    let mut vars = draft.vars;
+    if let Some(map) = vars.as_object_mut() {
+        map.insert("mandatory".into(), draft.kind.mandatory().into());
+        map.insert("kind_name".into(), draft.kind.as_str().into());
+    }
+    let rendered = notifier
+        .templates
+        .render(draft.kind.template(), &vars)
+        .map_err(AppError::Internal)?;
+    let now = Utc::now();
+    let rows: Vec<notification::ActiveModel> = recipients
+        .iter()
+        .map(|r| {
+            let id = Uuid::now_v7();
+            notification::ActiveModel {
+                id: Set(id),
+                kind: Set(draft.kind.as_str().into()),
+                mandatory: Set(draft.kind.mandatory()),
+                dedupe_key: Set(format!("{}|{}", draft.occasion, r.email)),
+                recipient: Set(r.email.clone()),
+                recipient_staff_id: Set(r.staff_id),
+                subject: Set(rendered.subject.clone()),
+                body_text: Set(rendered.text.clone()),
+                body_html: Set(rendered.html.clone()),
+                message_id: Set(format!("{id}@{}", notifier.message_host)),
+                entity_type: Set(Some(draft.entity_type.into())),
+                entity_id: Set(Some(draft.entity_id)),
+                reference: Set(draft.reference.clone()),
+                status: Set(QUEUED.into()),
+                attempts: Set(0),
+                next_attempt_at: Set(now),
+                lease_until: Set(None),
+                leased_by: Set(None),
+                last_error: Set(None),
+                created_at: Set(now),
+                sent_at: Set(None),
+            }
+        })
+        .collect();
+    let n = rows.len();
+    // A repeat of an occasion (another instance's scheduler, a restart) inserts nothing.
+    match notification::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::column(notification::Column::DedupeKey)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await
+    {
+        Ok(inserted) => Ok(inserted as usize),
+        Err(sea_orm::DbErr::RecordNotInserted) => Ok(0),
+        Err(e) => Err(e.into()),
+    }
+    .map(|inserted: usize| inserted.min(n))
+}
+
+/// The link to a record in the intranet pages.
+pub fn link(settings: &Settings, path: &str) -> String {
+    format!("{}/{}", settings.public_url.trim_end_matches('/'), path)
+}

@@ -36,6 +36,9 @@ struct Entry {
 #[derive(Debug, Default)]
 pub struct AccessRecorder {
     entries: Mutex<BTreeMap<(&'static str, Uuid), Entry>>,
+    /// An anonymous report was made in this request: nothing may tie the caller to this
+    /// request, not even a last-seen time on their staff record.
+    anonymous_act: std::sync::atomic::AtomicBool,
 }
 
 /// One record's reads, ready to be written.
@@ -49,6 +52,16 @@ pub struct AccessNote {
 }
 
 impl AccessRecorder {
+    pub fn mark_anonymous(&self) {
+        self.anonymous_act
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn anonymous(&self) -> bool {
+        self.anonymous_act
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Notes that `field` of the record was read in this request.
     pub fn record(
         &self,
