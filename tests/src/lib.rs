@@ -18,6 +18,7 @@ use serde_json::{json, Map, Value};
 pub use candour::config::Settings;
 
 pub mod logs;
+pub mod mail;
 
 /// The HS256 secret every test server is configured with (at least 32 characters).
 pub const JWT_SECRET: &str = "candour-test-suite-hs256-secret-0123456789abcdef";
@@ -37,9 +38,13 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The HS256 secret the server verifies tokens with.
     pub jwt_secret: String,
-    /// The database this server (and only this server) uses.
+    /// The database this server uses (shared only with instances made by
+    /// `another_instance`).
     pub database_url: String,
-    _db: DatabaseGuard,
+    /// The settings this server was built with.
+    pub settings: Settings,
+    stopper: candour::startup::Stopper,
+    _db: std::sync::Arc<DatabaseGuard>,
 }
 
 impl Drop for TestApp {
@@ -69,17 +74,23 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         ..Settings::default()
     };
     configure(&mut settings);
+    start(settings, std::sync::Arc::new(guard)).await
+}
+
+async fn start(settings: Settings, guard: std::sync::Arc<DatabaseGuard>) -> TestApp {
     logs::install();
     let jwt_secret = settings
         .jwt_secret
         .as_ref()
         .map(|s| secrecy::ExposeSecret::expose_secret(s).to_string())
         .unwrap_or_default();
+    let database_url = settings.database_url.clone();
 
-    let app = candour::startup::Application::build(settings)
+    let app = candour::startup::Application::build(settings.clone())
         .await
         .expect("the Candour server builds (migrations run) against a fresh database");
     let port = app.port();
+    let stopper = app.stopper();
     tokio::spawn(app.run_until_stopped());
 
     let client = reqwest::Client::builder()
@@ -94,7 +105,28 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         client,
         jwt_secret,
         database_url,
+        settings,
+        stopper,
         _db: guard,
+    }
+}
+
+impl TestApp {
+    /// Another instance of the server on the same database (as when several `candour
+    /// serve` processes share one PostgreSQL, or one restarts), with this one's settings
+    /// changed by `configure`. The database lives until every instance is dropped.
+    pub async fn another_instance(&self, configure: impl FnOnce(&mut Settings)) -> TestApp {
+        let mut settings = self.settings.clone();
+        settings.bind = "127.0.0.1:0".into();
+        configure(&mut settings);
+        start(settings, self._db.clone()).await
+    }
+
+    /// Stops this instance: it answers no more requests, and its email dispatcher and
+    /// deadline scheduler end. `graceful: false` drops in-flight work as a crash would
+    /// (emails it had taken stay leased until the lease runs out).
+    pub async fn stop(&self, graceful: bool) {
+        self.stopper.stop(graceful).await;
     }
 }
 

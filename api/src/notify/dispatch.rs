@@ -167,7 +167,10 @@ impl Dispatcher {
     async fn deliver(&self, n: notification::Model) {
         let outcome = match self.message(&n) {
             Ok(m) => {
-                let limit = Duration::from_secs(self.settings.notify.smtp_timeout_secs + 5);
+                // lettre's own timeout covers connecting only; this bounds the whole exchange, inside
+                // the lease (lease_secs > smtp_timeout_secs), so a hung send ends before another
+                // dispatcher may take the email over.
+                let limit = Duration::from_secs(self.settings.notify.smtp_timeout_secs);
                 match tokio::time::timeout(limit, self.transport.send(m)).await {
                     Ok(Ok(_)) => Outcome::Sent,
                     Ok(Err(e)) => classify(&e),
