@@ -64,7 +64,8 @@ impl Default for Limits {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Diagnostics {
-    /// Adds an `x-sql-statements` header with the number of SQL statements a request ran.
+    /// Adds an `x-sql-statements` header with the number of SQL statements a request ran,
+    /// and `x-sql-log` with the head of each (parameterised SQL: no values).
     pub sql_statement_count: bool,
 }
 

@@ -15,30 +15,128 @@ use crate::config::Settings;
 
 tokio::task_local! {
     /// Counts the statements run while serving one request (see `count_statements`).
-    static STATEMENTS: Arc<AtomicU64>;
+    static STATEMENTS: Arc<Statements>;
 }
 
-/// Runs `fut` counting the SQL statements it executes; returns the result and the count.
-pub async fn count_statements<F: std::future::Future>(fut: F) -> (F::Output, u64) {
-    let counter = Arc::new(AtomicU64::new(0));
-    let out = STATEMENTS.scope(counter.clone(), fut).await;
-    (out, counter.load(Ordering::Relaxed))
+/// The statements one request ran: how many and, with diagnostics on, which (the head of
+/// each statement's SQL: parameterised, so it carries no values).
+#[derive(Default)]
+pub struct Statements {
+    count: AtomicU64,
+    heads: Option<std::sync::Mutex<Vec<String>>>,
+    /// How many times the request's own task has been polled (see `settle`).
+    polls: AtomicU64,
+}
+
+impl Statements {
+    fn note(&self, sql: &str) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        if let Some(heads) = &self.heads {
+            let head: String = sql
+                .split_whitespace()
+                .take(8)
+                .collect::<Vec<_>>()
+                .join(" ")
+                .chars()
+                .filter(|c| c.is_ascii_graphic() || *c == ' ')
+                .take(80)
+                .collect();
+            heads.lock().expect("statement log").push(head);
+        }
+    }
+
+    /// Adds another task's statements (done on this request's behalf).
+    pub fn add(&self, other: &Statements) {
+        self.count
+            .fetch_add(other.count.load(Ordering::Relaxed), Ordering::Relaxed);
+        if let (Some(mine), Some(theirs)) = (&self.heads, &other.heads) {
+            let theirs = theirs.lock().expect("statement log").clone();
+            mine.lock().expect("statement log").extend(theirs);
+        }
+    }
+
+    /// Waits until the request's task stops being polled: it has gone idle, waiting on
+    /// DataLoader batches. async-graphql resolves a list's rows in a FuturesUnordered that
+    /// yields to the scheduler every couple of rows (each row's own field set wakes it), so
+    /// a page of 50 registers its keys over some 25 turns of the scheduler; under load
+    /// those turns can outlast the DataLoader's 1 ms delay and the batch would go out
+    /// with part of the page (two queries instead of one). Yielding until the request is
+    /// idle lets every key of the level in first. Bounded, in case a request never idles.
+    async fn settle(&self) {
+        for _ in 0..1024 {
+            let before = self.polls.load(Ordering::Relaxed);
+            tokio::task::yield_now().await;
+            if self.polls.load(Ordering::Relaxed) == before {
+                return;
+            }
+        }
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    pub fn heads(&self) -> Vec<String> {
+        self.heads
+            .as_ref()
+            .map(|h| h.lock().expect("statement log").clone())
+            .unwrap_or_default()
+    }
+}
+
+/// Runs `fut` counting the SQL statements it executes (and, when `log`, keeping their
+/// heads); returns the result and what it ran.
+pub async fn count_statements<F: std::future::Future>(
+    fut: F,
+    log: bool,
+) -> (F::Output, Arc<Statements>) {
+    let stats = Arc::new(Statements {
+        count: AtomicU64::new(0),
+        heads: log.then(Default::default),
+        polls: AtomicU64::new(0),
+    });
+    let counted = CountPolls {
+        inner: std::pin::pin!(fut),
+        stats: stats.clone(),
+    };
+    let out = STATEMENTS.scope(stats.clone(), counted).await;
+    (out, stats)
+}
+
+/// Counts the polls of the future it wraps.
+struct CountPolls<'a, F> {
+    inner: std::pin::Pin<&'a mut F>,
+    stats: Arc<Statements>,
+}
+
+impl<F: std::future::Future> std::future::Future for CountPolls<'_, F> {
+    type Output = F::Output;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        self.stats.polls.fetch_add(1, Ordering::Relaxed);
+        self.inner.as_mut().poll(cx)
+    }
 }
 
 /// The current request's statement counter, if any (for work done on its behalf by
 /// another task, such as the access-log writer).
-pub fn statement_counter() -> Option<Arc<AtomicU64>> {
+pub fn statement_counter() -> Option<Arc<Statements>> {
     STATEMENTS.try_with(|c| c.clone()).ok()
 }
 
-/// Spawns `fut` so that its statements count towards the current request's (DataLoader
-/// batches run in tasks of their own).
+/// Spawns a DataLoader batch so that its statements count towards the current request's,
+/// once the request has registered all its keys (see `Statements::settle`).
 pub fn spawn_counted<F>(fut: F) -> tokio::task::JoinHandle<()>
 where
     F: std::future::Future<Output = ()> + Send + 'static,
 {
     match STATEMENTS.try_with(|c| c.clone()) {
-        Ok(counter) => tokio::spawn(STATEMENTS.scope(counter, fut)),
+        Ok(stats) => tokio::spawn(STATEMENTS.scope(stats.clone(), async move {
+            stats.settle().await;
+            fut.await
+        })),
         Err(_) => tokio::spawn(fut),
     }
 }
@@ -106,8 +204,8 @@ impl Db {
             });
         let is_sqlite = settings.database_url.starts_with("sqlite:");
         let mut conn = Database::connect(opts).await?;
-        conn.set_metric_callback(|_info| {
-            let _ = STATEMENTS.try_with(|c| c.fetch_add(1, Ordering::Relaxed));
+        conn.set_metric_callback(|info| {
+            let _ = STATEMENTS.try_with(|c| c.note(&info.statement.sql));
         });
         Ok(Self {
             conn,

@@ -227,7 +227,8 @@ async fn execute(
         };
         (outcome, logged)
     };
-    let ((outcome, logged), statements) = crate::db::count_statements(run).await;
+    let ((outcome, logged), statements) =
+        crate::db::count_statements(run, state.settings.diagnostics.sql_statement_count).await;
     let internal = |what: &str| {
         tracing::error!("{what}");
         let body = serde_json::json!({
@@ -275,7 +276,12 @@ async fn execute(
     let mut http = HttpResponse::build(status);
     http.insert_header((header::CONTENT_TYPE, media.header()));
     if state.settings.diagnostics.sql_statement_count {
-        http.insert_header(("x-sql-statements", HeaderValue::from(statements)));
+        http.insert_header(("x-sql-statements", HeaderValue::from(statements.count())));
+        // Which statements, in the order they ran: for tests and benchmarks that look for
+        // an N+1 or a statement that should not be there.
+        if let Ok(v) = HeaderValue::from_str(&statements.heads().join(" | ")) {
+            http.insert_header(("x-sql-log", v));
+        }
     }
     http.body(body)
 }

@@ -7,7 +7,6 @@
 //! incidents costs one statement, not 50, and many concurrent pages share one commit. If that write fails the response is withheld (INTERNAL): no sensitive
 //! value leaves the server without its access being on record.
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -122,7 +121,7 @@ struct Job {
     rows: Vec<access_event::ActiveModel>,
     done: oneshot::Sender<bool>,
     /// The request's statement counter: the shared write counts for each request in it.
-    counter: Option<Arc<AtomicU64>>,
+    counter: Option<Arc<crate::db::Statements>>,
 }
 
 /// Writes access events for all requests: the notes of every request waiting at that
@@ -155,7 +154,9 @@ impl AccessLogWriter {
                     .iter_mut()
                     .flat_map(|j| std::mem::take(&mut j.rows))
                     .collect();
-                let (result, statements) = crate::db::count_statements(insert(&db, rows)).await;
+                let log = group.iter().any(|j| j.counter.is_some());
+                let (result, statements) =
+                    crate::db::count_statements(insert(&db, rows), log).await;
                 let ok = match result {
                     Ok(()) => true,
                     Err(e) => {
@@ -169,7 +170,7 @@ impl AccessLogWriter {
                 };
                 for job in group {
                     if let Some(c) = &job.counter {
-                        c.fetch_add(statements, Ordering::Relaxed);
+                        c.add(&statements);
                     }
                     let _ = job.done.send(ok);
                 }

@@ -610,6 +610,7 @@ async fn listing_more_incidents_does_not_cost_more_queries() {
     // batch can occasionally split in two (+1 statement), which is timing, not an N+1. An
     // N+1 grows with the page and shows in every sample.
     let mut samples: Vec<(usize, u64)> = Vec::new();
+    let mut logs: Vec<(usize, String)> = Vec::new();
     for first in [5, 50, 5, 50, 5, 50] {
         let resp = app
             .gql(Some(&h.quinn), query, json!({ "first": first }))
@@ -629,6 +630,7 @@ async fn listing_more_incidents_does_not_cost_more_queries() {
             .parse()
             .expect("x-sql-statements is a number");
         samples.push((first, statements));
+        logs.push((first, resp.header("x-sql-log").unwrap_or_default()));
     }
     let fewest = |n: usize| {
         samples
@@ -643,6 +645,10 @@ async fn listing_more_incidents_does_not_cost_more_queries() {
         fewest(5),
         fewest(50),
         "SQL statements per page size grow with the page (an N+1 in the list): \
-         (first, statements) samples {samples:?}"
+         (first, statements) samples {samples:?}; statements run:\n{}",
+        logs.iter()
+            .map(|(first, log)| format!("first {first}: {log}"))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
