@@ -51,10 +51,18 @@ pub async fn sync<C: ConnectionTrait>(
         &n.calendar,
         n.tz,
     );
-    let existing = obligation::Entity::find()
-        .filter(obligation::Column::IncidentId.eq(m.id))
-        .all(conn)
-        .await?;
+    if owed.is_empty() && m.version == 1 {
+        // A new report that owes nothing: nothing to open, nothing to withdraw.
+        return Ok(());
+    }
+    let existing = if m.version == 1 {
+        Vec::new()
+    } else {
+        obligation::Entity::find()
+            .filter(obligation::Column::IncidentId.eq(m.id))
+            .all(conn)
+            .await?
+    };
     let now = Utc::now();
     let mut opened = Vec::new();
     let mut withdrawn = Vec::new();
