@@ -5,17 +5,21 @@
 //! after the lease expires, with the same Message-ID so the duplicate is recognisable.
 //!
 //! Many instances on PostgreSQL take disjoint batches (`FOR UPDATE SKIP LOCKED`); on SQLite
-//! the write turn serialises taking, and one dispatcher is expected.
+//! taking is one UPDATE under the database's write lock, so instances sharing the file take
+//! disjoint batches too.
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use entities::{notification, notification_attempt};
-use futures_util::StreamExt;
 use lettre::message::{header, Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use rand::Rng;
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel, Set, Statement};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel, QueryFilter, Set,
+    Statement,
+};
 use secrecy::ExposeSecret;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -24,9 +28,6 @@ use uuid::Uuid;
 use super::{DEAD, QUEUED, SENT};
 use crate::config::Settings;
 use crate::db::Db;
-
-/// How many emails are sent at once by one dispatcher.
-const CONCURRENCY: usize = 4;
 
 pub struct Dispatcher {
     db: Db,
@@ -54,6 +55,8 @@ impl Dispatcher {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
             .map_err(|e| format!("smtp_url: {e}"))?
             .timeout(Some(Duration::from_secs(settings.notify.smtp_timeout_secs)))
+            // As many connections as emails taken at once (notify.batch).
+            .pool_config(lettre::transport::smtp::PoolConfig::new().max_size(settings.notify.batch))
             .build();
         let from: Mailbox = settings
             .mail_from
@@ -91,10 +94,9 @@ impl Dispatcher {
                 }
             };
             let full = taken.len() as u32 >= self.settings.notify.batch;
-            let sends = futures_util::stream::iter(taken)
-                .map(|n| self.deliver(n))
-                .buffer_unordered(CONCURRENCY)
-                .collect::<Vec<()>>();
+            // Every email taken starts its send now, so each ends (smtp_timeout_secs)
+            // inside its lease (lease_secs): none waits its turn while the lease runs out.
+            let sends = futures_util::future::join_all(taken.into_iter().map(|n| self.deliver(n)));
             tokio::select! {
                 _ = sends => {}
                 // Stopping mid-send leaves the lease to expire: another dispatcher sends.
@@ -249,16 +251,38 @@ impl Dispatcher {
         )
         .exec_without_returning(&*tx)
         .await?;
-        let mut row = n.clone().into_active_model();
-        row.status = Set(status.into());
-        row.attempts = Set(attempts);
-        row.next_attempt_at = Set(next);
-        row.lease_until = Set(None);
-        row.leased_by = Set(None);
-        row.last_error = Set(error.clone());
-        row.sent_at = Set(sent_at);
-        notification::Entity::update(row).exec(&*tx).await?;
+        // Only while the email is still ours: if our lease ran out and another dispatcher
+        // took it over, its outcome is the one that counts (this attempt stays on record).
+        let held = notification::Entity::update_many()
+            .col_expr(notification::Column::Status, Expr::value(status))
+            .col_expr(notification::Column::Attempts, Expr::value(attempts))
+            .col_expr(notification::Column::NextAttemptAt, Expr::value(next))
+            .col_expr(
+                notification::Column::LeaseUntil,
+                Expr::value(Option::<chrono::DateTime<Utc>>::None),
+            )
+            .col_expr(
+                notification::Column::LeasedBy,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(notification::Column::LastError, Expr::value(error.clone()))
+            .col_expr(notification::Column::SentAt, Expr::value(sent_at))
+            .filter(notification::Column::Id.eq(n.id))
+            .filter(notification::Column::LeasedBy.eq(self.worker.clone()))
+            .filter(notification::Column::Status.eq(QUEUED))
+            .exec(&*tx)
+            .await?
+            .rows_affected
+            == 1;
         tx.commit_quiet().await?;
+        if !held {
+            tracing::info!(
+                notification = %n.id,
+                kind = %n.kind,
+                "an attempt finished after another dispatcher took the email over"
+            );
+            return Ok(());
+        }
         match status {
             SENT => tracing::info!(notification = %n.id, kind = %n.kind, attempts, "email sent"),
             DEAD => tracing::warn!(
@@ -351,5 +375,6 @@ pub fn requeue(n: notification::Model) -> notification::ActiveModel {
     row.next_attempt_at = Set(Utc::now());
     row.lease_until = Set(None);
     row.leased_by = Set(None);
+    row.last_error = Set(None);
     row
 }

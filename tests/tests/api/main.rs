@@ -13,6 +13,7 @@ mod ig_trail;
 mod improvement;
 mod listing;
 mod logs;
+mod notifications;
 mod reporting;
 mod schema;
 mod triage;
