@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use entities::{candour_step, incident, obligation, obligation_step};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, Set,
+    QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -66,6 +66,7 @@ pub async fn sync<C: ConnectionTrait>(
     let now = Utc::now();
     let mut opened = Vec::new();
     let mut withdrawn = Vec::new();
+    let mut redated = Vec::new();
     for o in &owed {
         match existing.iter().find(|e| e.kind == o.rule.kind) {
             None => {
@@ -110,6 +111,8 @@ pub async fn sync<C: ConnectionTrait>(
                 row.update(conn).await?;
                 if reopened {
                     opened.push(o.rule.kind.clone());
+                } else {
+                    redated.push(o.rule.kind.clone());
                 }
             }
             Some(_) => {}
@@ -127,10 +130,17 @@ pub async fn sync<C: ConnectionTrait>(
             withdrawn.push(e.kind.clone());
         }
     }
-    if !opened.is_empty() || !withdrawn.is_empty() {
+    if !opened.is_empty() || !withdrawn.is_empty() || !redated.is_empty() {
         let mut diff = Diff::new();
-        diff.field("obligationsOpened", None, Some(opened.join(",")))
-            .field("obligationsWithdrawn", None, Some(withdrawn.join(",")));
+        for (name, kinds) in [
+            ("obligationsOpened", &opened),
+            ("obligationsWithdrawn", &withdrawn),
+            ("obligationsRedated", &redated),
+        ] {
+            if !kinds.is_empty() {
+                diff.field(name, None, Some(kinds.join(",")));
+            }
+        }
         crate::trail::service::record_for(
             conn,
             request_id,
@@ -263,8 +273,18 @@ pub async fn record_step(
         ));
     }
     let tx = state.db.begin_write().await?;
-    // Re-read inside the write: two people recording at once see each other's steps.
+    if o.kind == DUTY_OF_CANDOUR {
+        // The incident's candour steps change too: lock the incident first, in the same
+        // order as recordDutyOfCandourStep, so the two mutations cannot interleave.
+        incident::Entity::find_by_id(o.incident_id)
+            .lock_exclusive()
+            .one(&*tx)
+            .await?;
+    }
+    // Re-read inside the write, row-locked on PostgreSQL (SQLite's write lock does the
+    // same): two people recording at once see each other's steps.
     let o = obligation::Entity::find_by_id(req.obligation_id)
+        .lock_exclusive()
         .one(&*tx)
         .await?
         .ok_or(AppError::NotFound("obligation"))?;
@@ -272,6 +292,14 @@ pub async fn record_step(
         return Err(AppError::invalid(
             "obligationId",
             "this obligation was withdrawn: the incident's facts no longer call for it",
+        ));
+    }
+    if o.completed_by == ObligationStepKind::WrittenNotification.as_str()
+        && req.step == ObligationStepKind::ReportSubmitted
+    {
+        return Err(AppError::invalid(
+            "step",
+            "this obligation is met by notifying the patient (verbal and written notification), not by a report",
         ));
     }
     if o.status == SUBMITTED && o.completed_by == req.step.as_str() {

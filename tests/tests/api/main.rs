@@ -14,6 +14,7 @@ mod improvement;
 mod listing;
 mod logs;
 mod notifications;
+mod obligations;
 mod reporting;
 mod schema;
 mod triage;
