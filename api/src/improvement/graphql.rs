@@ -267,6 +267,30 @@ impl Measure {
     async fn better_when(&self) -> Direction {
         Direction::parse(&self.0.better_when).unwrap_or(Direction::Higher)
     }
+    /// The time series as an XmR statistical process control chart ("Making Data
+    /// Count"): mean, process limits, special-cause signals per point, and the variation
+    /// and assurance icons. Null with fewer than two measurements.
+    async fn spc(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<Option<crate::dashboard::graphql::SpcChart>> {
+        let rows = Loaders::of(ctx)
+            .measurements_by_measure
+            .load_one(self.0.id)
+            .await
+            .map_err(AppError::from)?
+            .unwrap_or_default();
+        let points: Vec<_> = rows.iter().map(|m| (m.at, m.value)).collect();
+        let better = match Direction::parse(&self.0.better_when).unwrap_or(Direction::Higher) {
+            Direction::Higher => crate::dashboard::spc::Better::Higher,
+            Direction::Lower => crate::dashboard::spc::Better::Lower,
+        };
+        Ok(crate::dashboard::graphql::SpcChart::of(
+            &points,
+            better,
+            self.0.target,
+        ))
+    }
     /// The time series, oldest first.
     async fn measurements(&self, ctx: &Context<'_>) -> GqlResult<Vec<Measurement>> {
         Ok(Loaders::of(ctx)

@@ -1175,3 +1175,82 @@ async fn projects_may_be_listed_oldest_first_or_by_their_last_change() {
     assert_eq!(recently_changed[0], made_ids[0], "{recently_changed:?}");
     assert_eq!(recently_changed.len(), 4);
 }
+
+// --- SPC ---------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_measure_reads_as_an_xmr_chart_with_its_limits_signals_and_icons() {
+    let app = spawn_app().await;
+    let h = app.hospital().await;
+    let p = start(
+        &app,
+        &h.quinn,
+        with(
+            project_input(&h.cardiology),
+            json!({ "measures": [
+                { "name": "Echo reports within 5 days", "kind": "PROCESS", "unit": "%",
+                  "target": 5.0, "betterWhen": "HIGHER" },
+            ] }),
+        ),
+    )
+    .await;
+    let measure = p["measures"][0]["id"].clone();
+    let spc_query = "query($id: ID!) { node(id: $id) { ... on ImprovementProject {
+        measures { spc { mean averageMovingRange upperProcessLimit lowerProcessLimit
+          variation assurance fewPoints
+          points { at value movingRange rules specialCause } } } } } }";
+    let spc = |resp: &GqlResponse| resp.assert_ok()["node"]["measures"][0]["spc"].clone();
+
+    // One point is no chart.
+    record(&app, &h.quinn, &measure, 10.0, &ago(100)).await;
+    let one = app
+        .gql(Some(&h.quinn), spc_query, json!({ "id": p["id"] }))
+        .await;
+    assert!(spc(&one).is_null(), "{one:?}");
+
+    // The worked example: 10 12 11 13 12 11 10 12 11 13, then 25 (hours apart, in order,
+    // though recorded out of order). Mean (115 + 25) / 11; average moving range
+    // (13 + 12) / 10 = 2.5; limits mean ± 6.65; 25 lies above the upper limit.
+    let rest = [12.0, 11.0, 13.0, 12.0, 11.0, 10.0, 12.0, 11.0, 13.0];
+    for (i, v) in rest.iter().enumerate().rev() {
+        record(&app, &h.quinn, &measure, *v, &ago(99 - i as i64)).await;
+    }
+    record(&app, &h.quinn, &measure, 25.0, &ago(1)).await;
+    let chart = spc(&app
+        .gql(Some(&h.quinn), spc_query, json!({ "id": p["id"] }))
+        .await);
+    let mean = 140.0 / 11.0;
+    let near = |a: &Value, b: f64| (a.as_f64().unwrap() - b).abs() < 1e-9;
+    assert!(near(&chart["mean"], mean), "{chart}");
+    assert!(near(&chart["averageMovingRange"], 2.5), "{chart}");
+    assert!(
+        near(&chart["upperProcessLimit"], mean + 2.66 * 2.5),
+        "{chart}"
+    );
+    assert!(
+        near(&chart["lowerProcessLimit"], mean - 2.66 * 2.5),
+        "{chart}"
+    );
+    let points = chart["points"].as_array().unwrap();
+    assert_eq!(points.len(), 11);
+    let values: Vec<f64> = points
+        .iter()
+        .map(|p| p["value"].as_f64().unwrap())
+        .collect();
+    assert_eq!(
+        values,
+        [10.0, 12.0, 11.0, 13.0, 12.0, 11.0, 10.0, 12.0, 11.0, 13.0, 25.0]
+    );
+    assert!(points[0]["movingRange"].is_null());
+    assert_eq!(points[10]["movingRange"], json!(12.0));
+    assert_eq!(points[10]["rules"], json!(["OUTSIDE_LIMITS"]));
+    assert_eq!(points[10]["specialCause"], json!("HIGH"));
+    assert!(points[..10]
+        .iter()
+        .all(|p| p["rules"] == json!([]) && p["specialCause"].is_null()));
+    // Higher is better and the latest point is high: improving. The target (5) lies
+    // below the lower limit: the process meets it consistently. 11 points: indicative.
+    assert_eq!(chart["variation"], json!("IMPROVING"));
+    assert_eq!(chart["assurance"], json!("CONSISTENTLY_MET"));
+    assert_eq!(chart["fewPoints"], json!(true));
+}
