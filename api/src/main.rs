@@ -39,9 +39,23 @@ enum Command {
     /// Dispose of every record past its retention date that has no legal hold: remove its
     /// content, keep a tombstone, write a trail event.
     Dispose,
+    /// Fill the database with realistic synthetic data (departments, staff, incidents over
+    /// five years, actions, audits, improvement projects, a sealed trail) for
+    /// demonstrations and benchmarks. Run it while no server writes to the database.
+    Seed(SeedArgs),
     /// Send queued email and raise deadline reminders without serving HTTP (the scheduler
     /// too unless notify.schedule is false), until SIGTERM or SIGINT.
     Dispatch,
+}
+
+#[derive(clap::Args)]
+struct SeedArgs {
+    /// How many incidents.
+    #[arg(long, default_value_t = 10_000)]
+    incidents: u64,
+    /// The random seed (the same seed on an empty database gives the same data).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
 #[derive(clap::Args)]
@@ -259,6 +273,31 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!(
                 "disposed of {} incidents, {} audits, {} improvement projects; {} held by legal hold",
                 d.incidents, d.audits, d.improvement_projects, d.held
+            );
+            Ok(())
+        }
+        Command::Seed(args) => {
+            let db = connect().await?;
+            let r = candour::seed::run(
+                &db,
+                candour::seed::Options {
+                    incidents: args.incidents,
+                    seed: args.seed,
+                },
+            )
+            .await
+            .map_err(|e| format!("seeding failed: {}", candour::error::db_error_kind(&e)))?;
+            println!(
+                "seeded {} incidents ({} corrective actions, {} trail events sealed), {} departments and {} staff added, {} audits, {} improvement projects with {} measurements, in {:.1} s",
+                r.incidents,
+                r.corrective_actions,
+                r.trail_events,
+                r.departments,
+                r.staff,
+                r.audits,
+                r.improvement_projects,
+                r.measurements,
+                r.seconds
             );
             Ok(())
         }

@@ -30,7 +30,7 @@ use entities::{trail_event, trail_head};
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// Arbitrary, fixed: the PostgreSQL advisory lock key held while sealing.
-const SEALER_LOCK: i64 = 0x0063_616e_646f_7572;
+pub(crate) const SEALER_LOCK: i64 = 0x0063_616e_646f_7572;
 
 const BATCH: u64 = 500;
 
