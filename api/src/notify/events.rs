@@ -55,10 +55,10 @@ pub async fn incident_reported<C: ConnectionTrait>(
     let dept = crate::org::service::department(state, m.department_id).await?;
     let code = dept.as_ref().map(|d| d.code.clone()).unwrap_or_default();
     let vars = incident_vars(state, m, dept.map(|d| d.name));
-    let handlers = recipients::handlers(conn, &state.settings, &code).await?;
+    let handlers = recipients::handlers(conn, state, &code).await?;
     if worst_harm(m) >= HarmLevel::Moderate {
         let mut to = handlers;
-        to.extend(recipients::quality_leads(conn, &state.settings).await?);
+        to.extend(recipients::quality_leads(conn, state).await?);
         enqueue(
             conn,
             &state.notifier,
@@ -105,8 +105,8 @@ pub async fn incident_harm_confirmed<C: ConnectionTrait>(
     }
     let dept = crate::org::service::department(state, after.department_id).await?;
     let code = dept.as_ref().map(|d| d.code.clone()).unwrap_or_default();
-    let mut to = recipients::handlers(conn, &state.settings, &code).await?;
-    to.extend(recipients::quality_leads(conn, &state.settings).await?);
+    let mut to = recipients::handlers(conn, state, &code).await?;
+    to.extend(recipients::quality_leads(conn, state).await?);
     enqueue(
         conn,
         &state.notifier,

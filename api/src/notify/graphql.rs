@@ -652,6 +652,7 @@ impl NotifyMutation {
             .await
             .map_err(AppError::from)?;
         tx.commit().await?;
+        st.notifier.recipients.preferences_changed();
         Ok(NotificationPreferencePayload {
             preference: NotificationPreference {
                 kind: input.kind,

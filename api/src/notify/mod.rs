@@ -16,9 +16,9 @@ use std::sync::Arc;
 
 use async_graphql::Enum;
 use chrono::{DateTime, Utc};
-use entities::{notification, notification_preference};
+use entities::notification;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ConnectionTrait, EntityTrait, Set};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
@@ -134,6 +134,8 @@ pub struct Notifier {
     pub wake: Arc<Notify>,
     /// The host part of Message-IDs.
     pub message_host: String,
+    /// Staff by role and switched-off kinds, briefly cached.
+    pub recipients: recipients::Cache,
 }
 
 impl Notifier {
@@ -158,6 +160,7 @@ impl Notifier {
             tz,
             wake,
             message_host,
+            recipients: Default::default(),
         })
     }
 
@@ -201,19 +204,22 @@ pub async fn enqueue<C: ConnectionTrait>(
     recipients.sort();
     recipients.dedup_by(|a, b| a.email == b.email);
     if !draft.kind.mandatory() {
-        let staff: Vec<Uuid> = recipients.iter().filter_map(|r| r.staff_id).collect();
-        if !staff.is_empty() {
-            let off: Vec<Uuid> = notification_preference::Entity::find()
-                .filter(notification_preference::Column::StaffId.is_in(staff))
-                .filter(notification_preference::Column::Kind.eq(draft.kind.as_str()))
-                .filter(notification_preference::Column::Enabled.eq(false))
-                .all(conn)
-                .await?
-                .into_iter()
-                .map(|p| p.staff_id)
-                .collect();
-            recipients.retain(|r| r.staff_id.is_none_or(|s| !off.contains(&s)));
+        let mut kept = Vec::with_capacity(recipients.len());
+        for r in recipients {
+            let off = match r.staff_id {
+                Some(s) => {
+                    notifier
+                        .recipients
+                        .switched_off(conn, s, draft.kind.as_str())
+                        .await?
+                }
+                None => false,
+            };
+            if !off {
+                kept.push(r);
+            }
         }
+        recipients = kept;
     }
     if recipients.is_empty() {
         return Ok(0);

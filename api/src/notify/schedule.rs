@@ -144,12 +144,12 @@ pub async fn pass(state: &AppState, now: DateTime<Utc>) -> AppResult<usize> {
             continue;
         };
         let dept = department_of(state, inc.department_id).await?;
-        let mut to = recipients::quality_leads(&state.db.conn, settings).await?;
+        let mut to = recipients::quality_leads(&state.db.conn, state).await?;
         match inc.handler_id {
             Some(h) => to.extend(recipients::staff_member(&state.db.conn, h).await?),
             None => {
                 if let Some(d) = &dept {
-                    to.extend(recipients::handlers(&state.db.conn, settings, &d.code).await?);
+                    to.extend(recipients::handlers(&state.db.conn, state, &d.code).await?);
                 }
             }
         }
@@ -207,7 +207,7 @@ pub async fn pass(state: &AppState, now: DateTime<Utc>) -> AppResult<usize> {
                     .await?
                     .into_iter()
                     .collect(),
-                None => recipients::quality_leads(&state.db.conn, settings).await?,
+                None => recipients::quality_leads(&state.db.conn, state).await?,
             }
         } else {
             vec![recipients::by_email(&state.db.conn, &a.owner_email).await?]
@@ -247,7 +247,7 @@ pub async fn pass(state: &AppState, now: DateTime<Utc>) -> AppResult<usize> {
         }
         let to = match a.lead_email.as_deref() {
             Some(e) => vec![recipients::by_email(&state.db.conn, e).await?],
-            None => recipients::quality_leads(&state.db.conn, settings).await?,
+            None => recipients::quality_leads(&state.db.conn, state).await?,
         };
         let dept = department_of(state, a.department_id).await?;
         let draft = Draft {

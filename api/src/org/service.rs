@@ -205,6 +205,8 @@ pub async fn upsert_staff(state: &AppState, p: &Principal) -> AppResult<Uuid> {
         .await?
         .ok_or_else(|| AppError::Internal("staff upsert returned no row".into()))?;
     let id: Uuid = row.try_get("", "id")?;
+    // Roles, departments or email may have changed: whom emails go to follows at once.
+    state.notifier.recipients.staff_changed();
     state
         .staff_seen
         .lock()
