@@ -96,7 +96,8 @@ fi
 # In the work dir: nothing the binary might write lands in the caller's directory.
 token() { (cd "$WORK" && "$BIN" token --lifetime 2h "$@"); }
 ADMIN="$(token --subject bench-admin --name 'Bench Admin' --role admin)"
-HANDLER="$(token --subject bench-handler --name 'Bench Handler' --role handler --department CARD)"
+# With an address, as real staff have: each report then queues its email to the handler.
+HANDLER="$(token --subject bench-handler --name 'Bench Handler' --email bench-handler@candour.invalid --role handler --department CARD)"
 QLEAD="$(token --subject bench-ql --name 'Bench Quality Lead' --role quality_lead)"
 REPORTER="$HANDLER"  # any token may report; the handler is also a known staff member
 
