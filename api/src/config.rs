@@ -142,6 +142,9 @@ pub struct Settings {
     /// (TLS). Unset: emails are queued in the outbox and wait.
     #[serde(serialize_with = "serialize_secret")]
     pub smtp_url: Option<Secret>,
+    /// A PEM certificate authority to trust for the SMTP server's TLS certificate (a
+    /// trust's internal CA), besides the system's and the public ones.
+    pub smtp_ca_file: Option<PathBuf>,
     /// The From address of every email.
     pub mail_from: String,
     /// Bank holidays (YYYY-MM-DD) skipped when counting working days; England and Wales
@@ -245,6 +248,7 @@ impl Default for Settings {
             break_glass_minutes: 60,
             retention: Retention::default(),
             smtp_url: None,
+            smtp_ca_file: None,
             mail_from: "Candour <candour@localhost>".into(),
             bank_holidays: crate::notify::calendar::ENGLAND_AND_WALES
                 .iter()

@@ -49,6 +49,8 @@ pub struct MailServer {
     dir: tempfile::TempDir,
     child: Option<Child>,
     launches: u32,
+    /// STARTTLS required, with a certificate for `localhost` signed by a test CA.
+    starttls: bool,
 }
 
 impl MailServer {
@@ -57,16 +59,31 @@ impl MailServer {
     /// Panics (with the command and its output) if it is not accepting connections within
     /// 20 seconds, e.g. when aiosmtpd is not installed.
     pub async fn start() -> MailServer {
+        Self::start_with(false).await
+    }
+
+    /// Like `start`, but the server requires STARTTLS before accepting mail, with a
+    /// certificate for `localhost` signed by a fresh test CA (`ca_file`). Connect with
+    /// `starttls_url`.
+    pub async fn start_starttls() -> MailServer {
+        Self::start_with(true).await
+    }
+
+    async fn start_with(starttls: bool) -> MailServer {
         ensure_aiosmtpd();
         let dir = tempfile::Builder::new()
             .prefix("candour-mail-")
             .tempdir()
             .expect("a temporary directory for the mail server");
+        if starttls {
+            write_test_certificates(dir.path());
+        }
         let mut server = MailServer {
             port: 0,
             dir,
             child: None,
             launches: 0,
+            starttls,
         };
         // Between dropping the probe listener and the server binding, another process may
         // take the port: then the server exits with "address already in use" and we try
@@ -91,6 +108,16 @@ impl MailServer {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// `smtp://localhost:<port>?tls=required` (for a server started with `start_starttls`).
+    pub fn starttls_url(&self) -> String {
+        format!("smtp://localhost:{}?tls=required", self.port)
+    }
+
+    /// The test CA that signed a STARTTLS server's certificate (PEM).
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
     }
 
     /// The Maildir the server writes to (`new/`, `cur/`, `tmp/`).
@@ -184,17 +211,29 @@ impl MailServer {
     }
 
     fn command_line(&self) -> Vec<String> {
-        vec![
+        let mut argv = vec![
             python(),
             "-m".into(),
             "aiosmtpd".into(),
             "-n".into(),
             "-l".into(),
             format!("127.0.0.1:{}", self.port),
+        ];
+        if self.starttls {
+            // With a certificate, aiosmtpd requires STARTTLS before any mail.
+            argv.extend([
+                "--tlscert".into(),
+                self.dir.path().join("server.pem").display().to_string(),
+                "--tlskey".into(),
+                self.dir.path().join("server.key").display().to_string(),
+            ]);
+        }
+        argv.extend([
             "-c".into(),
             "aiosmtpd.handlers.Mailbox".into(),
             self.maildir().display().to_string(),
-        ]
+        ]);
+        argv
     }
 
     /// Spawns the process on `self.port` and waits until it greets us over SMTP.
@@ -300,6 +339,28 @@ impl LaunchFailure {
             _ => false,
         }
     }
+}
+
+/// A test CA (`ca.pem`) and a server certificate for localhost and 127.0.0.1 it signed
+/// (`server.pem`, `server.key`), in `dir`.
+fn write_test_certificates(dir: &std::path::Path) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().expect("a CA key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "Candour test CA");
+    let ca = ca_params.self_signed(&ca_key).expect("a CA certificate");
+    let key = KeyPair::generate().expect("a server key");
+    let params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+        .expect("server certificate parameters");
+    let cert = params
+        .signed_by(&key, &ca, &ca_key)
+        .expect("a server certificate");
+    std::fs::write(dir.join("ca.pem"), ca.pem()).expect("write ca.pem");
+    std::fs::write(dir.join("server.pem"), cert.pem()).expect("write server.pem");
+    std::fs::write(dir.join("server.key"), key.serialize_pem()).expect("write server.key");
 }
 
 /// Installs aiosmtpd with pip, once per test run, when the interpreter lacks it: so

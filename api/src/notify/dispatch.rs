@@ -13,6 +13,7 @@ use std::time::Duration;
 use chrono::Utc;
 use entities::{notification, notification_attempt};
 use lettre::message::{header, Mailbox, MultiPart};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use rand::Rng;
 use sea_orm::sea_query::Expr;
@@ -52,8 +53,12 @@ impl Dispatcher {
         let Some(url) = settings.smtp_url.as_ref() else {
             return Ok(None);
         };
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
-            .map_err(|e| format!("smtp_url: {e}"))?
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
+            .map_err(|e| format!("smtp_url: {e}"))?;
+        if let Some(ca) = &settings.smtp_ca_file {
+            builder = builder.tls(tls_with_ca(url.expose_secret(), ca)?);
+        }
+        let transport = builder
             .timeout(Some(Duration::from_secs(settings.notify.smtp_timeout_secs)))
             // As many connections as emails taken at once (notify.batch).
             .pool_config(lettre::transport::smtp::PoolConfig::new().max_size(settings.notify.batch))
@@ -302,6 +307,42 @@ impl Dispatcher {
         }
         Ok(())
     }
+}
+
+/// The TLS the URL asks for (`smtps://` = TLS from the start, `?tls=required` = STARTTLS,
+/// `?tls=opportunistic`), trusting `ca` as well as the usual roots.
+fn tls_with_ca(url: &str, ca: &std::path::Path) -> Result<Tls, String> {
+    let pem = std::fs::read(ca).map_err(|e| format!("smtp_ca_file: cannot read it: {e}"))?;
+    // lettre accepts a file with no certificate in it (and would then trust nothing more).
+    let has_cert = String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----");
+    let cert = Certificate::from_pem(&pem)
+        .ok()
+        .filter(|_| has_cert)
+        .ok_or_else(|| "smtp_ca_file: not a PEM certificate".to_string())?;
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let authority = rest.split(['/', '?']).next().unwrap_or(rest);
+    let host_port = authority.rsplit('@').next().unwrap_or(authority);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => host_port.split(':').next().unwrap_or(host_port),
+    };
+    let params = TlsParameters::builder(host.to_string())
+        .add_root_certificate(cert)
+        .build_rustls()
+        .map_err(|e| format!("smtp_ca_file: {e}"))?;
+    let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
+    Ok(if url.starts_with("smtps://") {
+        Tls::Wrapper(params)
+    } else if query.contains("tls=required") {
+        Tls::Required(params)
+    } else if query.contains("tls=opportunistic") {
+        Tls::Opportunistic(params)
+    } else {
+        return Err(
+            "smtp_ca_file: set, but smtp_url asks for no TLS (use smtps:// or ?tls=required)"
+                .into(),
+        );
+    })
 }
 
 /// The wait before attempt `attempts + 1`: doubling from `backoff_initial_ms`, capped at

@@ -1702,3 +1702,74 @@ async fn emails_waiting_behind_hung_sends_are_not_sent_twice_when_another_dispat
     );
     assert_eq!(arrived.len(), 13);
 }
+
+// --- TLS ---------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn email_goes_out_over_starttls_to_a_server_whose_certificate_a_configured_ca_signed() {
+    let mail = MailServer::start_starttls().await;
+    let url = mail.starttls_url();
+    let ca = mail.ca_file();
+    let app = spawn_app_with(move |s| {
+        mail_settings(s, &url);
+        s.smtp_ca_file = Some(ca);
+    })
+    .await;
+    let h = app.hospital().await;
+    make_known(&app, &[&h.hana, &h.quinn]).await;
+    let incident = report_low(&app, &h.alice, &h.cardiology).await;
+    let reference = reference_of(&incident);
+    let sent = all_sent(&app, &h.quinn, json!({ "reference": reference }), 1).await;
+    let received = mail.wait_for(1, WAIT).await;
+    assert_eq!(received.len(), 1);
+    assert_eq!(
+        received[0].message_id,
+        sent[0]["messageId"].as_str().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_server_certificate_nobody_vouches_for_is_refused_and_the_email_waits() {
+    // The same STARTTLS server, without its CA: the certificate does not verify, nothing
+    // is sent in the clear, and the email is retried rather than lost.
+    let mail = MailServer::start_starttls().await;
+    let url = mail.starttls_url();
+    let app = spawn_app_with(move |s| mail_settings(s, &url)).await;
+    let h = app.hospital().await;
+    make_known(&app, &[&h.hana, &h.quinn]).await;
+    let incident = report_low(&app, &h.alice, &h.cardiology).await;
+    let reference = reference_of(&incident);
+    let rows = wait_for_outbox(
+        &app,
+        &h.quinn,
+        json!({ "reference": reference }),
+        "a failed attempt",
+        |rows| rows.len() == 1 && rows[0]["attempts"].as_i64().unwrap_or(0) >= 1,
+    )
+    .await;
+    assert_ne!(rows[0]["status"], "SENT", "{rows:?}");
+    assert!(outcomes(&rows[0]).iter().all(|o| o == "FAILED"), "{rows:?}");
+    assert!(mail.received().is_empty());
+}
+
+#[tokio::test]
+async fn a_ca_file_that_is_not_a_certificate_stops_the_server_at_start() {
+    let mail = MailServer::start_starttls().await;
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("ca.pem");
+    std::fs::write(&bad, "not a certificate").unwrap();
+    let mut settings = candour::config::Settings {
+        database_url: format!("sqlite://{}/candour.db?mode=rwc", dir.path().display()),
+        bind: "127.0.0.1:0".into(),
+        jwt_secret: Some(Secret::from(JWT_SECRET.to_string())),
+        data_key: Some(Secret::from(candour::protect::generate_key())),
+        ..Settings::default()
+    };
+    mail_settings(&mut settings, &mail.starttls_url());
+    settings.smtp_ca_file = Some(bad);
+    let err = candour::startup::Application::build(settings)
+        .await
+        .err()
+        .expect("a bad CA file stops the server");
+    assert!(err.to_string().contains("smtp_ca_file"), "{err}");
+}
