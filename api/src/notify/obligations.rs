@@ -1,10 +1,10 @@
 //! Obligations owed because of an incident: derived from its facts by the rules (data) in
 //! the same transaction as the change that set those facts, met by recording steps.
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use entities::{candour_step, incident, obligation, obligation_step};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -309,7 +309,7 @@ pub async fn record_step(
         &*tx,
         &o,
         req.step,
-        taken_at.trunc_subsecs_micro(),
+        taken_at.trunc_subsecs(6),
         reference.clone(),
         staff,
     )
@@ -327,7 +327,7 @@ pub async fn record_step(
                     id: Uuid::now_v7(),
                     incident_id: o.incident_id,
                     step: req.step.as_str().into(),
-                    taken_at: taken_at.trunc_subsecs_micro(),
+                    taken_at: taken_at.trunc_subsecs(6),
                     recorded_by_id: staff,
                     created_at: now,
                 }
@@ -359,27 +359,4 @@ pub async fn record_step(
     .await?;
     tx.commit().await?;
     Ok(updated)
-}
-
-/// Microsecond precision, what both databases keep.
-trait TruncMicro {
-    fn trunc_subsecs_micro(self) -> Self;
-}
-
-impl TruncMicro for DateTime<Utc> {
-    fn trunc_subsecs_micro(self) -> Self {
-        chrono::SubsecRound::trunc_subsecs(self, 6)
-    }
-}
-
-/// An incident's obligations, due first.
-pub async fn of_incident<C: ConnectionTrait>(
-    conn: &C,
-    incident_id: Uuid,
-) -> AppResult<Vec<obligation::Model>> {
-    Ok(obligation::Entity::find()
-        .filter(obligation::Column::IncidentId.eq(incident_id))
-        .order_by_asc(obligation::Column::DueAt)
-        .all(conn)
-        .await?)
 }
