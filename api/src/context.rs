@@ -39,6 +39,8 @@ pub struct RequestCtx {
     pub access: Arc<AccessRecorder>,
     /// The purpose the client stated (`X-Access-Purpose`).
     pub purpose: Option<String>,
+    /// How many operations the HTTP request carries (a batch has more than one).
+    pub batch_len: usize,
 }
 
 impl RequestCtx {
@@ -47,6 +49,7 @@ impl RequestCtx {
         auth: Result<Option<Principal>, TokenError>,
         access: Arc<AccessRecorder>,
         purpose: Option<String>,
+        batch_len: usize,
     ) -> Self {
         Self {
             request_id,
@@ -54,6 +57,7 @@ impl RequestCtx {
             staff_id: tokio::sync::OnceCell::new(),
             access,
             purpose,
+            batch_len,
         }
     }
 

@@ -39,6 +39,20 @@ impl CorrectiveAction {
         let access = service::access_to(state(ctx), request(ctx), &m).await?;
         Ok(access.view.then(|| Self::new(m, access)))
     }
+
+    /// A free-text field: its read (when it holds anything) is noted for the access log.
+    fn logged<'a>(
+        &self,
+        ctx: &Context<'_>,
+        field: &'static str,
+        text: Option<&'a str>,
+    ) -> Option<&'a str> {
+        let text = text?;
+        request(ctx)
+            .access
+            .record("CorrectiveAction", self.m.id, field, false, None);
+        Some(text)
+    }
 }
 
 /// What an action was raised from.
@@ -57,17 +71,9 @@ impl CorrectiveAction {
     async fn title(&self) -> &str {
         &self.m.title
     }
+    /// Free text: every read is logged, like an incident's description.
     async fn description(&self, ctx: &Context<'_>) -> Option<&str> {
-        // Free text: every read is logged, like an incident's description.
-        let text = self.m.description.as_deref()?;
-        crate::graphql::request(ctx).access.record(
-            "CorrectiveAction",
-            self.m.id,
-            "description",
-            false,
-            None,
-        );
-        Some(text)
+        self.logged(ctx, "description", self.m.description.as_deref())
     }
     async fn status(&self) -> CorrectiveActionStatus {
         CorrectiveActionStatus::parse(&self.m.status).unwrap_or(CorrectiveActionStatus::Open)
@@ -157,15 +163,21 @@ impl CorrectiveAction {
     async fn effective(&self) -> Option<bool> {
         self.m.effective
     }
-    async fn verification_note(&self) -> Option<&str> {
-        self.m.verification_note.as_deref()
+    /// Free text: every read is logged.
+    async fn verification_note(&self, ctx: &Context<'_>) -> Option<&str> {
+        self.logged(ctx, "verificationNote", self.m.verification_note.as_deref())
     }
-    async fn cancellation_reason(&self) -> Option<&str> {
-        self.m.cancellation_reason.as_deref()
+    /// Free text: every read is logged.
+    async fn cancellation_reason(&self, ctx: &Context<'_>) -> Option<&str> {
+        self.logged(
+            ctx,
+            "cancellationReason",
+            self.m.cancellation_reason.as_deref(),
+        )
     }
-    /// The owner's latest progress note.
-    async fn note(&self) -> Option<&str> {
-        self.m.note.as_deref()
+    /// The owner's latest progress note. Free text: every read is logged.
+    async fn note(&self, ctx: &Context<'_>) -> Option<&str> {
+        self.logged(ctx, "note", self.m.note.as_deref())
     }
     /// The action raised when verification found this one not effective.
     async fn follow_up(&self, ctx: &Context<'_>) -> GqlResult<Option<CorrectiveAction>> {

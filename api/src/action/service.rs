@@ -260,7 +260,7 @@ async fn insert<C: ConnectionTrait>(
             m.incident_id.unwrap_or_default()
         )),
     )
-    .field("title", None, Some(&m.title))
+    .text("title", None, Some(&m.title))
     .field("ownerEmail", None, Some(&m.owner_email))
     .field("dueDate", None, Some(m.due_date))
     .field("priority", None, Some(&m.priority))
@@ -404,22 +404,22 @@ pub async fn update(
     let actor = Actor::of(p, staff);
     let mut diff = Diff::new();
     diff.field("status", &current.status, &next.status)
-        .field("title", &current.title, &next.title)
+        .text("title", &current.title, &next.title)
         .field("ownerEmail", &current.owner_email, &next.owner_email)
         .field("dueDate", current.due_date, next.due_date)
         .field("priority", &current.priority, &next.priority)
         .field("effective", current.effective, next.effective)
-        .field(
+        .text(
             "verificationNote",
             &current.verification_note,
             &next.verification_note,
         )
-        .field(
+        .text(
             "cancellationReason",
             &current.cancellation_reason,
             &next.cancellation_reason,
         )
-        .field("note", &current.note, &next.note)
+        .text("note", &current.note, &next.note)
         .field("version", current.version, next.version);
     trail::record(
         &*tx,

@@ -520,7 +520,7 @@ async fn dispose_one(
                 .filter(idempotency_key::Column::IncidentId.eq(id))
                 .exec(&*tx)
                 .await?;
-            diff.field("title", Some(m.title.as_str()), Some("Disposed record"))
+            diff.sensitive("title", true)
                 .sensitive("description", true)
                 .sensitive(
                     "patient",

@@ -171,12 +171,17 @@ async fn execute(
         Err(message) => return request_error(StatusCode::BAD_REQUEST, media, &message),
     };
     let recorder = Arc::new(AccessRecorder::default());
+    let batch_len = match &batch {
+        BatchRequest::Single(_) => 1,
+        BatchRequest::Batch(rs) => rs.len(),
+    };
     let ctx = || {
         RequestCtx::new(
             request_id.clone(),
             auth.clone(),
             recorder.clone(),
             purpose.clone(),
+            batch_len,
         )
     };
     let batch = match batch {

@@ -406,7 +406,7 @@ pub async fn start(
     insert_links(&*tx, model.id, &incident_ids, &audit_ids).await?;
     let mut diff = Diff::new();
     diff.field("title", None, Some(&model.title))
-        .field("aim", None, Some(&model.aim))
+        .text("aim", None, Some(&model.aim))
         .field("departmentId", None, Some(model.department_id))
         .field("sponsorEmail", None, model.sponsor_email.as_ref())
         .field("leadEmail", None, model.lead_email.as_ref())
@@ -469,7 +469,7 @@ pub async fn transition(
     bump_version(&*tx, &next, expected_version).await?;
     let mut diff = Diff::new();
     diff.field("status", &current.status, &next.status)
-        .field("statusReason", &current.status_reason, &next.status_reason)
+        .text("statusReason", &current.status_reason, &next.status_reason)
         .field("startedAt", current.started_at, next.started_at)
         .field("closedAt", current.closed_at, next.closed_at)
         .field("version", current.version, next.version);
@@ -646,8 +646,8 @@ pub async fn add_pdsa(
         .await?;
     let mut diff = Diff::new();
     diff.field("pdsaCycleId", None, Some(cycle.id))
-        .field("title", None, Some(&cycle.title))
-        .field("plan", None, cycle.plan.as_ref())
+        .text("title", None, Some(&cycle.title))
+        .text("plan", None, cycle.plan.as_ref())
         .field("stage", None, Some(&cycle.stage))
         .field("startDate", None, Some(cycle.start_date));
     trail::record(
@@ -729,10 +729,10 @@ pub async fn update_pdsa(
     let mut diff = Diff::new();
     diff.field("pdsaCycleId", None, Some(cycle_id))
         .field("stage", &current.stage, &next.stage)
-        .field("plan", &current.plan, &next.plan)
-        .field("do", &current.do_, &next.do_)
-        .field("study", &current.study, &next.study)
-        .field("act", &current.act, &next.act)
+        .text("plan", &current.plan, &next.plan)
+        .text("do", &current.do_, &next.do_)
+        .text("study", &current.study, &next.study)
+        .text("act", &current.act, &next.act)
         .field("endDate", current.end_date, next.end_date)
         .field("outcome", &current.outcome, &next.outcome)
         .field("version", current.version, next.version);

@@ -385,8 +385,13 @@ impl Incident {
         }
         Ok(Some(out))
     }
-    /// Every change to the incident, oldest first.
+    /// Every change to the incident, oldest first; empty for viewers who only reported it
+    /// (the trail names the staff who reviewed it). Free text is never in the trail: a
+    /// change to it is shown as `sensitive` without its words.
     async fn history(&self, ctx: &Context<'_>) -> GqlResult<Vec<TrailEvent>> {
+        if !self.access.internal {
+            return Ok(Vec::new());
+        }
         let rows = Loaders::of(ctx)
             .trail
             .load_one(self.m.id)
@@ -690,6 +695,15 @@ impl IncidentMutation {
         input: ReportIncidentInput,
     ) -> GqlResult<ReportIncidentPayload> {
         let department_id = ids::decode_as(Kind::Department, &input.department_id, "departmentId")?;
+        if input.anonymous == Some(true) && !alone_in_request(ctx) {
+            // Anything else in the request (a read that is logged, a change that names its
+            // actor, the caller's last-seen time) would tie the caller to this report.
+            return Err(crate::error::AppError::invalid(
+                "anonymous",
+                "an anonymous report is sent on its own: no other operation or field in the same request",
+            )
+            .into());
+        }
         let new = NewIncident {
             title: input.title,
             description: input.description,
@@ -823,4 +837,12 @@ impl IncidentMutation {
             incident: Incident::new(m, access),
         })
     }
+}
+
+/// Whether the field being resolved is the only root field of the only operation of its
+/// HTTP request.
+fn alone_in_request(ctx: &Context<'_>) -> bool {
+    use async_graphql::parser::types::Selection;
+    let items = &ctx.query_env.operation.node.selection_set.node.items;
+    request(ctx).batch_len == 1 && items.len() == 1 && matches!(items[0].node, Selection::Field(_))
 }

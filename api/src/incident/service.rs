@@ -147,6 +147,14 @@ async fn parse_report(state: &AppState, mut input: NewIncident) -> AppResult<New
                 "idempotencyKey must be 1 to 128 characters",
             ));
         }
+        // An anonymous report's key is not tied to its reporter, so whoever sends it again
+        // gets the receipt back: it must be as hard to guess as a random UUID.
+        if input.anonymous && key.chars().count() < 16 {
+            return Err(AppError::invalid(
+                "idempotencyKey",
+                "an anonymous report's idempotencyKey must be at least 16 random characters, such as a UUID",
+            ));
+        }
     }
     Ok(input)
 }
@@ -417,7 +425,7 @@ pub async fn report(
     let mut diff = Diff::new();
     diff.field("reference", None, Some(&model.reference))
         .field("status", None, Some(&model.status))
-        .field("title", None, Some(&model.title))
+        .text("title", None, Some(&model.title))
         .field("kind", None, Some(&model.kind))
         .field("physicalHarm", None, Some(input.physical_harm.as_str()))
         .field(
@@ -704,13 +712,13 @@ pub async fn triage(
             &current.learning_response,
             &next.learning_response,
         )
-        .field(
+        .text(
             "learningSummary",
             &current.learning_summary,
             &next.learning_summary,
         )
-        .field("findings", &current.findings, &next.findings)
-        .field(
+        .text("findings", &current.findings, &next.findings)
+        .text(
             "feedbackToReporter",
             &current.feedback_to_reporter,
             &next.feedback_to_reporter,
@@ -848,7 +856,7 @@ pub async fn transition(
     let next = save(&tx, next, req.expected_version).await?;
     let mut diff = Diff::new();
     diff.field("status", &current.status, &next.status)
-        .field("statusReason", &current.status_reason, &next.status_reason)
+        .text("statusReason", &current.status_reason, &next.status_reason)
         .field(
             "duplicateOfId",
             current.duplicate_of_id,

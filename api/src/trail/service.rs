@@ -103,6 +103,14 @@ impl Diff {
         self
     }
 
+    /// Free text (a title, a note, findings, a reason): the trail keeps only that it
+    /// changed, never the words. Free text may name a patient or a colleague, the trail is
+    /// append-only (disposal could not remove it), and `history` is read by everyone who
+    /// may see the record.
+    pub fn text<T: PartialEq>(&mut self, field: &str, before: T, after: T) -> &mut Self {
+        self.sensitive(field, before != after)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -1360,6 +1360,249 @@ async fn after_an_anonymous_report_no_table_holds_the_reporters_subject_name_or_
 }
 
 #[tokio::test]
+async fn a_known_reporters_staff_record_is_untouched_by_their_anonymous_report() {
+    let app = spawn_app().await;
+    let h = app.hospital().await;
+    // Olwen has used Candour before under her old surname, so she has a staff record.
+    let mut before = TokenSpec::staff("olwen");
+    before.name = Some("Olwen Marchbank".into());
+    before.email = Some("olwen.marchbank@wards.example".into());
+    let old_token = app.token(before);
+    app.gql(Some(&old_token), "{ me { subject } }", json!({}))
+        .await
+        .assert_ok();
+    let staff_rows = |rows: Vec<(String, String)>| -> Vec<String> {
+        rows.into_iter()
+            .filter(|(t, r)| t == "staff" && r.contains("olwen"))
+            .map(|(_, r)| r)
+            .collect()
+    };
+    let stored_before = staff_rows(every_row_as_text(&app).await);
+    assert_eq!(stored_before.len(), 1, "{stored_before:?}");
+
+    // Her token now carries a new name: any request that named her would update the record
+    // at once (the claims changed), so an untouched record shows that nothing did.
+    let mut after = TokenSpec::staff("olwen");
+    after.name = Some("Olwen Tregarthen".into());
+    after.email = Some("olwen.tregarthen@wards.example".into());
+    let new_token = app.token(after);
+    let payload = report_payload(
+        &app,
+        &new_token,
+        with(
+            incident_input(&h.cardiology),
+            json!({ "anonymous": true, "idempotencyKey": uuid::Uuid::new_v4().to_string() }),
+        ),
+    )
+    .await;
+    assert!(payload["followUpCode"].is_string(), "{payload}");
+
+    let rows = every_row_as_text(&app).await;
+    assert_eq!(
+        staff_rows(rows.clone()),
+        stored_before,
+        "the anonymous report touched her staff record"
+    );
+    for needle in ["tregarthen", "Tregarthen"] {
+        let found: Vec<&(String, String)> =
+            rows.iter().filter(|(_, r)| r.contains(needle)).collect();
+        assert!(found.is_empty(), "{needle} is stored: {found:#?}");
+    }
+}
+
+#[tokio::test]
+async fn an_anonymous_report_is_refused_unless_it_is_alone_in_its_request() {
+    let app = spawn_app().await;
+    let h = app.hospital().await;
+    let anonymous = with(
+        incident_input(&h.cardiology),
+        json!({ "anonymous": true, "title": "Anonymous report sent with company" }),
+    );
+
+    // In a batch, beside a read that would be logged under the reporter's name.
+    let batch = app
+        .post_graphql(
+            Some(&h.bob),
+            &json!([
+                { "query": REPORT, "variables": { "input": anonymous } },
+                { "query": "{ me { subject } }" },
+            ]),
+        )
+        .await;
+    assert_eq!(batch.status, 200, "{}", batch.body);
+    let first = &batch.body[0];
+    assert_eq!(
+        first["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{first}"
+    );
+    assert_eq!(
+        first["errors"][0]["extensions"]["field"], "anonymous",
+        "{first}"
+    );
+    assert!(
+        first["data"].is_null() || first["data"]["reportIncident"].is_null(),
+        "{first}"
+    );
+
+    // In one operation beside another field.
+    let two = app
+        .gql(
+            Some(&h.bob),
+            "mutation($a: ReportIncidentInput!, $b: ReportIncidentInput!) {
+               a: reportIncident(input: $a) { followUpCode }
+               b: reportIncident(input: $b) { incident { id } } }",
+            json!({ "a": anonymous, "b": incident_input(&h.cardiology) }),
+        )
+        .await;
+    let errors = two.errors();
+    assert!(
+        errors.iter().any(|e| e["path"][0] == "a"
+            && e["extensions"]["code"] == "BAD_USER_INPUT"
+            && e["extensions"]["field"] == "anonymous"),
+        "{}",
+        two.body
+    );
+
+    // A guessable idempotency key would hand the receipt to whoever guessed it.
+    app.gql(
+        Some(&h.bob),
+        REPORT,
+        json!({ "input": with(anonymous.clone(), json!({ "idempotencyKey": "form-1" })) }),
+    )
+    .await
+    .assert_error("BAD_USER_INPUT", Some("idempotencyKey"));
+
+    // None of those made an anonymous incident; alone, it is taken.
+    let titles = |resp: GqlResponse| -> Vec<String> {
+        resp.assert_ok()["incidents"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["title"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let listed = titles(app.list_incidents(&h.quinn, json!({ "first": 50 })).await);
+    assert!(
+        !listed
+            .iter()
+            .any(|t| t == "Anonymous report sent with company"),
+        "{listed:?}"
+    );
+    let alone = report_payload(&app, &h.bob, anonymous).await;
+    assert!(alone["followUpCode"].is_string(), "{alone}");
+}
+
+#[tokio::test]
+async fn the_trail_keeps_no_free_text_and_reporters_do_not_read_it() {
+    let app = spawn_app().await;
+    let h = app.hospital().await;
+    let marker = |what: &str| {
+        format!(
+            "{what} Wilberforce-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        )
+    };
+    let (title, findings, learning, feedback, reason, note, action_title) = (
+        marker("title"),
+        marker("findings"),
+        marker("learning"),
+        marker("feedback"),
+        marker("reason"),
+        marker("note"),
+        marker("action"),
+    );
+    let incident = report(
+        &app,
+        &h.alice,
+        with(incident_input(&h.cardiology), json!({ "title": title })),
+    )
+    .await;
+    let triaged = app
+        .triage(
+            &h.hana,
+            &incident,
+            json!({ "findings": findings, "learningSummary": learning, "feedbackToReporter": feedback }),
+        )
+        .await;
+    let action = app
+        .create_corrective_action(
+            &h.hana,
+            with(
+                corrective_action_input(&id(&triaged), "owner@trust.example"),
+                json!({ "title": action_title }),
+            ),
+        )
+        .await;
+    app.update_action(&h.hana, &action, json!({ "note": note }))
+        .await;
+    app.transition_because(&h.hana, &triaged, "DECLINED", &reason)
+        .await;
+
+    let rows = every_row_as_text(&app).await;
+    for text in [
+        &title,
+        &findings,
+        &learning,
+        &feedback,
+        &reason,
+        &note,
+        &action_title,
+    ] {
+        let in_trail: Vec<&(String, String)> = rows
+            .iter()
+            .filter(|(t, r)| t == "trail_event" && r.contains(text.as_str()))
+            .collect();
+        assert!(in_trail.is_empty(), "{text} is in the trail: {in_trail:#?}");
+        assert!(
+            rows.iter().any(|(_, r)| r.contains(text.as_str())),
+            "the scan did not find {text} where it belongs"
+        );
+    }
+
+    // The handler sees that the words changed, without them.
+    let history = |token: String| {
+        let app = &app;
+        let incident_id = id(&incident);
+        async move {
+            let resp = app
+                .gql(
+                    Some(&token),
+                    "query($id: ID!) { incident(id: $id) { history { action changes { field before after sensitive } } } }",
+                    json!({ "id": incident_id }),
+                )
+                .await;
+            resp.assert_ok()["incident"]["history"]
+                .as_array()
+                .unwrap()
+                .clone()
+        }
+    };
+    let handlers = history(h.hana.clone()).await;
+    let text_changes: Vec<Value> = handlers
+        .iter()
+        .flat_map(|e| e["changes"].as_array().cloned().unwrap_or_default())
+        .filter(|c| {
+            [
+                "title",
+                "findings",
+                "learningSummary",
+                "feedbackToReporter",
+                "statusReason",
+            ]
+            .contains(&c["field"].as_str().unwrap_or(""))
+        })
+        .collect();
+    assert_eq!(text_changes.len(), 5, "{}", pretty(&handlers));
+    for c in &text_changes {
+        assert_eq!(c["sensitive"], true, "{c}");
+        assert!(c["before"].is_null() && c["after"].is_null(), "{c}");
+    }
+
+    // Its reporter sees the status and feedback, not who reviewed it or how.
+    assert_eq!(history(h.alice.clone()).await, Vec::<Value>::new());
+}
+
+#[tokio::test]
 async fn the_follow_up_code_shows_status_and_learning_without_signing_in() {
     let app = spawn_app().await;
     let h = app.hospital().await;
