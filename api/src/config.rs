@@ -457,8 +457,12 @@ impl Settings {
 
     /// Today's date in the configured time zone.
     pub fn today(&self) -> chrono::NaiveDate {
-        let tz: chrono_tz::Tz = self.timezone.parse().unwrap_or(chrono_tz::Europe::London);
-        chrono::Utc::now().with_timezone(&tz).date_naive()
+        chrono::Utc::now().with_timezone(&self.tz()).date_naive()
+    }
+
+    /// The trust's time zone (checked at start).
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.timezone.parse().unwrap_or(chrono_tz::Europe::London)
     }
 
     pub fn is_postgres(&self) -> bool {

@@ -236,6 +236,23 @@ impl Db {
         }
     }
 
+    /// A read-only transaction that sees one consistent state of the database throughout
+    /// (REPEATABLE READ on PostgreSQL; on SQLite, WAL readers see the state of their first
+    /// read). Roll it back when done.
+    pub async fn read_snapshot(&self) -> Result<DatabaseTransaction, DbErr> {
+        match self.backend() {
+            DbBackend::Postgres => {
+                self.conn
+                    .begin_with_config(
+                        Some(sea_orm::IsolationLevel::RepeatableRead),
+                        Some(sea_orm::AccessMode::ReadOnly),
+                    )
+                    .await
+            }
+            _ => self.conn.begin().await,
+        }
+    }
+
     pub async fn begin_write(&self) -> Result<WriteTx, DbErr> {
         let turn = self.write_turn().await;
         let tx = self.conn.begin().await?;

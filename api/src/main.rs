@@ -46,6 +46,12 @@ enum Command {
     /// Send queued email and raise deadline reminders without serving HTTP (the scheduler
     /// too unless notify.schedule is false), until SIGTERM or SIGINT.
     Dispatch,
+    /// Recount the dashboard's rollups from the records (after restoring a database from
+    /// backup, for instance). Changes to incidents and actions wait while it runs.
+    RebuildRollups,
+    /// Recount the dashboard's rollups and compare them with what is stored. Exits 1 when
+    /// they differ, listing the first differences.
+    VerifyRollups,
 }
 
 #[derive(clap::Args)]
@@ -213,7 +219,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::VerifyTrail => {
             let db = connect().await?;
             let started = std::time::Instant::now();
-            let i = candour::trail::chain::verify(&db.conn).await.map_err(|e| {
+            let i = candour::trail::chain::verify(&db).await.map_err(|e| {
                 format!(
                     "reading the trail failed: {}",
                     candour::error::db_error_kind(&e)
@@ -283,6 +289,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 candour::seed::Options {
                     incidents: args.incidents,
                     seed: args.seed,
+                    timezone: settings.timezone.clone(),
                 },
             )
             .await
@@ -321,6 +328,43 @@ async fn run(cli: Cli) -> Result<(), String> {
             // In-flight sends finish or are left to their leases.
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             Ok(())
+        }
+        Command::RebuildRollups => {
+            let db = connect().await?;
+            let r = candour::dashboard::rollup::rebuild(&db, settings.tz(), &settings.timezone)
+                .await
+                .map_err(|e| format!("recounting failed: {}", candour::error::db_error_kind(&e)))?;
+            println!(
+                "rollups recounted in {:.1} s ({}): {} count rows, {} duration sketches, {} action rows",
+                r.seconds, settings.timezone, r.count_rows, r.duration_rows, r.action_rows
+            );
+            Ok(())
+        }
+        Command::VerifyRollups => {
+            let db = connect().await?;
+            let started = std::time::Instant::now();
+            let v = candour::dashboard::rollup::verify(&db, settings.tz())
+                .await
+                .map_err(|e| format!("recounting failed: {}", candour::error::db_error_kind(&e)))?;
+            let elapsed = started.elapsed().as_secs_f64();
+            if v.mismatches.is_empty() {
+                println!(
+                    "rollups match a recount of {} incidents ({elapsed:.1} s)",
+                    v.incidents
+                );
+                return Ok(());
+            }
+            println!(
+                "rollups DIFFER from a recount of {} incidents in {} places; the first:",
+                v.incidents,
+                v.mismatches.len()
+            );
+            for m in v.mismatches.iter().take(20) {
+                println!("  {m}");
+            }
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+            std::process::exit(1);
         }
         Command::Schema | Command::GenerateDataKey => unreachable!("handled above"),
     }

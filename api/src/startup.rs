@@ -62,7 +62,26 @@ pub async fn prepare(settings: Settings) -> Result<Arc<AppState>, StartupError> 
             "sealed patient details stored in plaintext"
         );
     }
+    if let Some(r) =
+        crate::dashboard::rollup::ensure_counted(&db, settings.tz(), &settings.timezone)
+            .await
+            .map_err(|e| {
+                StartupError(format!(
+                    "counting the dashboard rollups failed: {}",
+                    crate::error::db_error_kind(&e)
+                ))
+            })?
+    {
+        tracing::info!(
+            rows = r.count_rows + r.duration_rows + r.action_rows,
+            seconds = r.seconds,
+            timezone = %settings.timezone,
+            "dashboard rollups counted from the records"
+        );
+    }
+    let stop = tokio_util::sync::CancellationToken::new();
     crate::trail::chain::spawn_sealer(db.clone(), db.trail_wake.clone());
+    crate::dashboard::rollup::spawn_compactor(db.clone(), stop.clone());
     let access_log = crate::trail::access::AccessLogWriter::spawn(db.clone());
     let notifier = crate::notify::Notifier::new(&settings, db.outbox_wake.clone())
         .map_err(|e| StartupError(format!("configuration: {e}")))?;
@@ -75,7 +94,7 @@ pub async fn prepare(settings: Settings) -> Result<Arc<AppState>, StartupError> 
         keys,
         access_log,
         notifier,
-        stop: tokio_util::sync::CancellationToken::new(),
+        stop,
     }))
 }
 

@@ -1,6 +1,7 @@
 //! Candour's tables as sea-orm models: one file per table, data only. Enumerations are
 //! stored as their GraphQL names (or LFPSE rank for harm) and parsed in the domain layer.
 pub mod access_event;
+pub mod action_rollup;
 pub mod audit;
 pub mod audit_finding;
 pub mod break_glass_grant;
@@ -12,6 +13,9 @@ pub mod improvement_link;
 pub mod improvement_project;
 pub mod incident;
 pub mod incident_comment;
+pub mod incident_duration_rollup;
+pub mod incident_rollup;
+pub mod incident_rollup_delta;
 pub mod legal_hold;
 pub mod measure;
 pub mod measurement;
@@ -22,6 +26,7 @@ pub mod obligation;
 pub mod obligation_step;
 pub mod pdsa_cycle;
 pub mod reference_counter;
+pub mod rollup_meta;
 pub mod staff;
 pub mod trail_event;
 pub mod trail_head;

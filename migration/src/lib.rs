@@ -8,6 +8,7 @@ mod m20261125_000003_improvement;
 mod m20261125_000004_corrective_actions;
 mod m20261125_000005_information_governance;
 mod m20261125_000006_notifications;
+mod m20261201_000007_dashboard;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_corrective_actions::Migration),
             Box::new(m20261125_000005_information_governance::Migration),
             Box::new(m20261125_000006_notifications::Migration),
+            Box::new(m20261201_000007_dashboard::Migration),
         ]
     }
 }

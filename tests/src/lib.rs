@@ -1095,9 +1095,15 @@ impl TestApp {
 /// "Today" as the trust's calendar has it (Europe/London: GMT, or BST from 01:00 UTC on the
 /// last Sunday of March to 01:00 UTC on the last Sunday of October), which decides overdue.
 pub fn london_today() -> chrono::NaiveDate {
+    london_date(Utc::now())
+}
+
+/// The date in London of an instant: GMT, or BST (UTC+1) from 01:00 UTC on the last Sunday
+/// of March to 01:00 UTC on the last Sunday of October. Written out here so that tests do
+/// not share the server's time-zone code.
+pub fn london_date(t: chrono::DateTime<Utc>) -> chrono::NaiveDate {
     use chrono::{Datelike, NaiveDate};
-    let now = Utc::now();
-    let year = now.year();
+    let year = t.year();
     let last_sunday = |month: u32| {
         let last_day = NaiveDate::from_ymd_opt(year, month + 1, 1)
             .and_then(|d| d.pred_opt())
@@ -1105,9 +1111,9 @@ pub fn london_today() -> chrono::NaiveDate {
         last_day - chrono::Duration::days(last_day.weekday().num_days_from_sunday() as i64)
     };
     let at_one_utc = |d: NaiveDate| d.and_hms_opt(1, 0, 0).expect("01:00").and_utc();
-    let summer = now >= at_one_utc(last_sunday(3)) && now < at_one_utc(last_sunday(10));
+    let summer = t >= at_one_utc(last_sunday(3)) && t < at_one_utc(last_sunday(10));
     let offset = if summer { 1 } else { 0 };
-    (now + chrono::Duration::hours(offset)).date_naive()
+    (t + chrono::Duration::hours(offset)).date_naive()
 }
 
 /// `london_today()` moved by this many days, as the `Date` the API speaks ("2026-11-25").

@@ -248,6 +248,7 @@ async fn insert<C: ConnectionTrait>(
     action::Entity::insert(m.clone().into_active_model())
         .exec_without_returning(conn)
         .await?;
+    crate::dashboard::rollup::action_changed(conn, state.settings.tz(), None, m).await?;
     crate::notify::events::action_assigned(conn, state, m, source_reference(conn, m).await?)
         .await?;
     let mut diff = Diff::new();
@@ -401,6 +402,8 @@ pub async fn update(
             actual: expected_version + 1,
         });
     }
+    crate::dashboard::rollup::action_changed(&*tx, state.settings.tz(), Some(&current), &next)
+        .await?;
     let actor = Actor::of(p, staff);
     let mut diff = Diff::new();
     diff.field("status", &current.status, &next.status)

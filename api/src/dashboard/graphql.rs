@@ -1,8 +1,17 @@
-//! The SPC chart as GraphQL types.
-use async_graphql::{Enum, SimpleObject};
+//! The dashboard and the SPC chart as GraphQL types: thin resolvers over `service`.
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
+use super::model::*;
+use super::rollup::metric;
+use super::service::{self, Scope};
 use super::spc;
+use crate::graphql::ids::{self, Kind};
+use crate::graphql::scalars::Date;
+use crate::graphql::{request, state};
+use crate::org::graphql::{Department, StaffMember};
+
+type GqlResult<T> = async_graphql::Result<T>;
 
 /// A special-cause rule ("Making Data Count").
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,4 +135,321 @@ impl SpcChart {
             few_points: c.few_points,
         })
     }
+}
+
+// ---- The dashboard ----
+
+/// Which departments and days the dashboard covers.
+#[derive(InputObject, Default)]
+pub struct DashboardFilter {
+    /// Departments to include; by default every department the caller may see. A
+    /// department outside the caller's scope is FORBIDDEN.
+    pub department_ids: Option<Vec<ID>>,
+    /// The first day (the trust's local date), inclusive. Default: a year before `to`.
+    pub from: Option<Date>,
+    /// The last day, inclusive. Default: today.
+    pub to: Option<Date>,
+}
+
+#[derive(Default)]
+pub struct DashboardQuery;
+
+#[Object]
+impl DashboardQuery {
+    /// Figures for quality leads (every department) and handlers (their departments);
+    /// `incidents:read` service accounts see every department. Counts only: no sensitive
+    /// field, and nothing is written to the access log. Every figure is served from
+    /// rollups kept in step with the records, so a five-year view costs what a week does.
+    async fn dashboard(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<DashboardFilter>,
+    ) -> GqlResult<Dashboard> {
+        let f = filter.unwrap_or_default();
+        let department_ids = match f.department_ids {
+            Some(ids) => Some(
+                ids.iter()
+                    .map(|id| ids::decode_as(Kind::Department, id, "departmentIds"))
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            None => None,
+        };
+        let scope = service::scope(
+            state(ctx),
+            request(ctx),
+            department_ids,
+            f.from.map(Into::into),
+            f.to.map(Into::into),
+        )
+        .await?;
+        Ok(Dashboard(scope))
+    }
+}
+
+/// The dashboard of one scope: departments and period.
+pub struct Dashboard(Scope);
+
+#[Object]
+impl Dashboard {
+    async fn from(&self) -> Date {
+        self.0.from.into()
+    }
+    async fn to(&self) -> Date {
+        self.0.to.into()
+    }
+    /// The departments the figures cover.
+    async fn departments(&self, ctx: &Context<'_>) -> GqlResult<Vec<Department>> {
+        Ok(service::departments(state(ctx), &self.0)
+            .await?
+            .into_iter()
+            .map(Department)
+            .collect())
+    }
+    /// Incidents reported in the period (by the trust's local date of the report), bucket
+    /// by bucket, optionally split by one of their facts (status: as they are now).
+    async fn incident_counts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "TimeInterval::Month")] interval: TimeInterval,
+        split_by: Option<IncidentDimension>,
+    ) -> GqlResult<IncidentCountSeries> {
+        Ok(service::incident_counts(state(ctx), &self.0, interval, split_by).await?)
+    }
+    /// Incidents reported and incidents closed in each bucket.
+    async fn reported_vs_closed(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "TimeInterval::Month")] interval: TimeInterval,
+    ) -> GqlResult<Vec<ReportedClosedBucket>> {
+        Ok(service::reported_vs_closed(state(ctx), &self.0, interval).await?)
+    }
+    /// Hours from report to triage, of the incidents triaged in the period.
+    async fn time_to_triage(&self, ctx: &Context<'_>) -> GqlResult<DurationSummary> {
+        Ok(service::durations(state(ctx), &self.0, metric::TRIAGE).await?)
+    }
+    /// Hours from report to closure, of the incidents closed in the period.
+    async fn time_to_close(&self, ctx: &Context<'_>) -> GqlResult<DurationSummary> {
+        Ok(service::durations(state(ctx), &self.0, metric::CLOSE).await?)
+    }
+    /// Incidents open now (reported, under review, investigating, actions in progress), by
+    /// days since they were reported. The period does not apply.
+    async fn open_incidents_by_age(&self, ctx: &Context<'_>) -> GqlResult<Vec<AgeBand>> {
+        Ok(service::open_by_age(state(ctx), &self.0).await?)
+    }
+    /// Corrective actions of the departments: open and overdue now; completed on time and
+    /// verified over all time. The period does not apply.
+    async fn corrective_actions(&self, ctx: &Context<'_>) -> GqlResult<ActionFiguresObject> {
+        Ok(ActionFiguresObject(
+            service::actions(state(ctx), &self.0).await?,
+        ))
+    }
+    /// Audit series (an audit and its re-audits) with a cycle planned to start in the
+    /// period: each criterion's compliance cycle by cycle.
+    async fn audit_compliance(&self, ctx: &Context<'_>) -> GqlResult<Vec<AuditSeries>> {
+        Ok(service::audit_series(state(ctx), &self.0)
+            .await?
+            .into_iter()
+            .map(AuditSeries)
+            .collect())
+    }
+    /// Audit findings below target with no corrective action completed yet, whenever
+    /// found. The period does not apply.
+    async fn non_conformities_open(&self, ctx: &Context<'_>) -> GqlResult<i64> {
+        Ok(service::non_conformities_open(state(ctx), &self.0).await?)
+    }
+    /// The measures of improvement projects under way (ACTIVE or SUSTAINING), each with
+    /// its statistical process control chart (`measure.spc`).
+    async fn improvement_measures(&self, ctx: &Context<'_>) -> GqlResult<Vec<DashboardMeasure>> {
+        let rc = request(ctx);
+        let mut out = Vec::new();
+        for (p, m) in service::improvement_measures(state(ctx), &self.0).await? {
+            let access = crate::improvement::service::access_to(state(ctx), rc, &p).await?;
+            out.push(DashboardMeasure {
+                project: crate::improvement::graphql::ImprovementProject::new(p, access),
+                measure: crate::improvement::graphql::Measure(m),
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn counts_fields(c: &ActionCounts) -> ActionCountsFields {
+    ActionCountsFields {
+        open: c.open,
+        overdue: c.overdue,
+        completed: c.completed,
+        completed_on_time: c.completed_on_time,
+        completed_on_time_percent: ActionCounts::percent(c.completed_on_time, c.completed),
+        verified: c.verified,
+        verified_effective: c.verified_effective,
+        effectiveness_verified_percent: ActionCounts::percent(c.verified, c.completed),
+    }
+}
+
+/// The counters shared by every action figure.
+#[derive(SimpleObject)]
+pub struct ActionCountsFields {
+    /// OPEN or IN_PROGRESS.
+    pub open: i64,
+    /// Open and past their due date.
+    pub overdue: i64,
+    /// COMPLETED or VERIFIED.
+    pub completed: i64,
+    /// Completed on or before their due date.
+    pub completed_on_time: i64,
+    /// completedOnTime / completed, in percent (one decimal); null when none completed.
+    pub completed_on_time_percent: Option<f64>,
+    /// Completed and their effectiveness verified (effective or not).
+    pub verified: i64,
+    /// Verified and found effective.
+    pub verified_effective: i64,
+    /// verified / completed, in percent (one decimal); null when none completed.
+    pub effectiveness_verified_percent: Option<f64>,
+}
+
+/// Corrective-action figures: in all, by department, by owner.
+pub struct ActionFiguresObject(super::model::ActionFigures);
+
+#[Object(name = "ActionFigures")]
+impl ActionFiguresObject {
+    async fn open(&self) -> i64 {
+        self.0.counts.open
+    }
+    async fn overdue(&self) -> i64 {
+        self.0.counts.overdue
+    }
+    async fn completed(&self) -> i64 {
+        self.0.counts.completed
+    }
+    async fn completed_on_time(&self) -> i64 {
+        self.0.counts.completed_on_time
+    }
+    async fn completed_on_time_percent(&self) -> Option<f64> {
+        counts_fields(&self.0.counts).completed_on_time_percent
+    }
+    async fn verified(&self) -> i64 {
+        self.0.counts.verified
+    }
+    async fn verified_effective(&self) -> i64 {
+        self.0.counts.verified_effective
+    }
+    async fn effectiveness_verified_percent(&self) -> Option<f64> {
+        counts_fields(&self.0.counts).effectiveness_verified_percent
+    }
+    /// By department, by code.
+    async fn by_department(&self) -> Vec<ActionFigureRow> {
+        self.0
+            .by_department
+            .iter()
+            .cloned()
+            .map(ActionFigureRow)
+            .collect()
+    }
+    /// By owner, most overdue first.
+    async fn by_owner(&self) -> Vec<ActionFigureRow> {
+        self.0
+            .by_owner
+            .iter()
+            .cloned()
+            .map(ActionFigureRow)
+            .collect()
+    }
+}
+
+/// The action figures of one department or one owner.
+pub struct ActionFigureRow(ActionGroup);
+
+#[Object]
+impl ActionFigureRow {
+    /// The department (rows of `byDepartment`).
+    async fn department(&self, ctx: &Context<'_>) -> GqlResult<Option<Department>> {
+        let Some(id) = self.0.department_id else {
+            return Ok(None);
+        };
+        Ok(crate::org::service::department(state(ctx), id)
+            .await?
+            .map(Department))
+    }
+    /// The owner's address (rows of `byOwner`).
+    async fn owner_email(&self) -> Option<&str> {
+        self.0.owner_email.as_deref()
+    }
+    /// The owner, once they have signed in to Candour (rows of `byOwner`).
+    async fn owner(&self, ctx: &Context<'_>) -> GqlResult<Option<StaffMember>> {
+        let Some(email) = &self.0.owner_email else {
+            return Ok(None);
+        };
+        Ok(crate::graphql::loaders::Loaders::of(ctx)
+            .staff_by_email
+            .load_one(email.clone())
+            .await
+            .map_err(crate::error::AppError::from)?
+            .map(StaffMember))
+    }
+    async fn open(&self) -> i64 {
+        self.0.counts.open
+    }
+    async fn overdue(&self) -> i64 {
+        self.0.counts.overdue
+    }
+    async fn completed(&self) -> i64 {
+        self.0.counts.completed
+    }
+    async fn completed_on_time(&self) -> i64 {
+        self.0.counts.completed_on_time
+    }
+    async fn completed_on_time_percent(&self) -> Option<f64> {
+        counts_fields(&self.0.counts).completed_on_time_percent
+    }
+    async fn verified(&self) -> i64 {
+        self.0.counts.verified
+    }
+    async fn verified_effective(&self) -> i64 {
+        self.0.counts.verified_effective
+    }
+    async fn effectiveness_verified_percent(&self) -> Option<f64> {
+        counts_fields(&self.0.counts).effectiveness_verified_percent
+    }
+}
+
+/// An audit and its re-audits.
+pub struct AuditSeries(service::AuditSeries);
+
+#[Object]
+impl AuditSeries {
+    /// The first audit's title.
+    async fn title(&self) -> &str {
+        self.0.cycles.first().map_or("", |a| a.title.as_str())
+    }
+    async fn department(&self, ctx: &Context<'_>) -> GqlResult<Option<Department>> {
+        let Some(first) = self.0.cycles.first() else {
+            return Ok(None);
+        };
+        Ok(
+            crate::org::service::department(state(ctx), first.department_id)
+                .await?
+                .map(Department),
+        )
+    }
+    /// The cycles, oldest first.
+    async fn cycles(&self, ctx: &Context<'_>) -> GqlResult<Vec<crate::audit::graphql::Audit>> {
+        let rc = request(ctx);
+        let mut out = Vec::with_capacity(self.0.cycles.len());
+        for a in &self.0.cycles {
+            let access = crate::audit::service::access_to(state(ctx), rc, a).await?;
+            out.push(crate::audit::graphql::Audit::new(a.clone(), access));
+        }
+        Ok(out)
+    }
+    /// Each criterion's compliance, cycle by cycle.
+    async fn criteria(&self) -> &[CriterionTrend] {
+        &self.0.criteria
+    }
+}
+
+/// A measure of an improvement project under way.
+#[derive(SimpleObject)]
+pub struct DashboardMeasure {
+    pub project: crate::improvement::graphql::ImprovementProject,
+    pub measure: crate::improvement::graphql::Measure,
 }

@@ -522,7 +522,7 @@ impl GovernanceQuery {
     async fn audit_trail_integrity(&self, ctx: &Context<'_>) -> GqlResult<TrailIntegrity> {
         let st = state(ctx);
         require_ig_officer(request(ctx).principal()?, "verify the audit trail")?;
-        let i = crate::trail::chain::verify(&st.db.conn)
+        let i = crate::trail::chain::verify(&st.db)
             .await
             .map_err(AppError::from)?;
         Ok(TrailIntegrity {

@@ -511,7 +511,10 @@ async fn dispose_one(
                 updated_at: Set(now),
                 ..Default::default()
             };
-            incident::Entity::update(am).exec(&*tx).await?;
+            let disposed = incident::Entity::update(am).exec(&*tx).await?;
+            // Disposal removes the category too: the dashboard counts it as uncategorised.
+            crate::dashboard::rollup::incident_changed(&*tx, settings.tz(), Some(&m), &disposed)
+                .await?;
             incident_comment::Entity::delete_many()
                 .filter(incident_comment::Column::IncidentId.eq(id))
                 .exec(&*tx)

@@ -131,6 +131,7 @@ pub struct Query(
     ImprovementQuery,
     GovernanceQuery,
     crate::notify::graphql::NotifyQuery,
+    crate::dashboard::graphql::DashboardQuery,
     NodeQuery,
 );
 

@@ -401,6 +401,7 @@ pub async fn report(
     incident::Entity::insert(model.clone().into_active_model())
         .exec_without_returning(&*tx)
         .await?;
+    crate::dashboard::rollup::incident_changed(&*tx, state.settings.tz(), None, &model).await?;
     if let Some(h) = key_hash {
         let key = idempotency_key::ActiveModel {
             key_hash: sea_orm::Set(h.clone()),
@@ -557,9 +558,12 @@ fn check_version(current: &incident::Model, expected: i32) -> AppResult<()> {
     }
 }
 
-/// Writes `updated` if the stored version is still `expected`; bumps the version.
+/// Writes `updated` if the stored version is still `expected` (the version of `before`);
+/// bumps the version, and moves the incident in the dashboard's rollups.
 async fn save(
+    state: &AppState,
     tx: &sea_orm::DatabaseTransaction,
+    before: &incident::Model,
     mut updated: incident::Model,
     expected: i32,
 ) -> AppResult<incident::Model> {
@@ -580,6 +584,8 @@ async fn save(
             .unwrap_or_default();
         return Err(AppError::Conflict { expected, actual });
     }
+    crate::dashboard::rollup::incident_changed(tx, state.settings.tz(), Some(before), &updated)
+        .await?;
     Ok(updated)
 }
 
@@ -692,7 +698,7 @@ pub async fn triage(
         next.status = IncidentStatus::UnderReview.as_str().into();
         next.triaged_at = Some(now());
     }
-    let next = save(&tx, next, expected_version).await?;
+    let next = save(state, &tx, &current, next, expected_version).await?;
     let mut diff = Diff::new();
     diff.field("status", &current.status, &next.status)
         .field("handlerId", current.handler_id, next.handler_id)
@@ -853,7 +859,7 @@ pub async fn transition(
         IncidentStatus::Declined => next.duplicate_of_id = req.duplicate_of,
         _ => {}
     }
-    let next = save(&tx, next, req.expected_version).await?;
+    let next = save(state, &tx, &current, next, req.expected_version).await?;
     let mut diff = Diff::new();
     diff.field("status", &current.status, &next.status)
         .text("statusReason", &current.status_reason, &next.status_reason)
@@ -973,7 +979,7 @@ pub async fn record_candour_step(
         .await?;
     crate::notify::obligations::on_candour_step(&*tx, id, step.as_str(), row.taken_at, staff)
         .await?;
-    let next = save(&tx, current.clone(), expected_version).await?;
+    let next = save(state, &tx, &current, current.clone(), expected_version).await?;
     let mut diff = Diff::new();
     diff.field("step", None, Some(step.as_str()))
         .field("takenAt", None, Some(row.taken_at))

@@ -15,9 +15,8 @@ use std::time::Duration;
 use chrono::SecondsFormat;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    AccessMode, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend,
-    DbErr, EntityTrait, IsolationLevel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    Statement, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
@@ -205,17 +204,8 @@ const PAGE: u64 = 5_000;
 /// Everything is read in one transaction, a snapshot (REPEATABLE READ on PostgreSQL; a
 /// WAL read transaction on SQLite), so a sealer committing meanwhile cannot make the
 /// events run past the head that was read.
-pub async fn verify(conn: &DatabaseConnection) -> Result<Integrity, DbErr> {
-    let tx = match conn.get_database_backend() {
-        DbBackend::Postgres => {
-            conn.begin_with_config(
-                Some(IsolationLevel::RepeatableRead),
-                Some(AccessMode::ReadOnly),
-            )
-            .await?
-        }
-        _ => conn.begin().await?,
-    };
+pub async fn verify(db: &Db) -> Result<Integrity, DbErr> {
+    let tx = db.read_snapshot().await?;
     let out = verify_in(&tx).await;
     tx.rollback().await?;
     out

@@ -6,6 +6,7 @@ mod actions;
 mod audits;
 mod auth;
 mod comments;
+mod dashboard;
 mod history;
 mod http;
 mod ig_access;

@@ -1,0 +1,198 @@
+//! The dashboard's figures: plain values (counts, percentiles, percentages) that carry no
+//! sensitive field, shaped as the GraphQL contract names them.
+use async_graphql::{Enum, SimpleObject};
+use uuid::Uuid;
+
+use crate::graphql::scalars::Date;
+
+/// How a series is bucketed: calendar days, weeks from Monday, or calendar months, in the
+/// trust's time zone.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeInterval {
+    Day,
+    Week,
+    Month,
+}
+
+/// What a series of incident counts is split by.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncidentDimension {
+    Kind,
+    PhysicalHarm,
+    PsychologicalHarm,
+    Department,
+    Category,
+    /// The incidents' current status.
+    Status,
+    NearMiss,
+}
+
+/// One value of the split and how many incidents have it.
+#[derive(SimpleObject, Debug, Clone, PartialEq)]
+pub struct SplitCount {
+    /// The value as the API names it: an enum value (`MODERATE`, `EQUIPMENT`,
+    /// `UNDER_REVIEW`), a department code, a category (empty for uncategorised), or
+    /// `true`/`false` for near miss.
+    pub key: String,
+    /// The value in words.
+    pub label: String,
+    pub count: i64,
+}
+
+/// One bucket of a series: its days (the first and last clipped to the period).
+#[derive(SimpleObject, Debug, Clone, PartialEq)]
+pub struct IncidentCountBucket {
+    pub start: Date,
+    pub end: Date,
+    pub total: i64,
+    /// Every value of the split, zeros included, in a fixed order (empty without a split).
+    pub split: Vec<SplitCount>,
+}
+
+/// Incidents reported in the period, bucket by bucket.
+#[derive(SimpleObject, Debug, Clone, PartialEq)]
+pub struct IncidentCountSeries {
+    pub interval: TimeInterval,
+    pub split_by: Option<IncidentDimension>,
+    pub total: i64,
+    /// Per value of the split, over the whole period.
+    pub totals: Vec<SplitCount>,
+    /// Every bucket from `from` to `to`, empty ones included, oldest first.
+    pub buckets: Vec<IncidentCountBucket>,
+}
+
+/// Incidents reported, and incidents closed, in one bucket.
+#[derive(SimpleObject, Debug, Clone, PartialEq)]
+pub struct ReportedClosedBucket {
+    pub start: Date,
+    pub end: Date,
+    pub reported: i64,
+    pub closed: i64,
+}
+
+/// A distribution of durations. Percentiles are within 1 % of the exact nearest-rank value
+/// (durations under a minute count as half a minute).
+#[derive(SimpleObject, Debug, Clone, PartialEq)]
+pub struct DurationSummary {
+    pub count: i64,
+    pub median_hours: Option<f64>,
+    pub p90_hours: Option<f64>,
+}
+
+/// Open incidents whose report is this many days old.
+#[derive(SimpleObject, Debug, Clone, PartialEq)]
+pub struct AgeBand {
+    pub label: String,
+    pub min_days: i32,
+    /// Null for the oldest band.
+    pub max_days: Option<i32>,
+    pub count: i64,
+}
+
+/// Counts of corrective actions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActionCounts {
+    /// OPEN or IN_PROGRESS.
+    pub open: i64,
+    /// Open and past their due date (the trust's today).
+    pub overdue: i64,
+    /// COMPLETED or VERIFIED.
+    pub completed: i64,
+    /// Completed on or before their due date.
+    pub completed_on_time: i64,
+    /// VERIFIED (effective or not).
+    pub verified: i64,
+    /// Verified and found effective.
+    pub verified_effective: i64,
+}
+
+impl ActionCounts {
+    pub fn add(&mut self, other: &ActionCounts) {
+        self.open += other.open;
+        self.overdue += other.overdue;
+        self.completed += other.completed;
+        self.completed_on_time += other.completed_on_time;
+        self.verified += other.verified;
+        self.verified_effective += other.verified_effective;
+    }
+
+    pub fn percent(part: i64, whole: i64) -> Option<f64> {
+        (whole > 0).then(|| (part as f64 * 1000.0 / whole as f64).round() / 10.0)
+    }
+}
+
+/// Action counts of one department or one owner.
+#[derive(Debug, Clone)]
+pub struct ActionGroup {
+    pub department_id: Option<Uuid>,
+    pub owner_email: Option<String>,
+    pub counts: ActionCounts,
+}
+
+/// The corrective-action figures: the whole scope, by department, by owner.
+#[derive(Debug, Clone, Default)]
+pub struct ActionFigures {
+    pub counts: ActionCounts,
+    pub by_department: Vec<ActionGroup>,
+    pub by_owner: Vec<ActionGroup>,
+}
+
+/// One cycle's result for a criterion.
+#[derive(SimpleObject, Debug, Clone, PartialEq)]
+pub struct CompliancePoint {
+    #[graphql(name = "auditId")]
+    pub audit_id: async_graphql::ID,
+    pub planned_start: Date,
+    pub compliance_percent: f64,
+    pub target_percent: f64,
+    /// Below target.
+    pub non_conformity: bool,
+}
+
+/// A criterion's compliance cycle by cycle.
+#[derive(SimpleObject, Debug, Clone, PartialEq)]
+pub struct CriterionTrend {
+    pub criterion: String,
+    /// Oldest cycle first; cycles that did not measure the criterion are left out.
+    pub points: Vec<CompliancePoint>,
+}
+
+/// The department codes and words of a split's fixed values.
+pub fn words(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for (i, part) in key.split('_').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let lower = part.to_lowercase();
+        if i == 0 {
+            let mut c = lower.chars();
+            if let Some(f) = c.next() {
+                out.extend(f.to_uppercase());
+                out.push_str(c.as_str());
+            }
+        } else {
+            out.push_str(&lower);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enum_values_read_as_words() {
+        assert_eq!(words("ACTIONS_IN_PROGRESS"), "Actions in progress");
+        assert_eq!(words("MODERATE"), "Moderate");
+        assert_eq!(words("INFORMATION_GOVERNANCE"), "Information governance");
+    }
+
+    #[test]
+    fn percentages_have_one_decimal_and_none_of_nothing() {
+        assert_eq!(ActionCounts::percent(2, 3), Some(66.7));
+        assert_eq!(ActionCounts::percent(0, 0), None);
+        assert_eq!(ActionCounts::percent(5, 5), Some(100.0));
+    }
+}
