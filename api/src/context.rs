@@ -28,6 +28,8 @@ pub struct AppState {
     pub notifier: crate::notify::Notifier,
     /// Cancelled when this instance stops: its background tasks end.
     pub stop: tokio_util::sync::CancellationToken,
+    /// Incident references (per-year sequences).
+    pub references: crate::incident::reference::Sequences,
 }
 
 /// The caller of one request.

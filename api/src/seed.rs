@@ -14,15 +14,12 @@ use std::time::Instant;
 use chrono::{DateTime, Datelike, Days, Duration, NaiveDate, SubsecRound, TimeZone, Utc, Weekday};
 use entities::{
     audit, audit_finding, corrective_action, department, improvement_project, incident, measure,
-    measurement, reference_counter, staff, trail_event, trail_head,
+    measurement, staff, trail_event, trail_head,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel, QueryFilter, Set,
-    Statement,
-};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel, Set, Statement};
 use uuid::Uuid;
 
 use crate::db::Db;
@@ -227,13 +224,13 @@ pub async fn run(db: &Db, opts: Options) -> Result<Report, DbErr> {
     times.sort_unstable();
 
     // References continue each year's sequence.
-    let mut counters: HashMap<i32, i64> = reference_counter::Entity::find()
-        .filter(reference_counter::Column::Prefix.eq("INC"))
-        .all(&db.conn)
-        .await?
-        .into_iter()
-        .map(|c| (c.year, c.last_value))
-        .collect();
+    let mut counters: HashMap<i32, i64> = HashMap::new();
+    for year in start.year()..=now.year() {
+        counters.insert(
+            year,
+            crate::incident::reference::last_used(&db.conn, "INC", year).await?,
+        );
+    }
 
     for chunk in times.chunks(CHUNK) {
         let mut incidents = Vec::with_capacity(chunk.len());
@@ -434,21 +431,7 @@ pub async fn run(db: &Db, opts: Options) -> Result<Report, DbErr> {
     {
         let tx = db.begin_write().await?;
         for (year, last) in &counters {
-            reference_counter::Entity::insert(reference_counter::ActiveModel {
-                prefix: Set("INC".into()),
-                year: Set(*year),
-                last_value: Set(*last),
-            })
-            .on_conflict(
-                OnConflict::columns([
-                    reference_counter::Column::Prefix,
-                    reference_counter::Column::Year,
-                ])
-                .update_column(reference_counter::Column::LastValue)
-                .to_owned(),
-            )
-            .exec_without_returning(&*tx)
-            .await?;
+            crate::incident::reference::mark_used(&*tx, "INC", *year, *last).await?;
         }
         tx.commit_quiet().await?;
     }

@@ -95,6 +95,7 @@ pub async fn prepare(settings: Settings) -> Result<Arc<AppState>, StartupError> 
         access_log,
         notifier,
         stop,
+        references: Default::default(),
     }))
 }
 

@@ -1,5 +1,6 @@
 //! Incidents: reporting, triage, the review state machine, comments and the duty of candour.
 pub mod graphql;
 pub mod model;
+pub mod reference;
 pub mod service;
 pub mod workflow;

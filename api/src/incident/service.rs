@@ -1,7 +1,7 @@
 //! Incident persistence and rules: each public function checks permission, applies the
 //! rules and writes the change and its trail event in one transaction.
 use chrono::{DateTime, Datelike, Duration, SubsecRound, Utc};
-use sea_orm::sea_query::{Expr, Func, LikeExpr, OnConflict, Query, SimpleExpr};
+use sea_orm::sea_query::{Expr, Func, LikeExpr, Query, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, Order,
     QueryFilter, QueryOrder, QuerySelect, Select,
@@ -16,7 +16,7 @@ use crate::context::{AppState, RequestCtx};
 use crate::error::{is_unique_violation, AppError, AppResult};
 use crate::graphql::pagination::{decode_cursor, encode_cursor, Position};
 use crate::trail::{self, Actor, Diff};
-use entities::{candour_step, idempotency_key, incident, incident_comment, reference_counter};
+use entities::{candour_step, idempotency_key, incident, incident_comment};
 
 const ENTITY: &str = "Incident";
 
@@ -193,46 +193,6 @@ async fn find_by_key<C: ConnectionTrait>(
         .await?)
 }
 
-/// Next number in the per-year sequence: an upsert on the counter row, which locks that
-/// row until the reporting transaction ends, so two reports never share a number.
-async fn next_reference<C: ConnectionTrait>(
-    conn: &C,
-    prefix: &str,
-    year: i32,
-) -> AppResult<String> {
-    let stmt = Query::insert()
-        .into_table(reference_counter::Entity)
-        .columns([
-            reference_counter::Column::Prefix,
-            reference_counter::Column::Year,
-            reference_counter::Column::LastValue,
-        ])
-        .values_panic([prefix.into(), year.into(), 1i64.into()])
-        .on_conflict(
-            OnConflict::columns([
-                reference_counter::Column::Prefix,
-                reference_counter::Column::Year,
-            ])
-            .value(
-                reference_counter::Column::LastValue,
-                Expr::col((
-                    reference_counter::Entity,
-                    reference_counter::Column::LastValue,
-                ))
-                .add(1),
-            )
-            .to_owned(),
-        )
-        .returning_col(reference_counter::Column::LastValue)
-        .to_owned();
-    let row = conn
-        .query_one(conn.get_database_backend().build(&stmt))
-        .await?
-        .ok_or_else(|| AppError::Internal("reference counter returned no row".into()))?;
-    let n: i64 = row.try_get("", "last_value")?;
-    Ok(format!("{prefix}-{year}-{n:06}"))
-}
-
 /// Crockford's base32 alphabet: no I, L, O or U to misread when copied by hand.
 const CODE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
@@ -328,6 +288,10 @@ pub async fn report(
     };
     let follow_up = input.anonymous.then(new_follow_up_code);
     let now = now();
+    state
+        .references
+        .prepare(&state.db.conn, "INC", now.year())
+        .await?;
     let tx = state.db.begin_write().await?;
     if let Some(h) = &key_hash {
         // A twin submitted a moment ago may have committed while we waited for our turn.
@@ -335,7 +299,7 @@ pub async fn report(
             return Ok((existing, receipt, None));
         }
     }
-    let reference = next_reference(&*tx, "INC", now.year()).await?;
+    let reference = state.references.next(&*tx, "INC", now.year()).await?;
     let id = Uuid::now_v7();
     let patient = input
         .patient

@@ -615,3 +615,34 @@ async fn a_reporter_lists_only_their_own_named_reports() {
 
     assert_eq!(visible, vec![mine["id"].as_str().unwrap().to_string()]);
 }
+
+#[tokio::test]
+async fn references_continue_where_a_database_numbered_earlier_left_off() {
+    let app = spawn_app().await;
+    let h = app.hospital().await;
+    // A database whose references this year reached 41 under the per-year counter row
+    // (as `candour seed` and earlier versions leave it).
+    let year = london_today().year();
+    let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
+    use sea_orm::ConnectionTrait;
+    db.execute_unprepared(&format!(
+        "INSERT INTO reference_counter (prefix, year, last_value) VALUES ('INC', {year}, 41)"
+    ))
+    .await
+    .unwrap();
+    db.close().await.ok();
+
+    let mut references = Vec::new();
+    for _ in 0..3 {
+        let incident = app
+            .report_incident(&h.alice, incident_input(&h.cardiology))
+            .await;
+        references.push(incident["reference"].as_str().unwrap().to_string());
+    }
+    assert_eq!(
+        references,
+        (42..45)
+            .map(|n| format!("INC-{year}-{n:06}"))
+            .collect::<Vec<_>>()
+    );
+}
