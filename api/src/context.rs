@@ -18,6 +18,8 @@ pub struct AppState {
     /// Departments never change code or id once created, so they are cached after the
     /// first read; a miss reloads (another instance may have created one).
     pub departments: Mutex<HashMap<Uuid, entities::department::Model>>,
+    /// When `departments` last held every department (read from the database).
+    pub departments_listed: Mutex<Option<std::time::Instant>>,
     /// subject -> (staff id, fingerprint of the claims last written, when written).
     pub staff_seen: Mutex<HashMap<String, (Uuid, u64, std::time::Instant)>>,
     /// Seals and opens patient details.

@@ -90,6 +90,7 @@ pub async fn prepare(settings: Settings) -> Result<Arc<AppState>, StartupError> 
         settings: Arc::new(settings),
         authenticator,
         departments: Mutex::new(HashMap::new()),
+        departments_listed: Mutex::new(None),
         staff_seen: Mutex::new(HashMap::new()),
         keys,
         access_log,

@@ -968,38 +968,181 @@ pub async fn verify(db: &Db, tz: Tz) -> Result<Verification, DbErr> {
     Ok(out)
 }
 
-/// Builds a query of count rows: this department set, these dimensions, these runs.
-pub fn count_rows_query(
-    departments: &[Uuid],
-    dimensions: &[i16],
-    runs: &[super::period::Run],
-) -> sea_orm::Select<incident_rollup::Entity> {
+// ---- Reading ----
+
+/// The delta columns, in the order the reads below select them.
+const DELTA_COLUMNS: [&str; 12] = [
+    "sign",
+    "reported_day",
+    "kind",
+    "physical_harm",
+    "psychological_harm",
+    "category",
+    "status",
+    "near_miss",
+    "triaged_day",
+    "triage_seconds",
+    "closed_day",
+    "close_seconds",
+];
+
+/// The rollup rows of `table` matching `cond`, and the deltas not yet folded (of these
+/// departments; all when None), in ONE statement: a single statement reads one snapshot
+/// on both databases, so a fold that commits meanwhile is counted exactly once, without
+/// the round trips of a transaction. `columns`: the rollup columns wanted.
+async fn with_pending<C: ConnectionTrait>(
+    conn: &C,
+    table: &str,
+    columns: &[&str],
+    cond: sea_orm::Condition,
+    departments: Option<&[Uuid]>,
+) -> Result<(Vec<sea_orm::QueryResult>, Vec<(i64, IncidentFacts)>), DbErr> {
+    use sea_orm::sea_query::{SelectStatement, UnionType};
+    let null = || Expr::cust("NULL");
+    let mut rollup = SelectStatement::new();
+    rollup
+        .expr_as(Expr::cust("0"), Alias::new("src"))
+        .column(Alias::new("department_id"))
+        .from(Alias::new(table))
+        .cond_where(cond);
+    for c in columns {
+        rollup.column(Alias::new(*c));
+    }
+    for c in DELTA_COLUMNS {
+        rollup.expr_as(null(), Alias::new(c));
+    }
+    let mut pending = SelectStatement::new();
+    pending
+        .expr_as(Expr::cust("1"), Alias::new("src"))
+        .column(Alias::new("department_id"))
+        .from(Alias::new("incident_rollup_delta"));
+    for c in columns {
+        pending.expr_as(null(), Alias::new(*c));
+    }
+    for c in DELTA_COLUMNS {
+        pending.column(Alias::new(c));
+    }
+    if let Some(d) = departments {
+        pending.and_where(Expr::col(Alias::new("department_id")).is_in(d.iter().copied()));
+    }
+    rollup.union(UnionType::All, pending);
+    let rows = conn
+        .query_all(conn.get_database_backend().build(&rollup))
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    let mut deltas = Vec::new();
+    for r in rows {
+        let src: i32 = r.try_get("", "src")?;
+        if src == 0 {
+            out.push(r);
+            continue;
+        }
+        let d = delta::Model {
+            id: 0,
+            sign: r.try_get("", "sign")?,
+            department_id: r.try_get("", "department_id")?,
+            reported_day: r.try_get("", "reported_day")?,
+            kind: r.try_get("", "kind")?,
+            physical_harm: r.try_get("", "physical_harm")?,
+            psychological_harm: r.try_get("", "psychological_harm")?,
+            category: r.try_get("", "category")?,
+            status: r.try_get("", "status")?,
+            near_miss: r.try_get("", "near_miss")?,
+            triaged_day: r.try_get("", "triaged_day")?,
+            triage_seconds: r.try_get("", "triage_seconds")?,
+            closed_day: r.try_get("", "closed_day")?,
+            close_seconds: r.try_get("", "close_seconds")?,
+        };
+        deltas.push(IncidentFacts::of_delta(&d));
+    }
+    Ok((out, deltas))
+}
+
+/// A count row as read.
+#[derive(Debug, Clone)]
+pub struct CountRow {
+    pub department_id: Uuid,
+    pub grain: i16,
+    pub dimension: i16,
+    pub bucket: NaiveDate,
+    pub value: String,
+    pub n: i64,
+}
+
+fn runs_condition(runs: &[super::period::Run]) -> sea_orm::Condition {
     let mut any = sea_orm::Condition::any();
     for r in runs {
         any = any.add(
             sea_orm::Condition::all()
-                .add(incident_rollup::Column::Grain.eq(r.grain.code()))
-                .add(incident_rollup::Column::Bucket.between(r.first, r.last)),
+                .add(Expr::col(Alias::new("grain")).eq(r.grain.code()))
+                .add(Expr::col(Alias::new("bucket")).between(r.first, r.last)),
         );
     }
-    incident_rollup::Entity::find()
-        .filter(incident_rollup::Column::DepartmentId.is_in(departments.iter().copied()))
-        .filter(incident_rollup::Column::Dimension.is_in(dimensions.iter().copied()))
-        .filter(any)
+    any
 }
 
-/// The deltas not yet folded, of these departments (all when None).
-pub async fn pending<C: ConnectionTrait>(
+/// The count rows of these departments' rows (`rows`), dimensions and runs, and the deltas
+/// of the departments `pending_of` (all when None) not yet folded: one snapshot.
+pub async fn counts<C: ConnectionTrait>(
     conn: &C,
-    departments: Option<&[Uuid]>,
-) -> Result<Vec<(i64, IncidentFacts)>, DbErr> {
-    let mut q = delta::Entity::find();
-    if let Some(d) = departments {
-        q = q.filter(delta::Column::DepartmentId.is_in(d.iter().copied()));
-    }
-    Ok(q.all(conn)
-        .await?
+    rows: &[Uuid],
+    dimensions: &[i16],
+    runs: &[super::period::Run],
+    pending_of: Option<&[Uuid]>,
+) -> Result<(Vec<CountRow>, Vec<(i64, IncidentFacts)>), DbErr> {
+    let cond = sea_orm::Condition::all()
+        .add(Expr::col(Alias::new("department_id")).is_in(rows.iter().copied()))
+        .add(Expr::col(Alias::new("dimension")).is_in(dimensions.iter().copied()))
+        .add(runs_condition(runs));
+    let (found, pending) = with_pending(
+        conn,
+        "incident_rollup",
+        &["grain", "dimension", "bucket", "value", "n"],
+        cond,
+        pending_of,
+    )
+    .await?;
+    let rows = found
         .iter()
-        .map(IncidentFacts::of_delta)
-        .collect())
+        .map(|r| {
+            Ok(CountRow {
+                department_id: r.try_get("", "department_id")?,
+                grain: r.try_get("", "grain")?,
+                dimension: r.try_get("", "dimension")?,
+                bucket: r.try_get("", "bucket")?,
+                value: r.try_get("", "value")?,
+                n: r.try_get("", "n")?,
+            })
+        })
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    Ok((rows, pending))
+}
+
+/// The sketches of these departments' rows, metric and runs, merged, and the pending
+/// deltas of `pending_of`: one snapshot.
+pub async fn durations<C: ConnectionTrait>(
+    conn: &C,
+    rows: &[Uuid],
+    which: i16,
+    runs: &[super::period::Run],
+    pending_of: Option<&[Uuid]>,
+) -> Result<(Sketch, Vec<(i64, IncidentFacts)>), DbErr> {
+    let cond = sea_orm::Condition::all()
+        .add(Expr::col(Alias::new("department_id")).is_in(rows.iter().copied()))
+        .add(Expr::col(Alias::new("metric")).eq(which))
+        .add(runs_condition(runs));
+    let (found, pending) = with_pending(
+        conn,
+        "incident_duration_rollup",
+        &["grain", "bucket", "sketch"],
+        cond,
+        pending_of,
+    )
+    .await?;
+    let mut s = Sketch::default();
+    for r in &found {
+        let text: String = r.try_get("", "sketch")?;
+        s.merge(&Sketch::from_text(&text));
+    }
+    Ok((s, pending))
 }

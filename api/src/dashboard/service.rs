@@ -3,20 +3,20 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Days, Months, NaiveDate};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::model::*;
 use super::period::{self, Bucket, Grain, Interval, Piece};
 use super::rollup::{self, dim, metric, IncidentFacts, TRUST};
-use super::sketch::{self, Sketch};
+use super::sketch;
 use crate::auth::{Role, Scope as TokenScope};
 use crate::context::{AppState, RequestCtx};
 use crate::error::{AppError, AppResult};
 use crate::incident::model::{HarmLevel, IncidentKind, IncidentStatus};
 use entities::{
     action_rollup, audit, audit_finding, corrective_action, department, improvement_project,
-    incident_duration_rollup as duration, measure,
+    measure,
 };
 
 /// The longest period a dashboard covers.
@@ -73,7 +73,13 @@ pub async fn scope(
             "the dashboard is for quality leads, and for handlers for their departments",
         ));
     }
-    let all = crate::org::service::departments(state).await?;
+    let mut all = crate::org::service::departments_cached(state).await?;
+    if let Some(ids) = &department_ids {
+        // One created through another instance in the last minute.
+        if ids.iter().any(|id| !all.iter().any(|d| d.id == *id)) {
+            all = crate::org::service::departments(state).await?;
+        }
+    }
     let allowed = |d: &department::Model| everything || p.handles_department(&d.code);
     let departments = match department_ids {
         Some(ids) => {
@@ -130,7 +136,7 @@ pub async fn scope(
 pub async fn departments(state: &AppState, scope: &Scope) -> AppResult<Vec<department::Model>> {
     Ok(match &scope.departments {
         Some(d) => d.clone(),
-        None => crate::org::service::departments(state).await?,
+        None => crate::org::service::departments_cached(state).await?,
     })
 }
 
@@ -287,12 +293,14 @@ pub async fn incident_counts(
     let mut totals = vec![0i64; n];
     let mut splits: Vec<BTreeMap<String, i64>> = vec![BTreeMap::new(); n];
 
-    let tx = state.db.read_snapshot().await?;
-    let rows = rollup::count_rows_query(&row_departments, &dimensions, &layout.runs())
-        .all(&tx)
-        .await?;
-    let pending = rollup::pending(&tx, scope.department_ids().as_deref()).await?;
-    tx.rollback().await?;
+    let (rows, pending) = rollup::counts(
+        &state.db.conn,
+        &row_departments,
+        &dimensions,
+        &layout.runs(),
+        scope.department_ids().as_deref(),
+    )
+    .await?;
 
     for r in rows {
         let Some(i) = layout.index(r.grain, r.bucket) else {
@@ -388,16 +396,14 @@ pub async fn reported_vs_closed(
     let layout = Layout::new(scope, interval)?;
     let n = layout.buckets.len();
     let (mut reported, mut closed) = (vec![0i64; n], vec![0i64; n]);
-    let tx = state.db.read_snapshot().await?;
-    let rows = rollup::count_rows_query(
+    let (rows, pending) = rollup::counts(
+        &state.db.conn,
         &scope.row_departments(),
         &[dim::ALL, dim::CLOSED],
         &layout.runs(),
+        scope.department_ids().as_deref(),
     )
-    .all(&tx)
     .await?;
-    let pending = rollup::pending(&tx, scope.department_ids().as_deref()).await?;
-    tx.rollback().await?;
     for r in rows {
         if let Some(i) = layout.index(r.grain, r.bucket) {
             match r.dimension {
@@ -434,27 +440,14 @@ pub async fn reported_vs_closed(
 /// (`metric::CLOSE`, of incidents closed in the period).
 pub async fn durations(state: &AppState, scope: &Scope, which: i16) -> AppResult<DurationSummary> {
     let pieces = period::cover(scope.from, scope.to, Grain::Year);
-    let mut any = Condition::any();
-    for r in period::runs(&pieces) {
-        any = any.add(
-            Condition::all()
-                .add(duration::Column::Grain.eq(r.grain.code()))
-                .add(duration::Column::Bucket.between(r.first, r.last)),
-        );
-    }
-    let tx = state.db.read_snapshot().await?;
-    let rows = duration::Entity::find()
-        .filter(duration::Column::DepartmentId.is_in(scope.row_departments()))
-        .filter(duration::Column::Metric.eq(which))
-        .filter(any)
-        .all(&tx)
-        .await?;
-    let pending = rollup::pending(&tx, scope.department_ids().as_deref()).await?;
-    tx.rollback().await?;
-    let mut s = Sketch::default();
-    for r in rows {
-        s.merge(&Sketch::from_text(&r.sketch));
-    }
+    let (mut s, pending) = rollup::durations(
+        &state.db.conn,
+        &scope.row_departments(),
+        which,
+        &period::runs(&pieces),
+        scope.department_ids().as_deref(),
+    )
+    .await?;
     for (sign, f) in &pending {
         if !scope.covers(f.department_id) {
             continue;
@@ -516,12 +509,14 @@ pub async fn open_by_age(state: &AppState, scope: &Scope) -> AppResult<Vec<AgeBa
         first: NaiveDate::from_ymd_opt(1, 1, 1).unwrap_or(today),
         last: today,
     });
-    let tx = state.db.read_snapshot().await?;
-    let rows = rollup::count_rows_query(&scope.row_departments(), &[dim::STATUS], &runs)
-        .all(&tx)
-        .await?;
-    let pending = rollup::pending(&tx, scope.department_ids().as_deref()).await?;
-    tx.rollback().await?;
+    let (rows, pending) = rollup::counts(
+        &state.db.conn,
+        &scope.row_departments(),
+        &[dim::STATUS],
+        &runs,
+        scope.department_ids().as_deref(),
+    )
+    .await?;
     let mut counts = [0i64; BANDS.len()];
     let mut all_open = 0i64;
     for r in rows.iter().filter(|r| is_open_status(&r.value)) {
@@ -622,7 +617,7 @@ pub async fn actions(state: &AppState, scope: &Scope) -> AppResult<ActionFigures
             counts,
         })
         .collect();
-    let codes: HashMap<Uuid, String> = crate::org::service::departments(state)
+    let codes: HashMap<Uuid, String> = crate::org::service::departments_cached(state)
         .await?
         .into_iter()
         .map(|d| (d.id, d.code))

@@ -116,6 +116,30 @@ pub async fn departments(state: &AppState) -> AppResult<Vec<department::Model>> 
     for d in &all {
         cache.insert(d.id, d.clone());
     }
+    *state.departments_listed.lock().expect("department cache") = Some(Instant::now());
+    Ok(all)
+}
+
+/// Every department, by code, from this instance's cache when it was read from the
+/// database less than a minute ago (departments are few and change rarely; one created
+/// through this instance is in the cache at once, through another within the minute).
+pub async fn departments_cached(state: &AppState) -> AppResult<Vec<department::Model>> {
+    let fresh = state
+        .departments_listed
+        .lock()
+        .expect("department cache")
+        .is_some_and(|at| at.elapsed() < Duration::from_secs(60));
+    if !fresh {
+        return departments(state).await;
+    }
+    let mut all: Vec<department::Model> = state
+        .departments
+        .lock()
+        .expect("department cache")
+        .values()
+        .cloned()
+        .collect();
+    all.sort_by(|a, b| a.code.cmp(&b.code));
     Ok(all)
 }
 
