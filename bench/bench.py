@@ -4,18 +4,19 @@
 Subcommands:
   gql URL TOKEN QUERY [VARS_JSON]     run one GraphQL request, print the JSON response
                                       (exit 1 on HTTP error or GraphQL `errors`)
-  seed URL DEPT_ID REPORTER_TOKEN HANDLER_TOKEN N_INCIDENTS N_COMMENTS THREADS
-                                      report N incidents, then comment on the newest
-                                      N_COMMENTS, from THREADS keep-alive connections
+  check URL TOKEN PAGE DASH_DEPT DASH_TRUST SEEDED
+                                      check that the answers under load are what the
+                                      benchmark means (50 rows; dashboards that count)
   load SERVER_PID OUT_JSON -- OHA_ARGS...
                                       run oha (JSON output to OUT_JSON), print a one-line
                                       JSON summary with where the machine's CPU time went
-  check-pages URL TOKEN READ_BODY SENSITIVE_BODY
-                                      check that the pages under load are what the
-                                      benchmark means: 50 rows, commented; every row of
-                                      the sensitive page with a description and the patient
+  pgbench DB_URL SCRIPT LOG_PREFIX CLIENTS DURATION VAR=VALUE...
+                                      run a pgbench script with that many clients, print a
+                                      JSON summary like `load`'s (p50/p99 from its log)
+  busy                                whole-machine CPU busy %, over 2 s
+  checkpoint SQLITE_FILE              fold the WAL into the database file
   sqlite DB_FILE QUERY                print the first value of a query (read-only)
-  table RESULTS.jsonl                 print the markdown table of all results
+  table RESULTS.jsonl                 print the markdown tables of all results
   compare RESULTS.jsonl...            print the before/after tables of several builds
 """
 import http.client
@@ -29,19 +30,6 @@ import threading
 import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
-
-# Every seeded incident names a patient (a valid NHS number: its check digit is
-# modulus 11, which the server checks from 10e41d6 on).
-PATIENT_NHS = "9434765919"
-REPORT = """mutation($d: ID!, $t: String!) {
-  reportIncident(input: {title: $t, description: "Seeded by bench/run.sh",
-    occurredAt: "2026-11-01T10:00:00Z", departmentId: $d, kind: EQUIPMENT,
-    physicalHarm: LOW, patient: {nhsNumber: "%s", name: "Bench Patient"}})
-    { incident { id reference version } } }""" % PATIENT_NHS
-COMMENT = """mutation($id: ID!, $b: String!) {
-  commentOnIncident(input: {incidentId: $id, body: $b}) { incident { id } } }"""
-NEWEST = """query($n: Int!) { incidents(first: $n) { edges { node { id } } } }"""
-
 
 class Client:
     """One keep-alive HTTP/1.1 connection to the server's /graphql."""
@@ -84,59 +72,41 @@ def cmd_gql(url, token, query, variables="{}"):
     return 0
 
 
-def run_parallel(url, threads, jobs):
-    """Runs each job(client) on a pool of `threads`, one keep-alive connection per thread."""
-    local = threading.local()
+def cmd_check(url, token, page_body, dept_body, trust_body, seeded):
+    def run(path):
+        body = json.load(open(path))
+        return Client(url).call(token, body["query"], body.get("variables"))
+    edges = [e["node"] for e in run(page_body)["incidents"]["edges"]]
+    with_actions = sum(1 for e in edges if e["correctiveActions"])
+    dept = run(dept_body)["dashboard"]["incidentCounts"]
+    trust = run(trust_body)["dashboard"]["incidentCounts"]
+    print(f"[bench] page of {len(edges)} ({with_actions} with corrective actions); "
+          f"one department, 90 days: {dept['total']} incidents in {len(dept['buckets'])} days; "
+          f"the trust, 5 years: {trust['total']} in {len(trust['buckets'])} months",
+          file=sys.stderr)
+    # The seed spreads its incidents over five years, so the trust's five years hold
+    # nearly all of them, and one department's last 90 days some.
+    return 0 if (len(edges) == 50 and len(dept["buckets"]) == 90 and dept["total"] > 0
+                 and trust["total"] >= 0.95 * int(seeded)) else 1
 
-    def wrap(job):
-        if not hasattr(local, "client"):
-            local.client = Client(url)
-        return job(local.client)
 
-    with ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(wrap, jobs))
-
-
-def cmd_seed(url, dept, reporter, handler, n, n_comments, threads):
-    n, n_comments, threads = int(n), int(n_comments), int(threads)
-    t0 = time.monotonic()
-    run_parallel(url, threads, [
-        (lambda c, i=i: c.call(reporter, REPORT, {"d": dept, "t": f"Seeded incident {i}"}))
-        for i in range(n)
-    ])
-    t1 = time.monotonic()
-    newest = Client(url).call(handler, NEWEST, {"n": n_comments})["incidents"]["edges"]
-    ids = [e["node"]["id"] for e in newest]
-    run_parallel(url, threads, [
-        (lambda c, i=i: c.call(handler, COMMENT, {"id": i, "b": "Reviewed; see the handover notes."}))
-        for i in ids
-    ])
-    t2 = time.monotonic()
-    print(json.dumps({
-        "incidents": n, "incident_seconds": round(t1 - t0, 2),
-        "incidents_per_s": round(n / (t1 - t0), 1),
-        "comments": len(ids), "comment_seconds": round(t2 - t1, 2),
-    }))
+def cmd_busy():
+    def snap():
+        v = [int(x) for x in open("/proc/stat").readline().split()[1:9]]
+        return sum(v), v[3] + v[4]
+    t0, i0 = snap()
+    time.sleep(2)
+    t1, i1 = snap()
+    print(round(100 * (1 - (i1 - i0) / max(1, t1 - t0))))
     return 0
 
 
-def cmd_check_pages(url, token, read_body, sensitive_body):
-    def run(path):
-        body = json.load(open(path))
-        return Client(url).call(token, body["query"], body.get("variables"))["incidents"]
-    page = run(read_body)
-    edges = [e["node"] for e in page["edges"]]
-    commented = sum(1 for e in edges if e["comments"])
-    print(f"[bench] page of {len(edges)}: {commented} rows with comments, "
-          f"totalCount {page['totalCount']}", file=sys.stderr)
-    edges = [e["node"] for e in run(sensitive_body)["edges"]]
-    described = sum(1 for e in edges if e["description"])
-    patient = sum(1 for e in edges
-                  if e["patient"] and e["patient"]["nhsNumber"] == PATIENT_NHS)
-    commented_s = sum(1 for e in edges if e["comments"])
-    print(f"[bench] sensitive page of {len(edges)}: {described} with the description, "
-          f"{patient} with the patient, {commented_s} with comments", file=sys.stderr)
-    return 0 if len(edges) == described == patient == commented_s == 50 else 1
+def cmd_checkpoint(path):
+    conn = sqlite3.connect(path, timeout=30)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.execute("PRAGMA journal_mode=DELETE")
+    conn.close()
+    return 0
 
 
 def cmd_sqlite(path, query):
@@ -220,50 +190,150 @@ def cmd_load(server_pid, out_path, sep, *oha):
     return 0
 
 
-WORKLOADS = (("write", "(a) `reportIncident`"),
-             ("read", "(b) `incidents(first: 50)` + department + comments"),
-             ("sensitive", "(c) `incidents(first: 50)` + description, patient, comments"))
+WORKLOADS = (("page", "`incidents(first: 50)` + department + corrective actions"),
+             ("dash_dept", "dashboard: one department, 90 days by day, by harm"),
+             ("dash_trust", "dashboard: the trust, 5 years by month, by harm"),
+             ("sensitive", "`incidents(first: 50)` + description + patient (logged)"),
+             ("write", "`reportIncident`"))
+
+
+def pgbench_processes_ticks():
+    total = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() == "pgbench":
+                    total += proc_ticks(pid)
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total
+
+
+def month_runs(start, end):
+    """The (grain, first, last) ranges the server reads for a month-by-month series from
+    `start` to `end` (dates): whole months from month rows; the partial first and last
+    months from week rows (weeks inside the month) and day rows (api/src/dashboard/period.rs)."""
+    import datetime as dt
+
+    def month_start(d):
+        return d.replace(day=1)
+
+    def next_month(d):
+        return (d.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+    pieces = []  # (grain, start)
+    d = start
+    while d <= end:
+        nm = next_month(month_start(d))
+        if d.day == 1 and nm - dt.timedelta(days=1) <= end:
+            pieces.append((3, d)); d = nm; continue
+        week_end = d + dt.timedelta(days=6)
+        if d.weekday() == 0 and week_end <= end and week_end < nm:
+            pieces.append((2, d)); d += dt.timedelta(days=7); continue
+        pieces.append((1, d)); d += dt.timedelta(days=1)
+    step = {1: lambda d: d + dt.timedelta(days=1), 2: lambda d: d + dt.timedelta(days=7),
+            3: next_month}
+    runs = []
+    for g, d in sorted(pieces):
+        if runs and runs[-1][0] == g and step[g](runs[-1][2]) == d:
+            runs[-1][2] = d
+        else:
+            runs.append([g, d, d])
+    return runs
+
+
+def cmd_pgbench(db_url, script, prefix, clients, duration, *variables):
+    import datetime as dt
+    import glob
+    text = open(script).read()
+    vars_ = dict(v.split("=", 1) for v in variables)
+    if ":runs" in text:
+        runs = month_runs(dt.date.fromisoformat(vars_["from5y"]), dt.date.fromisoformat(vars_["today"]))
+        text = text.replace(":runs", " OR ".join(
+            f"(grain = {g} AND bucket BETWEEN '{a}' AND '{b}')" for g, a, b in runs))
+    rendered = prefix + ".sql"
+    open(rendered, "w").write(text)
+    seconds = int(duration.rstrip("s"))
+    args = ["pgbench", "-n", "-M", "prepared", "-c", clients, "-j", "1", "-T", str(seconds),
+            "-f", rendered, "-l", f"--log-prefix={prefix}"]
+    for k, v in vars_.items():
+        args += ["-D", f"{k}={v}"]
+    before = (machine_busy_ticks(), postgres_ticks(), pgbench_processes_ticks(),
+              resource.getrusage(resource.RUSAGE_CHILDREN))
+    t0 = time.monotonic()
+    out = subprocess.run(args + [db_url], capture_output=True, text=True, cwd=os.path.dirname(prefix))
+    wall = time.monotonic() - t0
+    if out.returncode != 0:
+        print(out.stdout[-2000:] + out.stderr[-2000:], file=sys.stderr)
+        return 1
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy = machine_busy_ticks() - before[0]
+    pg = postgres_ticks() - before[1]
+    bench_s = (ru.ru_utime + ru.ru_stime) - (before[3].ru_utime + before[3].ru_stime)
+    lat = []
+    failed = 0
+    for path in glob.glob(prefix + ".*"):
+        if path.endswith(".sql"):
+            continue
+        for line in open(path):
+            f = line.split()
+            if len(f) >= 3:
+                if f[2] in ("failed", "skipped"):
+                    failed += 1
+                else:
+                    lat.append(int(f[2]))
+    lat.sort()
+    q = lambda p: lat[min(len(lat) - 1, max(0, int(round(p * len(lat))) - 1))] / 1000 if lat else None
+    cores = os.cpu_count() or 1
+    pct = lambda sec: round(100 * sec / (wall * cores))
+    tps = len(lat) / seconds if seconds else 0
+    print(json.dumps({
+        "rps": round(tps, 1), "p50_ms": q(0.50), "p99_ms": q(0.99), "ok": len(lat),
+        "total": len(lat) + failed,
+        "cpu_pct": {"machine": pct(busy / HZ), "postgres": pct(pg / HZ), "pgbench": pct(bench_s),
+                    "others": max(0, pct(busy / HZ - pg / HZ - bench_s))},
+    }))
+    return 0
 
 
 def cmd_table(path):
     rows = [json.loads(line) for line in open(path) if line.strip()]
-    print("| database | workload | requests/s | p50 ms | p99 ms | responses (non-200) "
-          "| server CPU ms/request | SQL statements/request "
-          "| CPU % of machine: server / PostgreSQL / oha / others |")
-    print("|---|---|---:|---:|---:|---|---:|---:|---|")
     for r in rows:
-        for key, label in WORKLOADS:
-            if key not in r:
-                continue
-            w = r[key]
-            non200 = w["total"] - w["ok"]
-            errs = sum(w["errors"].values())
-            extra = f"{w['total']} ({non200})"
-            if errs:
-                extra += f", {errs} transport errors"
-            stmts = r.get(key + "_statements", "")
-            c = w["cpu_pct"]
-            split = f"{c['server']} / {c['postgres']} / {c['oha']} / {c['others']}"
-            print(f"| {r['db']} | {label} | {w['rps']:.0f} | {w['p50_ms']:.1f} "
-                  f"| {w['p99_ms']:.1f} | {extra} | {w['server_cpu_ms_per_ok']} | {stmts} "
-                  f"| {split} |")
-    print()
-    print("| database | statements, `first: 5` | statements, `first: 50` | seed: incidents/s "
-          "| server peak RSS (VmHWM) | server log warnings/errors | machine CPU busy before (others) |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        print(f"| {r['db']} | {r['stmts_5']} | {r['stmts_50']} | {r['seed']['incidents_per_s']} "
-              f"| {r['vmhwm_kb'] / 1024:.1f} MiB | {r['log_problems']} "
-              f"| {r.get('busy_before_pct', '?')}% |")
-    if any(r.get("access_events") is not None or r.get("unsealed_after_write") is not None
-           for r in rows):
+        print(f"**{r['db']}**, {r['seeded']:,} seeded incidents, build {r['label']}:")
         print()
-        print("| database | (c) HTTP 200s | access events written during (c) "
-              "| trail events unsealed when (a) ended | seconds until all sealed |")
-        print("|---|---:|---:|---:|---:|")
-        for r in rows:
-            print(f"| {r['db']} | {r['sensitive']['ok']} | {r.get('access_events')} "
-                  f"| {r.get('unsealed_after_write')} | {r.get('seal_wait_s')} |")
+        print("| workload | requests/s | p50 ms | p99 ms | 200s (other) | server CPU ms/request "
+              "| SQL statements | CPU % of machine: server / PostgreSQL / oha / others |")
+        print("|---|---:|---:|---:|---|---:|---:|---|")
+        for key, label in WORKLOADS:
+            w = r.get(key)
+            if not w:
+                continue
+            errs = sum(w["errors"].values())
+            extra = f"{w['ok']} ({w['total'] - w['ok']}" + (f", {errs} transport errors)" if errs else ")")
+            c = w["cpu_pct"]
+            print(f"| {label} | {w['rps']:.0f} | {w['p50_ms']:.1f} | {w['p99_ms']:.1f} | {extra} "
+                  f"| {w['server_cpu_ms_per_ok']} | {r.get(key + '_statements', '')} "
+                  f"| {c['server']} / {c['postgres']} / {c['oha']} / {c['others']} |")
+            p = r.get("pgbench_" + key)
+            if p:
+                c = p["cpu_pct"]
+                print(f"| ↳ the same SQL by pgbench | {p['rps']:.0f} | {p['p50_ms']:.1f} "
+                      f"| {p['p99_ms']:.1f} | {p['ok']} ({p['total'] - p['ok']}) | – | – "
+                      f"| – / {c['postgres']} / {c['pgbench']} (pgbench) / {c['others']} |")
+        print()
+        notes = [f"server peak RSS {r['vmhwm_kb'] / 1024:.1f} MiB",
+                 f"{r['log_problems']} server log warnings/errors",
+                 f"machine {r.get('busy_before_pct', '?')}% busy before"]
+        if "write_created" in r:
+            ok = r["write"]["ok"]
+            notes.append(f"{r['write_created']} incidents made by {ok} reports"
+                         + ("" if r["write_created"] == ok else " (MISMATCH)"))
+        if r.get("access_events") is not None:
+            ok = r["sensitive"]["ok"]
+            notes.append(f"{r['access_events']} access events for {ok} sensitive pages"
+                         + (" (50 each)" if r["access_events"] == 50 * ok else " (MISMATCH)"))
+        print("- " + "; ".join(notes))
+        print()
     return 0
 
 
@@ -306,8 +376,9 @@ def cmd_compare(*paths):
 
 
 def main(argv):
-    cmds = {"gql": cmd_gql, "seed": cmd_seed, "load": cmd_load, "check-pages": cmd_check_pages,
-            "sqlite": cmd_sqlite, "table": cmd_table, "compare": cmd_compare}
+    cmds = {"gql": cmd_gql, "check": cmd_check, "load": cmd_load, "pgbench": cmd_pgbench,
+            "busy": cmd_busy, "checkpoint": cmd_checkpoint, "sqlite": cmd_sqlite,
+            "table": cmd_table, "compare": cmd_compare}
     if len(argv) < 2 or argv[1] not in cmds:
         print(__doc__, file=sys.stderr)
         return 2
