@@ -264,3 +264,108 @@ impl Db {
         })
     }
 }
+
+/// Inserts a change makes together, sent as one: on PostgreSQL one statement (each insert a
+/// data-modifying `WITH` part; foreign keys are checked at its end, so order does not
+/// matter), one round trip instead of one each; on SQLite, in order, one by one (there a
+/// statement is a call inside the process, not a round trip).
+#[derive(Default)]
+pub struct Inserts(Vec<sea_orm::sea_query::InsertStatement>);
+
+impl Inserts {
+    pub fn push(&mut self, statement: sea_orm::sea_query::InsertStatement) {
+        self.0.push(statement);
+    }
+
+    pub fn extend(
+        &mut self,
+        statements: impl IntoIterator<Item = sea_orm::sea_query::InsertStatement>,
+    ) {
+        self.0.extend(statements);
+    }
+
+    pub async fn run<C: ConnectionTrait>(self, conn: &C) -> Result<(), DbErr> {
+        let backend = conn.get_database_backend();
+        if backend != DbBackend::Postgres || self.0.len() < 2 {
+            for s in &self.0 {
+                conn.execute(backend.build(s)).await?;
+            }
+            return Ok(());
+        }
+        conn.execute(combined(&self.0)).await?;
+        Ok(())
+    }
+}
+
+/// PostgreSQL: `WITH i1 AS (INSERT ...), i2 AS (INSERT ...) INSERT ...`, with each part's
+/// parameters renumbered after the ones before it. The parts' SQL holds no literal values
+/// (every value is a parameter), so a `$` in it is always a placeholder.
+fn combined(statements: &[sea_orm::sea_query::InsertStatement]) -> sea_orm::Statement {
+    use sea_orm::sea_query::PostgresQueryBuilder;
+    let mut sql = String::from("WITH ");
+    let mut values: Vec<sea_orm::Value> = Vec::new();
+    let last = statements.len() - 1;
+    for (i, s) in statements.iter().enumerate() {
+        let (part, part_values) = s.build(PostgresQueryBuilder);
+        let renumbered = renumber(&part, values.len());
+        values.extend(part_values.0);
+        if i < last {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("i{i} AS ({renumbered})"));
+        } else {
+            sql.push(' ');
+            sql.push_str(&renumbered);
+        }
+    }
+    sea_orm::Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+}
+
+/// `$n` placeholders moved up by `offset`.
+fn renumber(sql: &str, offset: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '$' {
+            let mut n = String::new();
+            while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                n.push(*d);
+                chars.next();
+            }
+            match n.parse::<usize>() {
+                Ok(n) => out.push_str(&(n + offset).to_string()),
+                Err(_) => out.push_str(&n),
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::sea_query::{Alias, Query};
+
+    #[test]
+    fn inserts_combine_into_one_statement_with_their_parameters_in_order() {
+        let a = Query::insert()
+            .into_table(Alias::new("a"))
+            .columns([Alias::new("x"), Alias::new("y")])
+            .values_panic([1.into(), "one".into()])
+            .to_owned();
+        let b = Query::insert()
+            .into_table(Alias::new("b"))
+            .columns([Alias::new("z")])
+            .values_panic([2.into()])
+            .values_panic([3.into()])
+            .to_owned();
+        let s = super::combined(&[a, b]);
+        assert_eq!(
+            s.sql,
+            r#"WITH i0 AS (INSERT INTO "a" ("x", "y") VALUES ($1, $2)) INSERT INTO "b" ("z") VALUES ($3), ($4)"#
+        );
+        assert_eq!(s.values.map(|v| v.0.len()), Some(4));
+        assert_eq!(super::renumber("$1 and $12, $", 10), "$11 and $22, $");
+    }
+}

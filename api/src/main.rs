@@ -7,6 +7,9 @@ use clap::{Parser, Subcommand};
 use candour::auth::{Claims, Role, Scope};
 use candour::config::Settings;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "candour",

@@ -263,6 +263,7 @@ fn run(listener: TcpListener, state: Arc<AppState>) -> Result<Server, StartupErr
     let service = web::Data::new(GraphqlService {
         schema,
         state: state.clone(),
+        documents: crate::graphql::limits::Documents::new(&settings.limits),
     });
     let state_data = web::Data::new(state);
     let body_limit = settings.limits.max_body_bytes;

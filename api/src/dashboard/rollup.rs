@@ -204,20 +204,32 @@ pub async fn incident_changed<C: ConnectionTrait>(
     before: Option<&incident::Model>,
     after: &incident::Model,
 ) -> Result<(), DbErr> {
+    if let Some(insert) = incident_delta(tz, before, after) {
+        conn.execute(conn.get_database_backend().build(&insert))
+            .await?;
+    }
+    Ok(())
+}
+
+/// The insert of the delta rows of a change to an incident's counted facts; None when
+/// they did not change.
+pub fn incident_delta(
+    tz: Tz,
+    before: Option<&incident::Model>,
+    after: &incident::Model,
+) -> Option<sea_orm::sea_query::InsertStatement> {
+    use sea_orm::QueryTrait;
     let new = IncidentFacts::of(&FactsRow::from(after), tz);
     let old = before.map(|b| IncidentFacts::of(&FactsRow::from(b), tz));
     if old.as_ref() == Some(&new) {
-        return Ok(());
+        return None;
     }
     let mut rows = Vec::with_capacity(2);
     if let Some(o) = &old {
         rows.push(o.delta(-1));
     }
     rows.push(new.delta(1));
-    delta::Entity::insert_many(rows)
-        .exec_without_returning(conn)
-        .await?;
-    Ok(())
+    Some(delta::Entity::insert_many(rows).into_query())
 }
 
 /// A count row's key.

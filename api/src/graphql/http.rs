@@ -8,9 +8,10 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use async_graphql::parser::types::OperationType;
-use async_graphql::{BatchRequest, BatchResponse, ErrorExtensionValues, Value};
+use async_graphql::{BatchRequest, BatchResponse, ErrorExtensionValues, ServerError, Value};
 use futures_util::FutureExt;
 
+use super::limits::Documents;
 use super::loaders::Loaders;
 use super::CandourSchema;
 use crate::auth::Principal;
@@ -149,13 +150,70 @@ fn body_of(resp: &async_graphql::Response) -> Body<'_> {
     }
 }
 
+/// Gives each request of the batch its parsed document (from the cache when the query was
+/// seen before), checked against the document limits. Returns what remains to run, and the
+/// refused ones by their place in the batch, each with the error that refuses it.
+fn prepare_documents(
+    documents: &Documents,
+    batch: BatchRequest,
+) -> (Option<BatchRequest>, Vec<(usize, ServerError)>) {
+    match batch {
+        BatchRequest::Single(mut r) => match documents.prepare(&mut r) {
+            Ok(()) => (Some(BatchRequest::Single(r)), Vec::new()),
+            Err(e) => (None, vec![(0, e)]),
+        },
+        BatchRequest::Batch(rs) => {
+            let mut run = Vec::with_capacity(rs.len());
+            let mut refused = Vec::new();
+            for (i, mut r) in rs.into_iter().enumerate() {
+                match documents.prepare(&mut r) {
+                    Ok(()) => run.push(r),
+                    Err(e) => refused.push((i, e)),
+                }
+            }
+            (
+                (!run.is_empty()).then_some(BatchRequest::Batch(run)),
+                refused,
+            )
+        }
+    }
+}
+
+/// The responses of a batch with its refused requests' errors put back in their places.
+fn with_refused(
+    response: BatchResponse,
+    refused: Vec<(usize, ServerError)>,
+    single: bool,
+) -> BatchResponse {
+    if single {
+        return match refused.into_iter().next() {
+            Some((_, e)) => BatchResponse::Single(async_graphql::Response::from_errors(vec![e])),
+            None => response,
+        };
+    }
+    let BatchResponse::Batch(ran) = response else {
+        return response;
+    };
+    let total = ran.len() + refused.len();
+    let mut ran = ran.into_iter();
+    let mut refused = refused.into_iter().peekable();
+    let mut out = Vec::with_capacity(total);
+    for i in 0..total {
+        match refused.next_if(|(j, _)| *j == i) {
+            Some((_, e)) => out.push(async_graphql::Response::from_errors(vec![e])),
+            None => out.extend(ran.next()),
+        }
+    }
+    BatchResponse::Batch(out)
+}
+
 async fn execute(
-    schema: &CandourSchema,
-    state: &Arc<AppState>,
+    svc: &GraphqlService,
     req: &HttpRequest,
     batch: BatchRequest,
     media: MediaType,
 ) -> HttpResponse {
+    let (schema, state) = (&svc.schema, &svc.state);
     let request_id = req
         .extensions()
         .get::<RequestId>()
@@ -184,7 +242,9 @@ async fn execute(
             batch_len,
         )
     };
-    let batch = match batch {
+    let single = matches!(batch, BatchRequest::Single(_));
+    let (batch, refused) = prepare_documents(&svc.documents, batch);
+    let batch = batch.map(|batch| match batch {
         BatchRequest::Single(r) => {
             BatchRequest::Single(r.data(ctx()).data(Loaders::new(&state.db.conn)))
         }
@@ -193,13 +253,22 @@ async fn execute(
                 .map(|r| r.data(ctx()).data(Loaders::new(&state.db.conn)))
                 .collect(),
         ),
-    };
+    });
     // Unconstrained by tokio's cooperative budget: a page resolves its rows' fields in one
     // pass, so every DataLoader key of a level is registered before the batch is sent.
     // Under the budget a busy worker could be made to yield half-way through a page, and
     // the rest of the page's keys would go out in a second batch.
-    let run =
-        tokio::task::unconstrained(AssertUnwindSafe(schema.execute_batch(batch)).catch_unwind());
+    let run = tokio::task::unconstrained(async {
+        let ran = match batch {
+            Some(batch) => {
+                AssertUnwindSafe(schema.execute_batch(batch))
+                    .catch_unwind()
+                    .await?
+            }
+            None => BatchResponse::Batch(Vec::new()),
+        };
+        Ok::<_, Box<dyn std::any::Any + Send>>(with_refused(ran, refused, single))
+    });
     // The access log is written before anything is answered, in the same count.
     let run = async {
         let outcome = run.await;
@@ -294,6 +363,7 @@ async fn execute(
 pub struct GraphqlService {
     pub schema: CandourSchema,
     pub state: Arc<AppState>,
+    pub documents: Documents,
 }
 
 /// POST /graphql
@@ -344,7 +414,7 @@ pub async fn post(
             );
         }
     }
-    execute(&svc.schema, &svc.state, &req, batch, media).await
+    execute(&svc, &req, batch, media).await
 }
 
 /// The type of the operation a GET request would run, or a message why it cannot tell.
@@ -415,14 +485,7 @@ pub async fn get(req: HttpRequest, svc: web::Data<GraphqlService>) -> HttpRespon
         }
         Err(message) => return request_error(StatusCode::BAD_REQUEST, media, &message),
     }
-    execute(
-        &svc.schema,
-        &svc.state,
-        &req,
-        BatchRequest::Single(request),
-        media,
-    )
-    .await
+    execute(&svc, &req, BatchRequest::Single(request), media).await
 }
 
 #[cfg(test)]

@@ -1,29 +1,82 @@
-//! Limits async-graphql does not provide itself: the number of aliases in a document, and
-//! a clear refusal of introspection when it is switched off (the schema builder's own
-//! switch answers null without saying why). Depth and complexity are set on the builder.
-use std::sync::Arc;
+//! Limits async-graphql does not provide itself (the number of aliases in a document, and
+//! a clear refusal of introspection when it is switched off: the schema builder's own
+//! switch answers null without saying why), checked once per distinct document; and the
+//! parsed documents themselves, kept so that the same query text is not parsed again.
+//! Depth and complexity are set on the builder and checked by async-graphql's validation.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{ServerError, ServerResult, Variables};
+use async_graphql::ServerError;
 
-pub struct DocumentLimits {
-    pub max_aliases: usize,
-    pub introspection: bool,
-}
+/// Documents longer than this are parsed every time (clients send the same few queries;
+/// a long one is rarely repeated).
+const MAX_CACHED_QUERY: usize = 32 * 1024;
+/// Distinct documents kept; when full the cache starts again (a client that sends
+/// ever-new documents gains nothing from it, and costs it nothing either).
+const MAX_CACHED_DOCUMENTS: usize = 1_000;
 
-impl ExtensionFactory for DocumentLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(DocumentLimitsExtension {
-            max_aliases: self.max_aliases,
-            introspection: self.introspection,
-        })
-    }
-}
-
-struct DocumentLimitsExtension {
+/// Parsed, checked documents by query text.
+pub struct Documents {
     max_aliases: usize,
     introspection: bool,
+    cache: Mutex<HashMap<String, Arc<ExecutableDocument>>>,
+}
+
+impl Documents {
+    pub fn new(limits: &crate::config::Limits) -> Self {
+        Self {
+            max_aliases: limits.max_aliases,
+            introspection: limits.introspection,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The document of `query`, parsed and checked against the limits (from the cache when
+    /// it was seen before); the error is the client's to fix.
+    pub fn parse(&self, query: &str) -> Result<Arc<ExecutableDocument>, ServerError> {
+        if let Some(doc) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(query)
+        {
+            return Ok(doc.clone());
+        }
+        let doc = async_graphql::parser::parse_query(query).map_err(ServerError::from)?;
+        let n = aliases_in(&doc);
+        if n > self.max_aliases {
+            return Err(ServerError::new(
+                format!(
+                    "the query uses {n} aliases; at most {} are allowed",
+                    self.max_aliases
+                ),
+                None,
+            ));
+        }
+        if !self.introspection && uses_introspection(&doc) {
+            return Err(ServerError::new(
+                "introspection is switched off on this server",
+                None,
+            ));
+        }
+        let doc = Arc::new(doc);
+        if query.len() <= MAX_CACHED_QUERY {
+            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            if cache.len() >= MAX_CACHED_DOCUMENTS {
+                cache.clear();
+            }
+            cache.insert(query.to_string(), doc.clone());
+        }
+        Ok(doc)
+    }
+
+    /// Gives `request` its parsed document, so that the schema does not parse it again.
+    pub fn prepare(&self, request: &mut async_graphql::Request) -> Result<(), ServerError> {
+        let doc = self.parse(&request.query)?;
+        request.set_parsed_query((*doc).clone());
+        Ok(())
+    }
 }
 
 fn asks_introspection(set: &SelectionSet) -> bool {
@@ -72,34 +125,4 @@ pub fn aliases_in(doc: &ExecutableDocument) -> usize {
         .map(|f| count_aliases(&f.node.selection_set.node))
         .sum();
     ops + frags
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for DocumentLimitsExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
-        let n = aliases_in(&doc);
-        if n > self.max_aliases {
-            return Err(ServerError::new(
-                format!(
-                    "the query uses {n} aliases; at most {} are allowed",
-                    self.max_aliases
-                ),
-                None,
-            ));
-        }
-        if !self.introspection && uses_introspection(&doc) {
-            return Err(ServerError::new(
-                "introspection is switched off on this server",
-                None,
-            ));
-        }
-        Ok(doc)
-    }
 }

@@ -152,11 +152,10 @@ pub fn build_schema(state: Option<Arc<AppState>>, limits: &crate::config::Limits
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
-        .limit_recursive_depth(64)
-        .extension(limits::DocumentLimits {
-            max_aliases: limits.max_aliases,
-            introspection: limits.introspection,
-        });
+        // Alias and introspection limits are checked with each document's parse
+        // (`limits::Documents`), before the schema sees it: an extension here would wrap
+        // the resolution of every field of every response.
+        .limit_recursive_depth(64);
     if !limits.introspection {
         builder = builder.disable_introspection();
     }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Datelike, Duration, SubsecRound, Utc};
 use sea_orm::sea_query::{Expr, Func, LikeExpr, Query, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, Order,
-    QueryFilter, QueryOrder, QuerySelect, Select,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -362,31 +362,25 @@ pub async fn report(
         disposed_at: None,
         regulatory_facts: crate::notify::rules::RegulatoryFact::to_json(&input.regulatory_facts),
     };
-    incident::Entity::insert(model.clone().into_active_model())
-        .exec_without_returning(&*tx)
-        .await?;
-    crate::dashboard::rollup::incident_changed(&*tx, state.settings.tz(), None, &model).await?;
-    if let Some(h) = key_hash {
-        let key = idempotency_key::ActiveModel {
-            key_hash: sea_orm::Set(h.clone()),
-            incident_id: sea_orm::Set(model.id),
-            created_at: sea_orm::Set(now),
-        };
-        if let Err(e) = idempotency_key::Entity::insert(key)
-            .exec_without_returning(&*tx)
-            .await
-        {
-            if is_unique_violation(&e) {
-                // PostgreSQL: a concurrent twin won the key. Ours rolls back whole.
-                drop(tx);
-                return find_by_key(&state.db.conn, &h)
-                    .await?
-                    .map(|m| (m, receipt, None))
-                    .ok_or_else(|| AppError::Internal("idempotency key without incident".into()));
-            }
-            return Err(e.into());
-        }
+    // The report's rows go in as one statement on PostgreSQL (`Inserts`): the incident,
+    // its idempotency key, its rollup delta, its trail event and its emails.
+    let mut inserts = crate::db::Inserts::default();
+    inserts.push(incident::Entity::insert(model.clone().into_active_model()).into_query());
+    if let Some(h) = &key_hash {
+        inserts.push(
+            idempotency_key::Entity::insert(idempotency_key::ActiveModel {
+                key_hash: sea_orm::Set(h.clone()),
+                incident_id: sea_orm::Set(model.id),
+                created_at: sea_orm::Set(now),
+            })
+            .into_query(),
+        );
     }
+    inserts.extend(crate::dashboard::rollup::incident_delta(
+        state.settings.tz(),
+        None,
+        &model,
+    ));
     let mut diff = Diff::new();
     diff.field("reference", None, Some(&model.reference))
         .field("status", None, Some(&model.status))
@@ -401,18 +395,30 @@ pub async fn report(
         .field("nearMiss", None, Some(model.near_miss))
         .sensitive("description", true)
         .sensitive("patient", input.patient.is_some());
-    trail::record(
-        &*tx,
-        rc,
+    inserts.push(trail::service::event(
+        Some(&rc.request_id),
         &actor,
         ENTITY,
         model.id,
         "incident.reported",
         diff,
-    )
-    .await?;
+    ));
+    crate::notify::events::incident_reported(&*tx, state, &model, &mut inserts).await?;
+    if let Err(e) = inserts.run(&*tx).await {
+        if key_hash.is_some() && is_unique_violation(&e) {
+            // PostgreSQL: a concurrent twin won the key. Ours rolls back whole.
+            drop(tx);
+            let h = key_hash.as_deref().unwrap_or_default();
+            return find_by_key(&state.db.conn, h)
+                .await?
+                .map(|m| (m, receipt, None))
+                .ok_or_else(|| AppError::Internal("idempotency key without incident".into()));
+        }
+        return Err(e.into());
+    }
+    // Obligations reference the incident, so they follow it (most reports owe none, and
+    // cost nothing here).
     crate::notify::obligations::sync(&*tx, state, Some(&rc.request_id), &actor, &model).await?;
-    crate::notify::events::incident_reported(&*tx, state, &model).await?;
     tx.commit().await?;
     tracing::info!(incident = %model.id, reference = %model.reference, "incident reported");
     let access = if model.anonymous {

@@ -51,43 +51,39 @@ pub async fn incident_reported<C: ConnectionTrait>(
     conn: &C,
     state: &AppState,
     m: &incident::Model,
+    inserts: &mut crate::db::Inserts,
 ) -> AppResult<()> {
     let dept = crate::org::service::department(state, m.department_id).await?;
     let code = dept.as_ref().map(|d| d.code.clone()).unwrap_or_default();
     let vars = incident_vars(state, m, dept.map(|d| d.name));
     let handlers = recipients::handlers(conn, state, &code).await?;
-    if worst_harm(m) >= HarmLevel::Moderate {
+    let (draft, to) = if worst_harm(m) >= HarmLevel::Moderate {
         let mut to = handlers;
         to.extend(recipients::quality_leads(conn, state).await?);
-        enqueue(
-            conn,
-            &state.notifier,
-            Draft {
-                kind: NotificationKind::SeriousIncidentReported,
-                occasion: format!("incident.serious:{}", m.id),
-                entity_type: "Incident",
-                entity_id: m.id,
-                reference: Some(m.reference.clone()),
-                vars,
-            },
-            to,
-        )
-        .await?;
+        let draft = Draft {
+            kind: NotificationKind::SeriousIncidentReported,
+            occasion: format!("incident.serious:{}", m.id),
+            entity_type: "Incident",
+            entity_id: m.id,
+            reference: Some(m.reference.clone()),
+            vars,
+        };
+        (draft, to)
     } else {
-        enqueue(
-            conn,
-            &state.notifier,
-            Draft {
-                kind: NotificationKind::IncidentReported,
-                occasion: format!("incident.reported:{}", m.id),
-                entity_type: "Incident",
-                entity_id: m.id,
-                reference: Some(m.reference.clone()),
-                vars,
-            },
-            handlers,
-        )
-        .await?;
+        let draft = Draft {
+            kind: NotificationKind::IncidentReported,
+            occasion: format!("incident.reported:{}", m.id),
+            entity_type: "Incident",
+            entity_id: m.id,
+            reference: Some(m.reference.clone()),
+            vars,
+        };
+        (draft, handlers)
+    };
+    if let Some((insert, _)) =
+        crate::notify::outbox_insert(conn, &state.notifier, draft, to).await?
+    {
+        inserts.push(insert);
     }
     Ok(())
 }

@@ -200,6 +200,26 @@ pub async fn enqueue<C: ConnectionTrait>(
     draft: Draft,
     recipients: Vec<Recipient>,
 ) -> AppResult<usize> {
+    let Some((insert, n)) = outbox_insert(conn, notifier, draft, recipients).await? else {
+        return Ok(0);
+    };
+    let inserted = conn
+        .execute(conn.get_database_backend().build(&insert))
+        .await?
+        .rows_affected() as usize;
+    Ok(inserted.min(n))
+}
+
+/// The outbox rows of `draft` for each recipient who has not switched its kind off, as one
+/// insert for the caller to send (a repeat of an occasion inserts nothing); and how many
+/// rows. None when nobody is to receive it.
+pub async fn outbox_insert<C: ConnectionTrait>(
+    conn: &C,
+    notifier: &Notifier,
+    draft: Draft,
+    recipients: Vec<Recipient>,
+) -> AppResult<Option<(sea_orm::sea_query::InsertStatement, usize)>> {
+    use sea_orm::QueryTrait;
     let mut recipients = recipients;
     recipients.sort();
     recipients.dedup_by(|a, b| a.email == b.email);
@@ -222,7 +242,7 @@ pub async fn enqueue<C: ConnectionTrait>(
         recipients = kept;
     }
     if recipients.is_empty() {
-        return Ok(0);
+        return Ok(None);
     }
     let mut vars = draft.vars;
     if let Some(map) = vars.as_object_mut() {
@@ -265,20 +285,14 @@ pub async fn enqueue<C: ConnectionTrait>(
         .collect();
     let n = rows.len();
     // A repeat of an occasion (another instance's scheduler, a restart) inserts nothing.
-    match notification::Entity::insert_many(rows)
+    let insert = notification::Entity::insert_many(rows)
         .on_conflict(
             OnConflict::column(notification::Column::DedupeKey)
                 .do_nothing()
                 .to_owned(),
         )
-        .exec_without_returning(conn)
-        .await
-    {
-        Ok(inserted) => Ok(inserted as usize),
-        Err(sea_orm::DbErr::RecordNotInserted) => Ok(0),
-        Err(e) => Err(e.into()),
-    }
-    .map(|inserted: usize| inserted.min(n))
+        .into_query();
+    Ok(Some((insert, n)))
 }
 
 /// The link to a record in the intranet pages.

@@ -148,6 +148,22 @@ pub async fn record_for<C: ConnectionTrait>(
     action: &str,
     changes: Diff,
 ) -> AppResult<()> {
+    let insert = event(request_id, actor, entity_type, entity_id, action, changes);
+    conn.execute(conn.get_database_backend().build(&insert))
+        .await?;
+    Ok(())
+}
+
+/// The insert of a trail event, for the caller to send (with others: `db::Inserts`).
+pub fn event(
+    request_id: Option<&str>,
+    actor: &Actor,
+    entity_type: &str,
+    entity_id: Uuid,
+    action: &str,
+    changes: Diff,
+) -> sea_orm::sea_query::InsertStatement {
+    use sea_orm::QueryTrait;
     let event = trail_event::ActiveModel {
         id: Set(Uuid::now_v7()),
         // Microseconds: what both databases store, so the sealed form reads back exactly.
@@ -168,10 +184,7 @@ pub async fn record_for<C: ConnectionTrait>(
         prev_hash: Set(None),
         hash: Set(None),
     };
-    trail_event::Entity::insert(event)
-        .exec_without_returning(conn)
-        .await?;
-    Ok(())
+    trail_event::Entity::insert(event).into_query()
 }
 
 /// Events of the given entities, oldest first, grouped by entity.

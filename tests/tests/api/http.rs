@@ -486,6 +486,45 @@ async fn a_query_with_too_many_aliases_is_refused() {
 }
 
 #[tokio::test]
+async fn a_refused_document_in_a_batch_is_answered_in_its_place_and_the_rest_run() {
+    let app = spawn_app().await;
+    let token = app.staff("alice");
+    let forty: Vec<String> = (0..40).map(|i| format!("a{i}: me {{ subject }}")).collect();
+    let too_many = format!("{{ {} }}", forty.join(" "));
+    // Twice each: the second time the parsed document comes from the server's cache, and
+    // must be refused (or run) just the same.
+    for _ in 0..2 {
+        let resp = app
+            .post_graphql(
+                Some(&token),
+                &json!([
+                    { "query": ME },
+                    { "query": too_many },
+                    { "query": "{ me { name } " },
+                    { "query": "{ me { subject } }" },
+                ]),
+            )
+            .await;
+        assert_eq!(resp.status, 200, "{resp}");
+        let results = resp.body.as_array().expect("a batch answer");
+        assert_eq!(results.len(), 4, "{resp}");
+        assert!(results[0]["errors"].is_null(), "{resp}");
+        assert_eq!(results[3]["data"]["me"]["subject"], "alice");
+        for refused in [&results[1], &results[2]] {
+            assert!(refused.get("data").is_none(), "nothing ran: {refused}");
+            assert_eq!(refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+        }
+        assert!(
+            results[1]["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("aliases"),
+            "{resp}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_query_over_the_complexity_budget_is_refused() {
     let app = spawn_app_with(|s| s.limits.max_complexity = 10).await;
     let token = app.staff("alice");
