@@ -191,6 +191,13 @@ impl Db {
             .min_connections(1)
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(10))
+            // No ping before every use of a pooled connection (a round trip for each query
+            // outside a transaction, each transaction's start too). A connection that died
+            // meanwhile fails its statement once and is dropped; idle ones are retired
+            // before a server or a firewall would drop them.
+            .test_before_acquire(false)
+            .idle_timeout(Duration::from_secs(300))
+            .max_lifetime(Duration::from_secs(1800))
             .sqlx_logging(false)
             // Applied to every pooled SQLite connection: WAL so readers never block the
             // writer, a busy timeout for other processes (e.g. `candour migrate`), foreign

@@ -427,14 +427,14 @@ pub struct IncidentOrder {
 }
 
 pub struct IncidentEdge {
-    cursor: String,
+    position: crate::graphql::pagination::Position,
     node: Incident,
 }
 
 #[Object]
 impl IncidentEdge {
-    async fn cursor(&self) -> &str {
-        &self.cursor
+    async fn cursor(&self) -> String {
+        crate::graphql::pagination::encode_cursor(&self.position)
     }
     async fn node(&self) -> &Incident {
         &self.node
@@ -541,17 +541,18 @@ impl IncidentQuery {
         let edges: Vec<IncidentEdge> = page
             .rows
             .into_iter()
-            .map(|(m, access, cursor)| IncidentEdge {
-                cursor,
+            .map(|(m, access, position)| IncidentEdge {
+                position,
                 node: Incident::new(m, access),
             })
             .collect();
+        let cursor = |e: &IncidentEdge| crate::graphql::pagination::encode_cursor(&e.position);
         Ok(IncidentConnection {
             page_info: PageInfo {
                 has_next_page: page.has_next,
                 has_previous_page: had_cursor,
-                start_cursor: edges.first().map(|e| e.cursor.clone()),
-                end_cursor: edges.last().map(|e| e.cursor.clone()),
+                start_cursor: edges.first().map(cursor),
+                end_cursor: edges.last().map(cursor),
             },
             edges,
             count_query: page.count_query,

@@ -14,7 +14,7 @@ use super::workflow::{self, Access, ClosingFacts};
 use crate::auth::{Principal, Role, Scope};
 use crate::context::{AppState, RequestCtx};
 use crate::error::{is_unique_violation, AppError, AppResult};
-use crate::graphql::pagination::{decode_cursor, encode_cursor, Position};
+use crate::graphql::pagination::{decode_cursor, Position};
 use crate::trail::{self, Actor, Diff};
 use entities::{candour_step, idempotency_key, incident, incident_comment};
 
@@ -969,7 +969,9 @@ pub async fn record_candour_step(
 }
 
 pub struct Page {
-    pub rows: Vec<(incident::Model, Access, String)>,
+    /// Each row, the caller's access to it, and its place in the order (for a cursor:
+    /// encoded only when one is asked for).
+    pub rows: Vec<(incident::Model, Access, Position)>,
     pub has_next: bool,
     /// The filtered query without paging, for a lazy `totalCount`.
     pub count_query: Select<incident::Entity>,
@@ -1126,11 +1128,11 @@ pub async fn list(
     let mut out = Vec::with_capacity(rows.len());
     for m in rows {
         let access = access_to(state, rc, &m).await?;
-        let cursor = encode_cursor(&Position {
+        let position = Position {
             v: sort_value(&m, field),
             id: m.id,
-        });
-        out.push((m, access, cursor));
+        };
+        out.push((m, access, position));
     }
     Ok(Page {
         rows: out,
