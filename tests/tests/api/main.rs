@@ -18,3 +18,4 @@ mod obligations;
 mod reporting;
 mod schema;
 mod triage;
+mod web;
