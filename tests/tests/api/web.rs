@@ -182,10 +182,13 @@ async fn graphiql_comes_from_the_server_itself() {
     assert_eq!(resp.status(), 200);
     let csp = header(&resp, "content-security-policy");
     assert!(
-        csp.starts_with("default-src 'none'; script-src 'self'; style-src 'self'; "),
+        csp.starts_with("default-src 'none'; script-src 'self'; style-src 'self' 'sha256-"),
         "{csp}"
     );
-    assert!(!csp.contains("unsafe-eval"), "{csp}");
+    assert!(
+        !csp.contains("unsafe-eval") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
     let html = resp.text().await.unwrap();
     assert!(!html.contains("http://") && !html.contains("https://") && !html.contains("//cdn"));
     let refs = local_references(&html);
