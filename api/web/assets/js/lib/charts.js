@@ -8,6 +8,8 @@ import { h, s } from './dom.js';
 const SERIES = 7;
 const MARKERS = ['circle', 'square', 'triangle', 'diamond'];
 const DASHES = ['', '6 3', '2 3', '8 3 2 3'];
+// Cells that hold a number (or a percentage, or none) line up on the right.
+const NUMBER = /^[-+]?[\d.,]+%?$|^–$/;
 
 /** Round tick values covering [min, max], about `count` of them. */
 export function ticks(min, max, count = 5) {
@@ -81,10 +83,11 @@ function marker(shape, x, y, cls, size = 4) {
 function dataTable({ caption, head, rows }) {
   return h('details', { class: 'chart__data' },
     h('summary', { class: 'chart__data-summary' }, 'Show the figures as a table'),
-    h('table', { class: 'table' },
+    // Scrolls on its own on a narrow screen (a focusable region, so keyboards can too).
+    h('div', { class: 'table-scroll', role: 'region', tabindex: '0', 'aria-label': `${caption}: table` }, h('table', { class: 'table' },
       h('caption', { class: 'table__caption' }, caption),
       h('thead', {}, h('tr', {}, head.map((t, i) => h('th', { scope: 'col', class: i ? 'numeric' : null }, t)))),
-      h('tbody', {}, rows.map((r) => h('tr', {}, r.map((c, i) => (i ? h('td', { class: 'numeric' }, c) : h('th', { scope: 'row' }, c))))))));
+      h('tbody', {}, rows.map((r) => h('tr', {}, r.map((c, i) => (i ? h('td', { class: NUMBER.test(String(c)) ? 'numeric' : null }, c) : h('th', { scope: 'row' }, c)))))))));
 }
 
 /**

@@ -1,6 +1,6 @@
 // What every page does first: take a token from the fragment, show who is signed in and
 // the links they can use, and sign out on request or when the token expires.
-import { captureFromLocation, viewer, signOut, watchExpiry, requireSignIn } from './session.js';
+import { captureFromLocation, tokenFromFragment, viewer, signOut, watchExpiry, requireSignIn } from './session.js';
 import { $, $$, h, replace } from './dom.js';
 
 function markCurrent() {
@@ -36,6 +36,12 @@ export function banner(text, tone = 'info') {
  */
 export function start({ auth = 'required', reviewer = false } = {}) {
   captureFromLocation();
+  // A sign-in link followed from a Candour page already open changes only the fragment.
+  window.addEventListener('hashchange', () => {
+    if (!tokenFromFragment(window.location.hash)) return;
+    captureFromLocation();
+    window.location.reload();
+  });
   markCurrent();
   printTables();
   if (auth === 'required' && !requireSignIn()) return null;

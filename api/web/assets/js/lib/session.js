@@ -136,7 +136,8 @@ export function watchExpiry() {
 /** Sends someone who is not signed in to the sign-in page, coming back here after. */
 export function requireSignIn() {
   if (token()) return true;
-  if (!leaving) signOut('required');
+  // An expired link has left its own notice; keep it.
+  if (!leaving) signOut(storage().getItem(NOTICE) ?? 'required');
   return false;
 }
 
