@@ -70,6 +70,12 @@ export async function signIn(page, token, path = '/') {
   await page.locator('#account-name').waitFor({ state: 'visible' });
 }
 
+/** Signs in on the report form, and waits until it has its departments. */
+export async function reportForm(page, token) {
+  await signIn(page, token, '/report');
+  await page.locator('#report-form[data-ready]').waitFor();
+}
+
 /** Runs axe-core (WCAG 2.2 A and AA, and best practice) and fails on serious or critical findings. */
 export async function assertAccessible(page, what) {
   // Evaluated through the DevTools protocol: no inline script, so the page's CSP stands.

@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, hospital } from '../lib/server.mjs';
 import { join } from 'node:path';
-import { launch, openPage, signIn, assertAccessible, screenshots, outputDir } from '../lib/browser.mjs';
+import { launch, openPage, signIn, reportForm, assertAccessible, screenshots, outputDir } from '../lib/browser.mjs';
 
 let server;
 let h;
@@ -199,7 +199,7 @@ test('the quality lead’s dashboard counts the incident just reported, with aud
   const before = await count();
 
   const sam = await openPage(browser, server);
-  await signIn(sam, h.sam, '/report');
+  await reportForm(sam, h.sam);
   await sam.getByLabel('Summary').fill('Treadmill emergency stop did not work');
   await sam.getByLabel('What happened?').fill('The emergency stop on treadmill 1 failed during a safety check.');
   await sam.getByRole('radio', { name: 'Equipment or medical device' }).check();

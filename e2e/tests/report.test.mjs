@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, hospital, assertLogsClean } from '../lib/server.mjs';
-import { launch, openPage, signIn, assertAccessible, screenshots } from '../lib/browser.mjs';
+import { launch, openPage, signIn, reportForm, assertAccessible, screenshots } from '../lib/browser.mjs';
 
 let server;
 let h;
@@ -49,7 +49,7 @@ async function fillNearMiss(page, title, description) {
 
 test('a near miss is reported with five answers and the confirmation gives its reference', async () => {
   const page = await openPage(browser, server);
-  await signIn(page, h.sam, '/report');
+  await reportForm(page, h.sam);
   const started = Date.now();
   // The time is filled in, and Sam's own department is chosen for him.
   assert.match(await page.getByLabel('Date', { exact: true }).inputValue(), /^\d{4}-\d{2}-\d{2}$/);
@@ -89,7 +89,7 @@ test('a near miss is reported with five answers and the confirmation gives its r
 
 test('an anonymous report shows its follow-up code once, and the follow-up page shows its status', async () => {
   const page = await openPage(browser, server);
-  await signIn(page, h.sam, '/report');
+  await reportForm(page, h.sam);
   await fillNearMiss(page, 'Door to the hot lab left open', 'The hot lab door was propped open during a delivery; closed by a colleague.');
   await page.getByRole('radio', { name: 'Environment or premises' }).check();
   await page.getByRole('checkbox', { name: 'Report anonymously' }).check();
@@ -137,7 +137,7 @@ test('an anonymous report shows its follow-up code once, and the follow-up page 
 
 test('a double click makes one incident', async () => {
   const page = await openPage(browser, server);
-  await signIn(page, h.sam, '/report');
+  await reportForm(page, h.sam);
   await fillNearMiss(page, 'Double clicked report', 'The send button was clicked twice in a hurry.');
   await page.getByRole('button', { name: 'Send report' }).dblclick();
   await page.getByRole('heading', { name: 'Report sent' }).waitFor();
@@ -149,7 +149,7 @@ test('a double click makes one incident', async () => {
 
 test('sending again after the answer was lost makes one incident', async () => {
   const page = await openPage(browser, server, { allow: [/Failed to load resource/, /net::ERR_FAILED/] });
-  await signIn(page, h.sam, '/report');
+  await reportForm(page, h.sam);
   await fillNearMiss(page, 'Answer lost on the way back', 'The ward Wi-Fi dropped just as the report was sent.');
   // The first submission reaches the server, but its answer never reaches the page.
   let dropped = 0;
@@ -175,10 +175,11 @@ test('sending again after the answer was lost makes one incident', async () => {
 
 test('a draft survives a reload, patient details and all, and signing out clears it', async () => {
   const page = await openPage(browser, server);
-  await signIn(page, h.sam, '/report');
+  await reportForm(page, h.sam);
   secrets.push('Ada Lovelace', '9434765919');
   await page.getByLabel('Summary').fill('Wrong patient label on sample');
   await page.getByLabel('What happened?').fill('A blood sample arrived with another patient label.');
+  await page.getByLabel('Which department was it in?').selectOption({ label: 'Medical Physics' });
   await page.getByRole('radio', { name: 'Patient safety' }).check();
   await page.getByLabel('NHS number').fill('943 476 5919');
   await page.getByLabel('Name', { exact: true }).fill('Ada Lovelace');
@@ -188,7 +189,8 @@ test('a draft survives a reload, patient details and all, and signing out clears
   const key = await page.evaluate(() => JSON.parse(sessionStorage.getItem('candour.draft.report')).idempotencyKey);
 
   await page.reload();
-  await page.getByLabel('Summary').waitFor();
+  await page.locator('#report-form[data-ready]').waitFor();
+  assert.equal(await page.getByLabel('Which department was it in?').locator('option:checked').textContent(), 'Medical Physics');
   assert.equal(await page.getByLabel('Summary').inputValue(), 'Wrong patient label on sample');
   assert.equal(await page.getByRole('radio', { name: 'Patient safety' }).isChecked(), true);
   assert.equal(await page.getByLabel('NHS number').isVisible(), true, 'the patient section is shown again');
@@ -211,7 +213,7 @@ test('a draft survives a reload, patient details and all, and signing out clears
 test('the error summary lists the form’s problems, in the server’s words, linked to each field', async () => {
   const before = (await server.gql(h.quinn, '{ incidents { totalCount } }')).incidents.totalCount;
   const page = await openPage(browser, server);
-  await signIn(page, h.sam, '/report');
+  await reportForm(page, h.sam);
   await page.getByLabel('Time', { exact: true }).fill('');
   await page.getByRole('radio', { name: 'Patient safety' }).check();
   await page.getByLabel('NHS number').fill('943 476 5918');
@@ -247,7 +249,7 @@ test('the error summary lists the form’s problems, in the server’s words, li
 
 test('a problem only the server can find is shown in the same summary, linked to its field', async () => {
   const page = await openPage(browser, server);
-  await signIn(page, h.sam, '/report');
+  await reportForm(page, h.sam);
   await fillNearMiss(page, 'Category the trust does not use', 'A category outside the configured taxonomy was typed.');
   await page.getByText('More details (optional)').click();
   await page.getByLabel('Category').fill('Paperwork');
@@ -268,7 +270,7 @@ test('a problem only the server can find is shown in the same summary, linked to
 
 test('the whole form can be completed with the keyboard alone', async () => {
   const page = await openPage(browser, server);
-  await signIn(page, h.sam, '/report');
+  await reportForm(page, h.sam);
   const k = page.keyboard;
   const tabTo = async (id, max = 60) => {
     for (let i = 0; i < max; i++) {
@@ -317,7 +319,7 @@ test('the whole form can be completed with the keyboard alone', async () => {
 
 test('a radiation incident asks for the patient and the dose, and the dose reaches the description', async () => {
   const page = await openPage(browser, server);
-  await signIn(page, h.sam, '/report');
+  await reportForm(page, h.sam);
   const description = 'A CT head was done on the wrong patient after a name mix-up.';
   secrets.push(description, 'Grace Hopper', '4010232137');
   await page.getByLabel('Summary').fill('CT on the wrong patient');

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, hospital, assertLogsClean } from '../lib/server.mjs';
-import { launch, openPage, signIn, assertAccessible, screenshots } from '../lib/browser.mjs';
+import { launch, openPage, signIn, reportForm, assertAccessible, screenshots } from '../lib/browser.mjs';
 
 let server;
 let h;
@@ -46,7 +46,7 @@ let reference;
 
 test('a report made through the form is waiting in its department’s queue, and only there', async () => {
   const sam = await openPage(browser, server);
-  await signIn(sam, h.sam, '/report');
+  await reportForm(sam, h.sam);
   await sam.getByLabel('Summary').fill('Previous patient’s study on screen');
   await sam.getByLabel('What happened?').fill(DESCRIPTION);
   await sam.getByRole('radio', { name: 'Patient safety' }).check();
@@ -156,7 +156,11 @@ test('the owner does the action; the quality lead closes the incident once nothi
   // The open action stops it closing: the server says so, in the summary.
   await quinn.getByRole('radio', { name: 'Close' }).check();
   await quinn.getByRole('button', { name: 'Move the incident' }).click();
-  await quinn.locator('#error-summary').getByText('Every corrective action must be completed or cancelled before the incident closes').waitFor();
+  const blocked = quinn.locator('#error-summary').getByRole('link', { name: 'Every corrective action must be completed or cancelled before the incident closes' });
+  await blocked.waitFor();
+  assert.equal(await blocked.getAttribute('href'), '#actions-title', 'it leads to the actions');
+  await blocked.click();
+  assert.equal(await quinn.evaluate(() => document.activeElement.id), 'actions-title');
   assert.equal((await allowed(h.quinn, reference)).status, 'ACTIONS_IN_PROGRESS');
 
   const sam = await openPage(browser, server);

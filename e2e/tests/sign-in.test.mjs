@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, hospital } from '../lib/server.mjs';
-import { launch, openPage, signIn, assertAccessible, screenshots } from '../lib/browser.mjs';
+import { launch, openPage, signIn, reportForm, assertAccessible, screenshots } from '../lib/browser.mjs';
 
 let server;
 let h;
@@ -90,7 +90,7 @@ test('a visitor who is not signed in is sent to sign in, and comes back after pa
 test('when the token expires the page signs out, clears the draft and says why', async () => {
   const page = await openPage(browser, server);
   const brief = server.token('sam', ['--name', 'Sam Scientist', '--lifetime', '4s']);
-  await signIn(page, brief, '/report');
+  await reportForm(page, brief);
   await page.getByLabel('Summary').fill('Half-written when the sign-in ran out');
   await page.waitForURL('**/sign-in?next=%2Freport', { timeout: 15000 });
   await page.getByText(/Your sign-in expired, so you have been signed out/).waitFor();

@@ -6,8 +6,10 @@ import { describe as defaultDescribe } from './validate.js';
 
 const baseTitle = () => document.title.replace(/^Error: /, '');
 
+// What a summary link goes to: the group's own target (a section's heading, when the
+// problem is with the section as a whole), else its first field.
 function controlOf(group) {
-  return group.querySelector('input:not([type=hidden]), select, textarea');
+  return group.querySelector('[data-error-focus]') ?? group.querySelector('input:not([type=hidden]), select, textarea');
 }
 
 /** Takes away every message `show` added. */
@@ -71,6 +73,10 @@ export function show(summary, form, problems, { describe = defaultDescribe } = {
     const message = h('p', { class: 'error-message', id: errorId, 'data-generated-error': true },
       h('span', { class: 'visually-hidden' }, 'Error: '), text);
     group.classList.add('form-group--error');
+    if (control.hasAttribute('data-error-focus')) {
+      control.after(message);
+      continue;
+    }
     const fieldset = group.querySelector('fieldset');
     const anchor = group.querySelector('.radios, .checkboxes, .date-time') ?? control;
     anchor.before(message);

@@ -226,7 +226,7 @@ function candour(i) {
       'The duty of candour step is recorded.');
   });
   return h('div', { 'data-field': 'dutyOfCandour' },
-    h('h2', {}, 'Duty of candour'),
+    h('h2', { id: 'candour-title', tabindex: '-1', 'data-error-focus': true }, 'Duty of candour'),
     h('p', { class: 'body' }, d.complete ? 'Complete.' : 'It applies and is not yet complete: told in person with an apology, written notification, and a final letter.'),
     recorded.length ? summaryList(recorded) : h('p', { class: 'body' }, 'No step recorded yet.'),
     isFinal(i.status) ? null : form);
@@ -260,7 +260,7 @@ function actions(i) {
       'The corrective action is raised.');
   });
   return h('div', { 'data-field': 'correctiveActions' },
-    h('h2', {}, 'Corrective actions'),
+    h('h2', { id: 'actions-title', tabindex: '-1', 'data-error-focus': true }, 'Corrective actions'),
     rows.length
       ? table({ caption: 'Corrective actions raised from this incident', captionHidden: true, head: ['Action', 'Status', 'Due', 'Owner'], rows })
       : h('p', { class: 'body' }, 'None raised.'),

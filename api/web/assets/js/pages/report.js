@@ -86,8 +86,13 @@ function restore(fields) {
   }
 }
 
+let departmentsLoaded = false;
+
 function keep() {
-  current.fields = fieldsOf();
+  const fields = fieldsOf();
+  // Until the departments arrive the list is empty: keep the draft's choice.
+  if (!departmentsLoaded) fields.departmentId = current.fields?.departmentId ?? '';
+  current.fields = fields;
   draft.save(DRAFT, current);
 }
 
@@ -190,24 +195,17 @@ async function main() {
   $('#psychologicalHarm-options').append(...radios('psychologicalHarm', PSYCHOLOGICAL_HARM));
   $('#eventType-options').append(...radios('eventType', EVENT_TYPES));
 
-  let depts;
-  try {
-    depts = await departments();
-  } catch (err) {
-    errors.show(summary, form, errors.problemsOf(err));
-    return;
-  }
+  // The draft (or today's defaults) goes in before anything is fetched, so nothing typed
+  // meanwhile is overwritten.
   current = draft.load(DRAFT) ?? fresh();
-  if (Object.keys(current.fields ?? {}).length) {
+  const restored = Object.keys(current.fields ?? {}).length > 0;
+  if (restored) {
     restore(current.fields);
     const more = ['location', 'immediateActions', 'psychologicalHarm', 'eventType', 'category'];
-    if (more.some((n) => current.fields[n])) $('#more-details').open = true;
+    if (more.some((n) => current.fields[n] && current.fields[n].length)) $('#more-details').open = true;
   } else {
     $('#occurredAt-date').value = todayIso();
     $('#occurredAt-time').value = nowTime();
-    // Someone who works in one department most likely reports from it.
-    const own = depts.list.filter((d) => depts.mine.includes(d.code));
-    if (own.length === 1) $('#departmentId').value = own[0].id;
   }
   reveal();
   keep();
@@ -227,6 +225,25 @@ async function main() {
       status.textContent = 'It could not be copied here: select the code and copy it, or write it down.';
     }
   });
+
+  let depts;
+  try {
+    depts = await departments();
+  } catch (err) {
+    errors.show(summary, form, errors.problemsOf(err));
+    return;
+  }
+  const select = $('#departmentId');
+  if (restored && current.fields.departmentId) {
+    select.value = current.fields.departmentId;
+  } else if (!select.value) {
+    // Someone who works in one department most likely reports from it.
+    const own = depts.list.filter((d) => depts.mine.includes(d.code));
+    if (own.length === 1) select.value = own[0].id;
+  }
+  departmentsLoaded = true;
+  keep();
+  form.dataset.ready = 'true';
 }
 
 main();
