@@ -18,7 +18,7 @@ export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
 export async function launch() {
   // Playwright gives each launch a fresh, empty --user-data-dir of its own.
-  return chromium.launch({
+  const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     args: [
@@ -26,6 +26,15 @@ export async function launch() {
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
     ],
   });
+  browser.on('disconnected', () => {
+    if (!browser.closing) console.error('Chromium went away while the tests ran');
+  });
+  const close = browser.close.bind(browser);
+  browser.close = async () => {
+    browser.closing = true;
+    await close();
+  };
+  return browser;
 }
 
 /**

@@ -80,6 +80,13 @@ export async function startServer({ env = {} } = {}) {
     });
   });
   child.removeAllListeners('exit');
+  let stopping = false;
+  child.once('exit', (code, signal) => {
+    if (stopping) return;
+    // Every later test would fail for this one reason: say it once, with the server's last words.
+    const tail = output.trim().split('\n').slice(-30).join('\n');
+    console.error(`candour serve exited while the tests ran (code ${code}, signal ${signal}); its last log lines:\n${tail}`);
+  });
   const url = `http://127.0.0.1:${port}`;
 
   const server = {
@@ -106,6 +113,7 @@ export async function startServer({ env = {} } = {}) {
     },
     logs: () => output,
     async stop() {
+      stopping = true;
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
