@@ -111,3 +111,20 @@ test('an expired sign-in link does not sign in', async () => {
   page.assertClean();
   await page.context().close();
 });
+
+test('on a page anyone may use, an expired sign-in is forgotten there and then, without leaving', async () => {
+  const page = await openPage(browser, server);
+  const brief = server.token('sam', ['--name', 'Sam Scientist', '--lifetime', '3s']);
+  await signIn(page, brief, '/follow-up');
+  await page.getByText('Your sign-in expired, so you have been signed out').waitFor({ timeout: 15000 });
+  assert.equal(new URL(page.url()).pathname, '/follow-up');
+  assert.equal(await page.locator('#account').isVisible(), false);
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('candour.token')), null);
+  // And coming back later with it still in the tab says the same, on the page itself.
+  await page.evaluate((t) => sessionStorage.setItem('candour.token', t), brief);
+  await page.reload();
+  await page.getByText('Your sign-in expired, so you have been signed out').waitFor();
+  assert.equal(new URL(page.url()).pathname, '/follow-up');
+  page.assertClean();
+  await page.context().close();
+});

@@ -1,6 +1,8 @@
 // What every page does first: take a token from the fragment, show who is signed in and
 // the links they can use, and sign out on request or when the token expires.
-import { captureFromLocation, tokenFromFragment, viewer, signOut, watchExpiry, requireSignIn } from './session.js';
+import {
+  captureFromLocation, tokenFromFragment, viewer, signOut, watchExpiry, requireSignIn, storedTokenExpired, takeNotice,
+} from './session.js';
 import { $, $$, h, replace } from './dom.js';
 
 function markCurrent() {
@@ -45,13 +47,28 @@ export function start({ auth = 'required', reviewer = false } = {}) {
   markCurrent();
   printTables();
   if (auth === 'required' && !requireSignIn()) return null;
+  if (auth === 'optional' && storedTokenExpired()) {
+    // A page anyone may use stays put: forget the sign-in here and say so.
+    signOut('expired', { go: false });
+    takeNotice();
+    banner('Your sign-in expired, so you have been signed out and anything not yet sent was cleared from this browser.');
+  }
   const me = viewer();
   if (me) {
     $('#account-name').textContent = me.name;
     $('#account').hidden = false;
     $('#sign-out').addEventListener('click', () => signOut('signed-out'));
     for (const li of $$('[data-for="reviewer"]')) li.hidden = !me.reviewer;
-    watchExpiry();
+    if (auth === 'required') {
+      watchExpiry();
+    } else {
+      watchExpiry(() => {
+        signOut('expired', { go: false });
+        takeNotice();
+        $('#account').hidden = true;
+        banner('Your sign-in expired, so you have been signed out and anything not yet sent was cleared from this browser.');
+      });
+    }
   }
   if (reviewer && me && !me.reviewer) {
     replace($('#main'),

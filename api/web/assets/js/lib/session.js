@@ -77,6 +77,12 @@ export function token() {
   return t;
 }
 
+/** Whether this tab holds a token that has expired. */
+export function storedTokenExpired() {
+  const t = storage().getItem(TOKEN);
+  return Boolean(t) && expired(decodeClaims(t));
+}
+
 /** Who is signed in, from the token's claims (for the page only; the server decides). */
 export function viewer() {
   const t = token();
@@ -123,14 +129,14 @@ export function signOut(reason = 'signed-out', { go = true } = {}) {
   }
 }
 
-/** Signs out when the token expires, with a message saying so. */
-export function watchExpiry() {
+/** Calls `then` when the token expires (by default: sign out, saying why). */
+export function watchExpiry(then = () => signOut('expired')) {
   const t = storage().getItem(TOKEN);
   const c = t && decodeClaims(t);
   if (!c || typeof c.exp !== 'number') return;
   const ms = c.exp * 1000 - Date.now();
   // setTimeout holds at most about 24 days.
-  setTimeout(() => signOut('expired'), Math.max(0, Math.min(ms, 2 ** 31 - 1)));
+  setTimeout(then, Math.max(0, Math.min(ms, 2 ** 31 - 1)));
 }
 
 /** Sends someone who is not signed in to the sign-in page, coming back here after. */
