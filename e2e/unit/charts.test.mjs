@@ -15,6 +15,12 @@ test('ticks are round numbers that cover the range', () => {
   assert.ok(flat[flat.length - 1] >= 4, String(flat));
 });
 
+test('counts get whole-number ticks', () => {
+  assert.deepEqual(ticks(0, 1, 4, { integer: true }), [0, 1]);
+  assert.deepEqual(ticks(0, 3, 4, { integer: true }), [0, 1, 2, 3]);
+  assert.deepEqual(ticks(0, 70, 4, { integer: true }), [0, 20, 40, 60, 80]);
+});
+
 test('scales map the domain onto the range, upside down for a y axis', () => {
   const y = scale([0, 10], [200, 0]);
   assert.equal(y(0), 200);

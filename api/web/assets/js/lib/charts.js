@@ -11,12 +11,13 @@ const DASHES = ['', '6 3', '2 3', '8 3 2 3'];
 // Cells that hold a number (or a percentage, or none) line up on the right.
 const NUMBER = /^[-+]?[\d.,]+%?$|^–$/;
 
-/** Round tick values covering [min, max], about `count` of them. */
-export function ticks(min, max, count = 5) {
+/** Round tick values covering [min, max], about `count` of them (whole numbers for counts). */
+export function ticks(min, max, count = 5, { integer = false } = {}) {
   if (!(max > min)) max = min + 1;
   const raw = (max - min) / Math.max(1, count);
   const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((st) => st >= raw) ?? 10 * mag;
+  let step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((st) => st >= raw) ?? 10 * mag;
+  if (integer) step = Math.max(1, Math.round(step));
   const out = [];
   for (let v = Math.floor(min / step) * step; v <= max + step * 1e-9; v += step) out.push(Number(v.toFixed(10)));
   if (out[out.length - 1] < max) out.push(Number((out[out.length - 1] + step).toFixed(10)));
@@ -138,16 +139,17 @@ function labelStep(n, width, labelWidth = 48) {
  * Vertical bars over categories (months, say), one bar per series or stacked.
  * series: [{name, values}] aligned with `categories`.
  */
-export function columnChart({ title, description, categories, series, stacked = false, unit = '', format = (v) => String(v), tableHead }) {
+export function columnChart({ title, description, categories, series, stacked = false, unit = '', format = (v) => String(v), tableHead, legend: alwaysLegend = false }) {
   const height = 280;
   const max = extent(series, stacked);
-  const tv = ticks(0, Math.max(1, max), 4);
+  // Bars count things: whole-number ticks.
+  const tv = ticks(0, Math.max(1, max), 4, { integer: true });
   const rows = categories.map((c, i) => [c, ...series.map((x) => format(x.values[i] ?? 0)), ...(series.length > 1 ? [format(series.reduce((a, x) => a + (x.values[i] ?? 0), 0))] : [])]);
   return figure({
     title,
     description,
     height,
-    legend: series.length > 1 ? series.map((x, i) => [(id) => swatch(id, i), x.name]) : null,
+    legend: series.length > 1 || alwaysLegend ? series.map((x, i) => [(id) => swatch(id, i), x.name]) : null,
     table: { caption: title, head: tableHead ?? ['', ...series.map((x) => x.name), ...(series.length > 1 ? ['Total'] : [])], rows },
     draw: (width, id) => {
       const m = { top: 12, right: 8, bottom: 36, left: 44 };
@@ -226,12 +228,12 @@ export function barChart({ title, description, categories, values, format = (v) 
  * reference lines [{name, value, kind: 'target' | 'mean' | 'limit'}]; marks(i, k) may name
  * a marker shape and class for a point (special causes).
  */
-export function lineChart({ title, description, labels, series, refs = [], yMin, yMax, unit = '', format = (v) => String(v), table, marks, legendExtra = [] }) {
+export function lineChart({ title, description, labels, series, refs = [], yMin, yMax, unit = '', format = (v) => String(v), table, marks, legendExtra = [], integer = false }) {
   const height = 300;
   const all = [...series.flatMap((x) => x.values), ...refs.map((r) => r.value)].filter((v) => v != null);
   const lo = yMin ?? Math.min(0, ...all);
   const hi = yMax ?? Math.max(1, ...all);
-  const tv = ticks(lo, hi, 5);
+  const tv = ticks(lo, hi, 5, { integer });
   const legend = [
     ...series.map((x, i) => [(id) => swatch(id, i, 'line'), x.name]),
     ...refs.map((r) => [() => s('svg', { class: 'chart__swatch', width: 28, height: 14, viewBox: '0 0 28 14', 'aria-hidden': 'true' },

@@ -86,6 +86,7 @@ function incidents(d) {
       categories: months,
       series: series.length ? series : [{ name: 'Incidents', values: buckets.map((b) => b.total) }],
       stacked: true,
+      legend: series.length > 0,
       tableHead: ['Month', ...(series.length ? series.map((x) => x.name) : ['Incidents']), ...(series.length > 1 ? ['Total'] : [])],
     }),
     h('div', { class: 'chart-pair' },
@@ -99,6 +100,7 @@ function incidents(d) {
         { name: 'Closed', values: d.reportedVsClosed.map((b) => b.closed) },
       ],
       yMin: 0,
+      integer: true,
     }),
     barChart({
       title: 'Open incidents by days since reported',
