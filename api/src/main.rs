@@ -97,6 +97,10 @@ struct TokenArgs {
     /// Key id (`kid`) for --private-key, as in the JWKS.
     #[arg(long)]
     kid: Option<String>,
+    /// Print a sign-in link for the intranet pages, `<public_url>/#token=…`, instead of the
+    /// bare token. The token rides in the fragment, which browsers never send to a server.
+    #[arg(long)]
+    link: bool,
 }
 
 fn parse_lifetime(s: &str) -> Result<i64, String> {
@@ -216,7 +220,16 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Token(args) => {
-            println!("{}", mint(&settings, *args)?);
+            let link = args.link;
+            let token = mint(&settings, *args)?;
+            if link {
+                println!(
+                    "{}",
+                    candour::web::sign_in_link(&settings.public_url, &token)
+                );
+            } else {
+                println!("{token}");
+            }
             Ok(())
         }
         Command::VerifyTrail => {

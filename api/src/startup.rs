@@ -279,6 +279,8 @@ fn run(listener: TcpListener, state: Arc<AppState>) -> Result<Server, StartupErr
             .route("/readyz", web::get().to(readyz))
             .route("/metrics", web::get().to(metrics))
             .route("/schema.graphql", web::get().to(schema_sdl))
+            .configure(crate::web::routes)
+            .default_service(web::to(crate::web::not_found_service))
     })
     .shutdown_timeout(settings.shutdown_timeout_secs);
     if let Some(workers) = settings.workers {

@@ -235,6 +235,39 @@ async fn a_development_secret_is_generated_once_and_minted_tokens_work() {
     );
 }
 
+#[tokio::test]
+async fn token_link_is_a_sign_in_link_with_the_token_in_the_fragment() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database(dir.path()).await;
+    let secret = (
+        "CANDOUR_JWT_SECRET",
+        "cli-test-secret-0123456789abcdef0123456789",
+    );
+    let server = start(dir.path(), &[("CANDOUR_DATABASE_URL", &db), secret]).await;
+    let link = stdout(&run(
+        dir.path(),
+        &[
+            secret,
+            ("CANDOUR_PUBLIC_URL", "https://candour.trust.nhs.uk/"),
+        ],
+        &[
+            "token",
+            "--subject",
+            "sam",
+            "--name",
+            "Sam Scientist",
+            "--link",
+        ],
+    ));
+    let token = link
+        .strip_prefix("https://candour.trust.nhs.uk/#token=")
+        .unwrap_or_else(|| panic!("not a sign-in link: {link}"));
+    // Nothing before the fragment but the site: no query string a server would log.
+    assert!(!link.contains('?'), "{link}");
+    let body = me(&server.base, token).await;
+    assert_eq!(body["data"]["me"]["subject"], "sam", "{body}");
+}
+
 #[test]
 fn token_refuses_unknown_roles_and_scopes() {
     let dir = tempfile::tempdir().unwrap();

@@ -449,13 +449,7 @@ pub async fn get(req: HttpRequest, svc: web::Data<GraphqlService>) -> HttpRespon
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
     if wants_html && !qs.contains("query=") {
-        return HttpResponse::Ok()
-            .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
-            .body(
-                async_graphql::http::GraphiQLSource::build()
-                    .endpoint("/graphql")
-                    .finish(),
-            );
+        return crate::web::graphiql(&req);
     }
     let Some(media) = negotiate(&req) else {
         return HttpResponse::NotAcceptable()

@@ -418,6 +418,9 @@ pub struct IncidentFilter {
     /// Words in the title or the reference (case-insensitive).
     pub search: Option<String>,
     pub near_miss: Option<bool>,
+    /// Only incidents you reported yourself. Anonymous reports are linked to nobody, so
+    /// they never appear here (their reporters follow them with the follow-up code).
+    pub mine: Option<bool>,
 }
 
 #[derive(InputObject)]
@@ -534,6 +537,7 @@ impl IncidentQuery {
             reported_before: f.reported_before,
             search: f.search,
             near_miss: f.near_miss,
+            mine: f.mine.unwrap_or(false),
         };
         let order = order_by.map(|o| (o.field, o.direction)).unwrap_or_default();
         let had_cursor = after.is_some();

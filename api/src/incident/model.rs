@@ -237,4 +237,6 @@ pub struct IncidentQuery {
     pub reported_before: Option<DateTime<Utc>>,
     pub search: Option<String>,
     pub near_miss: Option<bool>,
+    /// Only incidents the caller reported (named reports).
+    pub mine: bool,
 }

@@ -1084,9 +1084,16 @@ pub async fn list(
     after: Option<String>,
 ) -> AppResult<Page> {
     let (field, direction) = order;
-    let filtered = incident::Entity::find()
+    let mut filtered = incident::Entity::find()
         .filter(visible(state, rc).await?)
         .filter(filter_condition(&query));
+    if query.mine {
+        // A service account, or someone never seen before, reported nothing.
+        filtered = filtered.filter(match rc.staff_id(state).await? {
+            Some(me) => incident::Column::ReporterId.eq(me),
+            None => Expr::val(1).eq(0),
+        });
+    }
     let column = match field {
         IncidentOrderField::ReportedAt => incident::Column::ReportedAt,
         IncidentOrderField::OccurredAt => incident::Column::OccurredAt,

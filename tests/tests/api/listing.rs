@@ -535,6 +535,44 @@ async fn filtering_near_misses() {
 }
 
 #[tokio::test]
+async fn mine_lists_only_what_the_caller_reported_even_for_a_handler() {
+    let app = spawn_app().await;
+    let h = app.hospital().await;
+    // Hana handles cardiology, so she sees Alice's cardiology report too; she herself
+    // reported one in neurology, and one more anonymously.
+    let alices = report(&app, &h, json!({})).await;
+    let hanas = app
+        .report_incident(&h.hana, incident_input(&h.neurology))
+        .await;
+    let anonymous = app
+        .report_incident(
+            &h.hana,
+            with(incident_input(&h.cardiology), json!({ "anonymous": true })),
+        )
+        .await;
+
+    let (all, total) = filtered(&app, &h.hana, json!({})).await;
+    assert_same_set(all, ids(&[&alices, &hanas, &anonymous]));
+    assert_eq!(total, 3);
+
+    let (mine, total) = filtered(&app, &h.hana, json!({ "mine": true })).await;
+    assert_same_set(mine, ids(&[&hanas]));
+    assert_eq!(total, 1, "totalCount follows the filter");
+
+    let (mine, _) = filtered(&app, &h.alice, json!({ "mine": true })).await;
+    assert_same_set(mine, ids(&[&alices]));
+    let (everything, _) = filtered(&app, &h.hana, json!({ "mine": false })).await;
+    assert_eq!(everything.len(), 3, "mine: false filters nothing");
+
+    // Someone who has reported nothing, and a service account, have nothing of their own.
+    let (mine, _) = filtered(&app, &h.quinn, json!({ "mine": true })).await;
+    assert!(mine.is_empty(), "{mine:?}");
+    let reader = app.service(&["incidents:read"]);
+    let (mine, _) = filtered(&app, &reader, json!({ "mine": true })).await;
+    assert!(mine.is_empty(), "{mine:?}");
+}
+
+#[tokio::test]
 async fn filters_combine() {
     let app = spawn_app().await;
     let h = app.hospital().await;

@@ -19,3 +19,4 @@ mod obligations;
 mod reporting;
 mod schema;
 mod triage;
+mod web;

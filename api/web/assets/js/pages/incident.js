@@ -1,0 +1,355 @@
+// One incident: what was reported, its review, the moves this viewer may make (only those
+// the server lists in allowedTransitions), its corrective actions, notes and history.
+import { start } from '../lib/layout.js';
+import { gql, ApiError, NetworkError } from '../lib/api.js';
+import { $, h, replace, summaryList, tag, focus } from '../lib/dom.js';
+import {
+  label, statusLabel, statusTone, MOVES, PHYSICAL_HARM, PSYCHOLOGICAL_HARM, LEARNING_RESPONSES,
+  ACTION_STATUSES, PRIORITIES, CANDOUR_STEPS, FACTS,
+} from '../lib/labels.js';
+import { when, day, todayIso, addDays } from '../lib/format.js';
+import { textGroup, selectGroup, radioGroup, checkbox, button, table } from '../lib/forms.js';
+import { describe as reportWords } from '../lib/validate.js';
+import * as errors from '../lib/errors.js';
+
+const reference = decodeURIComponent(window.location.pathname.split('/')[2] ?? '');
+const summary = $('#error-summary');
+const root = $('#incident');
+
+const FIELDS = `
+  id reference title description status version kind eventType category location
+  occurredAt reportedAt physicalHarm psychologicalHarm nearMiss immediateActions anonymous
+  department { name code } reporter { name } handler { id name }
+  learningResponse learningSummary findings feedbackToReporter statusReason triagedAt closedAt
+  allowedTransitions regulatoryFacts
+  equipment { assetId manufacturer model serialNumber }
+  dutyOfCandour { applies complete steps { step takenAt } }
+  comments { body createdAt author { name } }
+  correctiveActions { id title status dueDate overdue ownerEmail owner { name } }
+  history { at action actorLabel actor { name } changes { field before after sensitive } }`;
+
+const LOAD = `query Incident($ref: String!) { me { staff { id } } incidentByReference(reference: $ref) { ${FIELDS} } }`;
+
+const WORDS = {
+  'reason|declining an incident needs a reason': 'Give the reason for declining it',
+  'reason|reopening an incident needs a reason': 'Give the reason for reopening it',
+  'to|to is required': 'Choose where the incident goes next',
+  'feedbackToReporter|an incident cannot close before feedback to the reporter is recorded':
+    'Record the feedback to the reporter before closing: staff stop reporting when they never hear back',
+  'correctiveActions|an incident cannot close while it has open corrective actions':
+    'Every corrective action must be completed or cancelled before the incident closes',
+  'learningResponse|an incident with moderate harm or worse needs a learning response before it closes':
+    'Choose a learning response before closing: the harm was moderate or worse',
+  'learningSummary|an incident with moderate harm or worse needs a learning summary before it closes':
+    'Write a learning summary before closing: the harm was moderate or worse',
+  'dutyOfCandour|the duty of candour applies and is incomplete: verbal notification, written notification and final letter must be recorded':
+    'Record the duty of candour first: told in person, written notification and final letter',
+  'body|body must not be blank': 'Write the note',
+  'title|a title is 1 to 200 characters': 'Enter what the action is, in up to 200 characters',
+  'ownerEmail|ownerEmail must be an email address': 'Enter the owner’s email address, like name@trust.nhs.uk',
+  'dueDate|dueDate is required': 'Enter the date it is due',
+  'takenAt|takenAt must not be in the future': 'The date the step was taken must be today or earlier',
+  'takenAt|takenAt is required': 'Enter the date the step was taken',
+  'step|this step is already recorded': 'This step is already recorded',
+};
+const describe = (field, message) => WORDS[`${field}|${message}`] ?? reportWords(field, message);
+
+let incident = null;
+let me = null;
+
+function done(message) {
+  const el = $('#done');
+  el.textContent = message;
+  el.hidden = false;
+  focus(el);
+}
+
+/** Runs a change; on success reloads and says `message`, else shows the problems. */
+async function change(form, mutation, variables, message) {
+  errors.clear(summary, root);
+  $('#done').hidden = true;
+  try {
+    await gql(mutation, variables);
+  } catch (err) {
+    if (!(err instanceof ApiError || err instanceof NetworkError)) throw err;
+    if (err.code === 'CONFLICT') await load();
+    errors.show(summary, root, errors.problemsOf(err), { describe });
+    return;
+  }
+  await load();
+  done(typeof message === 'function' ? message() : message);
+}
+
+function problems(form, list) {
+  errors.show(summary, root, list, { describe });
+  return false;
+}
+
+// --- sections ----------------------------------------------------------------------------
+
+function facts(i) {
+  return summaryList([
+    ['Status', h('span', {}, tag(statusLabel(i.status), statusTone(i.status)), i.statusReason ? ` (${i.statusReason})` : '')],
+    ['Department', i.department.name],
+    ['Kind', label('kind', i.kind)],
+    ['Recorded as', label('eventType', i.eventType)],
+    ['Near miss', i.nearMiss ? 'Yes, it was stopped in time' : 'No'],
+    ['Physical harm', label('physicalHarm', i.physicalHarm)],
+    ['Psychological harm', label('psychologicalHarm', i.psychologicalHarm)],
+    ['Happened', when(i.occurredAt)],
+    ['Reported', `${when(i.reportedAt)}${i.anonymous ? ', anonymously' : i.reporter?.name ? ` by ${i.reporter.name}` : ''}`],
+    ['Where', i.location],
+    ['Category', i.category],
+    ['Handler', i.handler?.name],
+    ['Equipment', i.equipment ? [i.equipment.assetId && `asset ${i.equipment.assetId}`, i.equipment.manufacturer, i.equipment.model,
+      i.equipment.serialNumber && `serial ${i.equipment.serialNumber}`].filter(Boolean).join(', ') : null],
+    ['Regulatory facts', i.regulatoryFacts?.length ? i.regulatoryFacts.map((f) => FACTS[f] ?? f).join('; ') : null],
+    ['Closed', i.closedAt ? when(i.closedAt) : null],
+  ]);
+}
+
+function narrative(i) {
+  return [
+    h('h2', {}, 'What happened'),
+    h('p', { class: 'body prewrap' }, i.description ?? 'Not shown to you.'),
+    i.immediateActions ? [h('h3', {}, 'What was done straight away'), h('p', { class: 'body prewrap' }, i.immediateActions)] : null,
+  ];
+}
+
+function learning(i) {
+  return [
+    h('h2', {}, 'What was learned'),
+    summaryList([
+      ['Learning response', i.learningResponse ? label('learningResponse', i.learningResponse) : 'Not chosen yet'],
+      ['Learning summary', i.learningSummary ?? 'Not written yet'],
+      ['Feedback to the reporter', i.feedbackToReporter ?? 'Not given yet'],
+      ['Findings (internal)', i.findings],
+    ]),
+  ];
+}
+
+function patient() {
+  const box = h('div', { id: 'patient-box' },
+    h('p', { class: 'body' }, 'Patient details are protected. Opening them is recorded in the access log with your name.'),
+    h('button', {
+      class: 'button button--secondary', type: 'button', id: 'show-patient',
+      onclick: async () => {
+        try {
+          const data = await gql(`query($ref: String!) { incidentByReference(reference: $ref) { patient { nhsNumber name dateOfBirth } } }`, { ref: reference });
+          const p = data.incidentByReference.patient;
+          replace(box, p
+            ? summaryList([['NHS number', p.nhsNumber?.replace(/^(\d{3})(\d{3})(\d{4})$/, '$1 $2 $3')], ['Name', p.name], ['Date of birth', day(p.dateOfBirth)]])
+            : h('p', { class: 'body' }, 'No patient details were given.'));
+          focus(box);
+        } catch (err) {
+          errors.show(summary, root, errors.problemsOf(err), { describe });
+        }
+      },
+    }, 'Show patient details'));
+  return [h('h2', {}, 'Patient'), box];
+}
+
+const isFinal = (s) => s === 'CLOSED' || s === 'DECLINED';
+
+function moves(i) {
+  const options = i.allowedTransitions.map((to) => {
+    const reopen = isFinal(i.status) && to === 'UNDER_REVIEW';
+    return [to, reopen ? 'Reopen for review' : MOVES[to] ?? statusLabel(to), reopen ? 'A reason is needed.' : to === 'DECLINED' ? 'A reason is needed.' : ''];
+  });
+  const form = h('form', { id: 'transition-form', method: 'post', novalidate: true },
+    radioGroup({ field: 'to', name: 'to', legend: 'Where does it go next?', options }),
+    textGroup({ field: 'reason', id: 'reason', label: 'Reason', hint: 'Needed to decline or reopen; kept with the incident and shown to the reporter.', rows: 2 }),
+    button('Move the incident'));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const to = new FormData(form).get('to');
+    const reason = form.elements.reason.value.trim();
+    if (!to) return problems(form, [{ field: 'to', message: 'to is required' }]);
+    if (to === 'DECLINED' && !reason) return problems(form, [{ field: 'reason', message: 'declining an incident needs a reason' }]);
+    if (isFinal(i.status) && !reason) return problems(form, [{ field: 'reason', message: 'reopening an incident needs a reason' }]);
+    change(form, `mutation($input: TransitionIncidentInput!) { transitionIncident(input: $input) { incident { status } } }`,
+      { input: { incidentId: i.id, to, expectedVersion: i.version, reason: reason || undefined } },
+      () => `The incident is now: ${statusLabel(incident.status)}.`);
+  });
+  return [h('h2', { id: 'moves-title' }, 'Move the incident'), form];
+}
+
+function triage(i, staffId) {
+  const harmOptions = (levels) => levels.map(([v, l]) => [v, l]);
+  const form = h('form', { id: 'triage-form', method: 'post', novalidate: true },
+    h('p', { class: 'body' }, i.status === 'REPORTED' ? 'Saving the review starts it (the incident moves to Under review).' : 'Only what you change is saved.'),
+    staffId && i.handler?.id !== staffId ? checkbox({ field: 'handlerId', id: 'handlerId', label: 'I am handling this incident' }) : null,
+    selectGroup({ field: 'physicalHarm', id: 'triage-physicalHarm', label: 'Confirmed physical harm', options: harmOptions(PHYSICAL_HARM), value: i.physicalHarm }),
+    selectGroup({ field: 'psychologicalHarm', id: 'triage-psychologicalHarm', label: 'Confirmed psychological harm', options: harmOptions(PSYCHOLOGICAL_HARM), value: i.psychologicalHarm }),
+    textGroup({ field: 'category', id: 'triage-category', label: 'Category', value: i.category ?? '', width: 20 }),
+    selectGroup({ field: 'learningResponse', id: 'learningResponse', label: 'Learning response (PSIRF)', options: [['', 'Not chosen yet'], ...LEARNING_RESPONSES], value: i.learningResponse ?? '' }),
+    textGroup({ field: 'learningSummary', id: 'learningSummary', label: 'Learning summary', hint: 'What was learned, in words every member of staff can use. The reporter sees it.', rows: 3, value: i.learningSummary ?? '' }),
+    textGroup({ field: 'findings', id: 'findings', label: 'Findings (internal)', hint: 'Not shown to the reporter.', rows: 3, value: i.findings ?? '' }),
+    textGroup({ field: 'feedbackToReporter', id: 'feedbackToReporter', label: 'Feedback to the reporter', hint: 'What happened next. Needed before the incident closes.', rows: 3, value: i.feedbackToReporter ?? '' }),
+    button('Save the review'));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const f = form.elements;
+    const input = { incidentId: i.id, expectedVersion: i.version };
+    if (f.handlerId?.checked) input.handlerId = staffId;
+    if (f.physicalHarm.value !== i.physicalHarm) input.physicalHarm = f.physicalHarm.value;
+    if (f.psychologicalHarm.value !== i.psychologicalHarm) input.psychologicalHarm = f.psychologicalHarm.value;
+    for (const name of ['category', 'learningSummary', 'findings', 'feedbackToReporter']) {
+      const v = f[name].value.trim();
+      if (v && v !== (i[name] ?? '')) input[name] = v;
+    }
+    if (f.learningResponse.value && f.learningResponse.value !== i.learningResponse) input.learningResponse = f.learningResponse.value;
+    change(form, `mutation($input: TriageIncidentInput!) { triageIncident(input: $input) { incident { status } } }`,
+      { input }, 'The review is saved.');
+  });
+  return [h('h2', {}, 'Review'), form];
+}
+
+function candour(i) {
+  if (!i.dutyOfCandour.applies) return null;
+  const d = i.dutyOfCandour;
+  const recorded = d.steps.map((s) => [CANDOUR_STEPS[s.step] ?? s.step, when(s.takenAt)]);
+  const form = h('form', { id: 'candour-form', method: 'post', novalidate: true },
+    selectGroup({ field: 'step', id: 'candour-step', label: 'Step taken', options: Object.entries(CANDOUR_STEPS) }),
+    textGroup({ field: 'takenAt', id: 'candour-takenAt', label: 'Date taken', type: 'date', value: todayIso() }),
+    button('Record the step', { secondary: true }));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const dateValue = form.elements.takenAt.value;
+    if (!dateValue) return problems(form, [{ field: 'takenAt', message: 'takenAt is required' }]);
+    const [y, m, dd] = dateValue.split('-').map(Number);
+    const now = new Date();
+    const t = dateValue === todayIso() ? now : new Date(y, m - 1, dd, 12);
+    if (t > now) return problems(form, [{ field: 'takenAt', message: 'takenAt must not be in the future' }]);
+    change(form, `mutation($input: RecordDutyOfCandourStepInput!) { recordDutyOfCandourStep(input: $input) { incident { id } } }`,
+      { input: { incidentId: i.id, expectedVersion: i.version, step: form.elements.step.value, takenAt: t.toISOString() } },
+      'The duty of candour step is recorded.');
+  });
+  return h('div', { 'data-field': 'dutyOfCandour' },
+    h('h2', { id: 'candour-title', tabindex: '-1', 'data-error-focus': true }, 'Duty of candour'),
+    h('p', { class: 'body' }, d.complete ? 'Complete.' : 'It applies and is not yet complete: told in person with an apology, written notification, and a final letter.'),
+    recorded.length ? summaryList(recorded) : h('p', { class: 'body' }, 'No step recorded yet.'),
+    isFinal(i.status) ? null : form);
+}
+
+function actions(i) {
+  const list = i.correctiveActions ?? [];
+  const rows = list.map((a) => [
+    h('a', { href: `/actions/${encodeURIComponent(a.id)}` }, a.title),
+    ACTION_STATUSES[a.status] ?? a.status,
+    a.overdue ? h('span', {}, day(a.dueDate), ' ', tag('Overdue', 'red')) : day(a.dueDate),
+    a.owner?.name ?? a.ownerEmail,
+  ]);
+  const form = h('form', { id: 'action-form', method: 'post', novalidate: true },
+    h('h3', {}, 'Raise a corrective action'),
+    textGroup({ field: 'title', id: 'action-title', label: 'What needs doing' }),
+    textGroup({ field: 'ownerEmail', id: 'action-ownerEmail', label: 'Owner’s email address', type: 'email', width: 20 }),
+    textGroup({ field: 'dueDate', id: 'action-dueDate', label: 'Due by', type: 'date', value: addDays(todayIso(), 28) }),
+    selectGroup({ field: 'priority', id: 'action-priority', label: 'Priority', options: Object.entries(PRIORITIES), value: 'MEDIUM' }),
+    button('Raise the action', { secondary: true }));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const f = form.elements;
+    const p = [];
+    if (!f.title.value.trim() || [...f.title.value.trim()].length > 200) p.push({ field: 'title', message: 'a title is 1 to 200 characters' });
+    if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(f.ownerEmail.value.trim())) p.push({ field: 'ownerEmail', message: 'ownerEmail must be an email address' });
+    if (!f.dueDate.value) p.push({ field: 'dueDate', message: 'dueDate is required' });
+    if (p.length) return problems(form, p);
+    change(form, `mutation($input: CreateCorrectiveActionInput!) { createCorrectiveAction(input: $input) { correctiveAction { id } } }`,
+      { input: { sourceId: i.id, title: f.title.value.trim(), ownerEmail: f.ownerEmail.value.trim(), dueDate: f.dueDate.value, priority: f.priority.value } },
+      'The corrective action is raised.');
+  });
+  return h('div', { 'data-field': 'correctiveActions' },
+    h('h2', { id: 'actions-title', tabindex: '-1', 'data-error-focus': true }, 'Corrective actions'),
+    rows.length
+      ? table({ caption: 'Corrective actions raised from this incident', captionHidden: true, head: ['Action', 'Status', 'Due', 'Owner'], rows })
+      : h('p', { class: 'body' }, 'None raised.'),
+    isFinal(i.status) ? null : form);
+}
+
+function notes(i) {
+  const form = h('form', { id: 'comment-form', method: 'post', novalidate: true },
+    textGroup({ field: 'body', id: 'comment-body', label: 'Add an internal note', hint: 'Seen by handlers and quality leads only.', rows: 3 }),
+    button('Add the note', { secondary: true }));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const body = form.elements.body.value.trim();
+    if (!body) return problems(form, [{ field: 'body', message: 'body must not be blank' }]);
+    change(form, `mutation($input: CommentOnIncidentInput!) { commentOnIncident(input: $input) { incident { id } } }`,
+      { input: { incidentId: i.id, body } }, 'The note is added.');
+  });
+  return [
+    h('h2', {}, 'Internal notes'),
+    i.comments.length
+      ? h('ul', { class: 'notes' }, i.comments.map((c) => h('li', { class: 'notes__item' },
+        h('p', { class: 'notes__meta' }, `${c.author?.name ?? 'Someone'}, ${when(c.createdAt)}`),
+        h('p', { class: 'body prewrap' }, c.body))))
+      : h('p', { class: 'body' }, 'No notes yet.'),
+    form,
+  ];
+}
+
+const ACTIONS = {
+  'incident.reported': 'Reported',
+  'incident.triaged': 'Review updated',
+  'incident.transitioned': 'Moved',
+  'incident.commented': 'Note added',
+  'incident.candour_step_recorded': 'Duty of candour step recorded',
+};
+
+function value(v) {
+  if (v == null) return 'nothing';
+  if (typeof v === 'string') return statusLabel(v);
+  return JSON.stringify(v);
+}
+
+function history(i) {
+  return [
+    h('h2', {}, 'History'),
+    h('ol', { class: 'timeline' }, i.history.map((e) => h('li', { class: 'timeline__item' },
+      h('p', { class: 'timeline__title' }, `${ACTIONS[e.action] ?? e.action}`),
+      h('p', { class: 'timeline__meta' }, `${when(e.at)}, by ${e.actor?.name ?? e.actorLabel ?? 'an anonymous reporter'}`),
+      e.changes.length ? h('ul', { class: 'timeline__changes' }, e.changes
+        .filter((c) => c.field !== 'version')
+        .map((c) => h('li', {}, c.sensitive ? `${c.field}: changed (not shown)` : `${c.field}: ${value(c.before)} → ${value(c.after)}`))) : null))),
+  ];
+}
+
+function render(i, staffId) {
+  $('#caption').textContent = i.reference;
+  $('#page-title').textContent = i.title;
+  document.title = `${i.reference}: ${i.title} – Candour`;
+  const internal = i.comments !== null;
+  const manages = internal && (i.allowedTransitions.length > 0 || !isFinal(i.status));
+  replace(root,
+    facts(i),
+    narrative(i),
+    internal ? patient() : null,
+    learning(i),
+    i.allowedTransitions.length ? moves(i) : null,
+    manages && !isFinal(i.status) ? triage(i, staffId) : null,
+    internal ? candour(i) : null,
+    internal ? actions(i) : null,
+    internal ? notes(i) : null,
+    history(i));
+  root.setAttribute('aria-busy', 'false');
+}
+
+async function load() {
+  try {
+    const data = await gql(LOAD, { ref: reference });
+    incident = data.incidentByReference;
+    render(incident, data.me.staff?.id);
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'NOT_FOUND') {
+      $('#page-title').textContent = 'Incident not found';
+      replace(root, h('p', { class: 'body' }, `There is no incident ${reference} that you can see.`));
+      root.setAttribute('aria-busy', 'false');
+      return;
+    }
+    errors.show(summary, null, errors.problemsOf(err));
+  }
+}
+
+me = start();
+if (me) load();

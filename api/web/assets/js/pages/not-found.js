@@ -1,0 +1,3 @@
+import { start } from '../lib/layout.js';
+
+start({ auth: 'optional' });
