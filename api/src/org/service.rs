@@ -181,7 +181,13 @@ pub async fn upsert_staff(state: &AppState, p: &Principal) -> AppResult<Uuid> {
             return Ok(*id);
         }
     }
-    let now = Utc::now();
+    // Seen on which day, not when: a time to the minute, read beside an anonymous report's
+    // time, could point to the one person who opened Candour just before it.
+    let now = Utc::now()
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .map(|d| d.and_utc())
+        .unwrap_or_else(Utc::now);
     let roles: Vec<&str> = p.roles.iter().map(|r| r.claim()).collect();
     let stmt = Query::insert()
         .into_table(staff::Entity)

@@ -1411,6 +1411,36 @@ async fn a_known_reporters_staff_record_is_untouched_by_their_anonymous_report()
 }
 
 #[tokio::test]
+async fn staff_records_keep_the_day_people_were_seen_not_the_time() {
+    let app = spawn_app().await;
+    let h = app.hospital().await;
+    app.gql(Some(&h.alice), "{ me { subject } }", json!({}))
+        .await
+        .assert_ok();
+    let db = connect(&app).await;
+    let rows = db
+        .query_all(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT first_seen_at, last_seen_at FROM staff",
+        ))
+        .await
+        .unwrap();
+    assert!(!rows.is_empty());
+    for r in rows {
+        for column in ["first_seen_at", "last_seen_at"] {
+            let t: chrono::DateTime<Utc> = r.try_get("", column).unwrap();
+            assert_eq!(
+                t.time(),
+                chrono::NaiveTime::MIN,
+                "{column} {t} holds a time of day"
+            );
+            assert!(Utc::now() - t < Duration::days(2), "{column} {t}");
+        }
+    }
+    db.close().await.ok();
+}
+
+#[tokio::test]
 async fn an_anonymous_report_is_refused_unless_it_is_alone_in_its_request() {
     let app = spawn_app().await;
     let h = app.hospital().await;
