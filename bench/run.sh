@@ -19,6 +19,7 @@
 # Knobs (environment): BENCH_DBS ("sqlite postgres"), BENCH_SEED (1000000),
 # BENCH_WORKLOADS ("page dash_dept dash_trust sensitive write"), BENCH_CONNECTIONS (32),
 # BENCH_DURATION (10s), BENCH_PG_ADMIN_URL (postgres://postgres@127.0.0.1:5432),
+# BENCH_PG_URL_OPTIONS (sslmode=disable: loopback without TLS),
 # BENCH_CACHE (/tmp/candour-bench-cache: seeded databases kept between runs),
 # BENCH_SKIP_BUILD=1, BENCH_BIN, BENCH_LABEL, BENCH_RESULTS (append the JSON result lines
 # to this file, for bench/bench.py compare), BENCH_PGBENCH=0 (skip pgbench), BENCH_KEEP=1.
@@ -34,6 +35,9 @@ WORKLOADS="${BENCH_WORKLOADS:-page dash_dept dash_trust sensitive write}"
 CONNS="${BENCH_CONNECTIONS:-32}"
 DURATION="${BENCH_DURATION:-10s}"
 PG_ADMIN_URL="${BENCH_PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432}"
+# The server and pgbench reach PostgreSQL on loopback, as a database on the same host would
+# be set up: without TLS (which Debian's PostgreSQL otherwise offers, and both would use).
+PG_URL_OPTIONS="${BENCH_PG_URL_OPTIONS:-sslmode=disable}"
 CACHE="${BENCH_CACHE:-/tmp/candour-bench-cache}"
 PG_DB=candour_bench
 BIN="${BENCH_BIN:-$ROOT/target/release/candour}"
@@ -187,7 +191,7 @@ bench_db() {
         postgres)
             psql "$PG_ADMIN_URL/postgres" -qAtc "DROP DATABASE IF EXISTS $PG_DB" >/dev/null
             psql "$PG_ADMIN_URL/postgres" -qAtc "CREATE DATABASE $PG_DB TEMPLATE $template" >/dev/null
-            url="$PG_ADMIN_URL/$PG_DB"
+            url="$PG_ADMIN_URL/$PG_DB?$PG_URL_OPTIONS"
             ;;
     esac
     DB_URL="$url"

@@ -1007,21 +1007,42 @@ async fn with_pending<C: ConnectionTrait>(
     table: &str,
     columns: &[&str],
     cond: sea_orm::Condition,
+    runs: &[super::period::Run],
     departments: Option<&[Uuid]>,
 ) -> Result<(Vec<sea_orm::QueryResult>, Vec<(i64, IncidentFacts)>), DbErr> {
     use sea_orm::sea_query::{SelectStatement, UnionType};
     let null = || Expr::cust("NULL");
-    let mut rollup = SelectStatement::new();
-    rollup
-        .expr_as(Expr::cust("0"), Alias::new("src"))
-        .column(Alias::new("department_id"))
-        .from(Alias::new(table))
-        .cond_where(cond);
-    for c in columns {
-        rollup.column(Alias::new(*c));
-    }
-    for c in DELTA_COLUMNS {
-        rollup.expr_as(null(), Alias::new(c));
+    // One SELECT per run of buckets: each is a range of the primary key (department,
+    // grain, dimension, bucket), which SQLite's planner seeks only when the grain and the
+    // bucket range are not inside an OR.
+    let part = |run: Option<&super::period::Run>| {
+        let mut rollup = SelectStatement::new();
+        rollup
+            .expr_as(Expr::cust("0"), Alias::new("src"))
+            .column(Alias::new("department_id"))
+            .from(Alias::new(table))
+            .cond_where(cond.clone());
+        match run {
+            Some(r) => {
+                rollup
+                    .and_where(Expr::col(Alias::new("grain")).eq(r.grain.code()))
+                    .and_where(Expr::col(Alias::new("bucket")).between(r.first, r.last));
+            }
+            None => {
+                rollup.and_where(Expr::cust("1 = 0"));
+            }
+        }
+        for c in columns {
+            rollup.column(Alias::new(*c));
+        }
+        for c in DELTA_COLUMNS {
+            rollup.expr_as(null(), Alias::new(c));
+        }
+        rollup
+    };
+    let mut rollup = part(runs.first());
+    for r in runs.iter().skip(1) {
+        rollup.union(UnionType::All, part(Some(r)));
     }
     let mut pending = SelectStatement::new();
     pending
@@ -1081,18 +1102,6 @@ pub struct CountRow {
     pub n: i64,
 }
 
-fn runs_condition(runs: &[super::period::Run]) -> sea_orm::Condition {
-    let mut any = sea_orm::Condition::any();
-    for r in runs {
-        any = any.add(
-            sea_orm::Condition::all()
-                .add(Expr::col(Alias::new("grain")).eq(r.grain.code()))
-                .add(Expr::col(Alias::new("bucket")).between(r.first, r.last)),
-        );
-    }
-    any
-}
-
 /// The count rows of these departments' rows (`rows`), dimensions and runs, and the deltas
 /// of the departments `pending_of` (all when None) not yet folded: one snapshot.
 pub async fn counts<C: ConnectionTrait>(
@@ -1104,13 +1113,13 @@ pub async fn counts<C: ConnectionTrait>(
 ) -> Result<(Vec<CountRow>, Vec<(i64, IncidentFacts)>), DbErr> {
     let cond = sea_orm::Condition::all()
         .add(Expr::col(Alias::new("department_id")).is_in(rows.iter().copied()))
-        .add(Expr::col(Alias::new("dimension")).is_in(dimensions.iter().copied()))
-        .add(runs_condition(runs));
+        .add(Expr::col(Alias::new("dimension")).is_in(dimensions.iter().copied()));
     let (found, pending) = with_pending(
         conn,
         "incident_rollup",
         &["grain", "dimension", "bucket", "value", "n"],
         cond,
+        runs,
         pending_of,
     )
     .await?;
@@ -1141,13 +1150,13 @@ pub async fn durations<C: ConnectionTrait>(
 ) -> Result<(Sketch, Vec<(i64, IncidentFacts)>), DbErr> {
     let cond = sea_orm::Condition::all()
         .add(Expr::col(Alias::new("department_id")).is_in(rows.iter().copied()))
-        .add(Expr::col(Alias::new("metric")).eq(which))
-        .add(runs_condition(runs));
+        .add(Expr::col(Alias::new("metric")).eq(which));
     let (found, pending) = with_pending(
         conn,
         "incident_duration_rollup",
         &["grain", "bucket", "sketch"],
         cond,
+        runs,
         pending_of,
     )
     .await?;
