@@ -109,8 +109,12 @@ pub fn start_background(
     schedule: bool,
 ) -> Result<(), StartupError> {
     if dispatch {
-        match crate::notify::dispatch::Dispatcher::new(state.db.clone(), state.settings.clone())
-            .map_err(|e| StartupError(format!("configuration: {e}")))?
+        match crate::notify::dispatch::Dispatcher::new(
+            state.db.clone(),
+            state.settings.clone(),
+            state.notifier.templates.clone(),
+        )
+        .map_err(|e| StartupError(format!("configuration: {e}")))?
         {
             Some(d) => {
                 tokio::spawn(d.run(state.notifier.wake.clone(), state.stop.clone()));

@@ -1,6 +1,7 @@
--- reportIncident as the server sends it (statement for statement, prepared), with values
--- of the same size: the year's reference number, the incident, its rollup delta, its trail
--- event, and one email per recipient (the bench department's five handlers).
+-- reportIncident as the server sends it, with values of the same size: the year's
+-- reference number, then the incident, its rollup delta, its trail event and one email per
+-- recipient (the bench department's five handlers: its subject and template variables),
+-- which the server sends as one statement and pgbench as four.
 -- Variables: :dept (a department id), :year. (pgbench reads a colon followed by a name as
 -- a variable even inside a string, hence the space after each colon in the JSON.)
 BEGIN;
@@ -15,38 +16,10 @@ INSERT INTO trail_event (id, occurred_at, actor_id, actor_label, actor_roles, en
   VALUES (gen_random_uuid(), now(), NULL, 'Bench Handler', 'staff handler', 'Incident', gen_random_uuid(), 'incident.reported',
     '[{"field": "reference","before": null,"after": "INC-2026-002798","sensitive": false},{"field": "status","before": null,"after": "REPORTED","sensitive": false},{"field": "title","before": null,"after": null,"sensitive": true},{"field": "kind","before": null,"after": "EQUIPMENT","sensitive": false},{"field": "physicalHarm","before": null,"after": "LOW","sensitive": false},{"field": "psychologicalHarm","before": null,"after": "NONE","sensitive": false},{"field": "description","before": null,"after": null,"sensitive": true},{"field": "patient","before": null,"after": null,"sensitive": true}]',
     '01a23402-4bad-755e-b6b1-09fcaa315dd7', NULL, NULL, NULL);
-INSERT INTO notification (id, kind, mandatory, dedupe_key, recipient, recipient_staff_id, subject, body_text, body_html, message_id, entity_type, entity_id, reference, status, attempts, next_attempt_at, lease_until, leased_by, last_error, created_at, sent_at)
-  SELECT gen_random_uuid(), 'INCIDENT_REPORTED', false, 'incident.reported:' || gen_random_uuid() || '|handler' || r || '@candour.invalid', 'handler' || r || '@candour.invalid', NULL,
-    'New incident INC-2026-002798 for Cardiac physiology',
-    'A new incident, INC-2026-002798, has been reported to Cardiac physiology.
-
-Kind: equipment
-Physical harm: low
-Status: reported
-
-What to do: triage it. Read the report in Candour, assign a handler and decide on a learning response.
-
-Open it in Candour: https://candour.trust.example/incidents/INC-2026-002798
-
---
-You can switch off emails of this kind in Candour under your notification settings.
-This email never contains patient details or the text of a report: open Candour to see them.',
-    '<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>New incident INC-2026-002798 for Cardiac physiology</title></head>
-<body style="font-family: Arial, sans-serif; color: #212b32; max-width: 40em;">
-<p style="color: #4c6272;">Candour &middot; Cardiac physiology</p>
-<p>A new incident, INC-2026-002798, has been reported to Cardiac physiology.</p>
-<p>Kind: equipment<br>
-Physical harm: low<br>
-Status: reported</p>
-<p>What to do: triage it. Read the report in Candour, assign a handler and decide on a learning response.</p>
-<p><a href="https&#x3a;&#x2f;&#x2f;candour.trust.example&#x2f;incidents&#x2f;INC-2026-002798" style="color: #005eb8;">Open it in Candour</a></p>
-<hr>
-<p style="color: #4c6272; font-size: 0.9em;">You can switch off emails of this kind in Candour under your notification settings.
-This email never contains patient details or the text of a report: open Candour to see them.</p>
-</body>
-</html>',
-    gen_random_uuid() || '@127.0.0.1', 'Incident', gen_random_uuid(), 'INC-2026-002798', 'QUEUED', 0, now(), NULL, NULL, NULL, now(), NULL
+INSERT INTO notification (id, kind, mandatory, dedupe_key, recipient, recipient_staff_id, subject, body_text, body_html, message_id, entity_type, entity_id, reference, status, attempts, next_attempt_at, lease_until, leased_by, last_error, created_at, sent_at, vars)
+  SELECT gen_random_uuid(), 'INCIDENT_REPORTED', false, 'incident.reported: ' || gen_random_uuid() || '|handler' || r || '@candour.invalid', 'handler' || r || '@candour.invalid', NULL,
+    'New incident INC-2026-002798 for Cardiac physiology', '', '',
+    gen_random_uuid() || '@127.0.0.1', 'Incident', gen_random_uuid(), 'INC-2026-002798', 'QUEUED', 0, now(), NULL, NULL, NULL, now(), NULL,
+    '{"days": null, "department": "Cardiac physiology", "due": null, "harm": "low", "kind": "equipment", "kind_name": "INCIDENT_REPORTED", "link": "https: //candour.trust.example/incidents/INC-2026-002798", "mandatory": false, "reference": "INC-2026-002798", "status": "reported"}'
   FROM generate_series(1, 5) AS r;
 COMMIT;

@@ -30,6 +30,9 @@ pub struct Model {
     pub last_error: Option<String>,
     pub created_at: DateTimeUtc,
     pub sent_at: Option<DateTimeUtc>,
+    /// The template variables (JSON) the bodies are rendered from when the email is sent;
+    /// null for rows whose bodies were stored rendered.
+    pub vars: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -9,6 +9,7 @@ mod m20261125_000004_corrective_actions;
 mod m20261125_000005_information_governance;
 mod m20261125_000006_notifications;
 mod m20261201_000007_dashboard;
+mod m20261202_000008_outbox_vars;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_information_governance::Migration),
             Box::new(m20261125_000006_notifications::Migration),
             Box::new(m20261201_000007_dashboard::Migration),
+            Box::new(m20261202_000008_outbox_vars::Migration),
         ]
     }
 }

@@ -33,6 +33,7 @@ use crate::db::Db;
 pub struct Dispatcher {
     db: Db,
     settings: Arc<Settings>,
+    templates: Arc<super::templates::Templates>,
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     worker: String,
@@ -49,7 +50,11 @@ enum Outcome {
 
 impl Dispatcher {
     /// None when no SMTP server is configured (emails wait in the outbox).
-    pub fn new(db: Db, settings: Arc<Settings>) -> Result<Option<Self>, String> {
+    pub fn new(
+        db: Db,
+        settings: Arc<Settings>,
+        templates: Arc<super::templates::Templates>,
+    ) -> Result<Option<Self>, String> {
         let Some(url) = settings.smtp_url.as_ref() else {
             return Ok(None);
         };
@@ -75,6 +80,7 @@ impl Dispatcher {
         );
         Ok(Some(Self {
             db,
+            templates,
             settings,
             transport,
             from,
@@ -201,15 +207,23 @@ impl Dispatcher {
             .recipient
             .parse()
             .map_err(|_| "the recipient is not an email address".to_string())?;
+        // Rendered now from the variables kept at the time (older rows kept the bodies).
+        let (text, html) = match &n.vars {
+            Some(vars) => {
+                let vars: serde_json::Value = serde_json::from_str(vars)
+                    .map_err(|_| "the email's variables are not readable".to_string())?;
+                let kind = super::NotificationKind::parse(&n.kind)
+                    .ok_or_else(|| "the email's kind is unknown".to_string())?;
+                self.templates.bodies(kind.template(), &vars, &n.subject)?
+            }
+            None => (n.body_text.clone(), n.body_html.clone()),
+        };
         Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(n.subject.clone())
             .message_id(Some(format!("<{}>", n.message_id)))
-            .multipart(MultiPart::alternative_plain_html(
-                n.body_text.clone(),
-                n.body_html.clone(),
-            ))
+            .multipart(MultiPart::alternative_plain_html(text, html))
             .map(|mut m| {
                 m.headers_mut().insert_raw(header::HeaderValue::new(
                     header::HeaderName::new_from_ascii_str("Auto-Submitted"),

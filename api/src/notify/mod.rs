@@ -127,7 +127,8 @@ pub const DEAD: &str = "DEAD";
 
 /// Shared by the outbox writers, the dispatcher and the scheduler of one process.
 pub struct Notifier {
-    pub templates: templates::Templates,
+    /// Shared with the dispatcher, which renders the bodies when it sends.
+    pub templates: Arc<templates::Templates>,
     pub calendar: calendar::WorkingCalendar,
     pub tz: chrono_tz::Tz,
     /// Woken after commits that may have queued email, so it goes out promptly.
@@ -140,7 +141,9 @@ pub struct Notifier {
 
 impl Notifier {
     pub fn new(settings: &Settings, wake: Arc<Notify>) -> Result<Self, String> {
-        let templates = templates::Templates::load(settings.notify.templates_dir.clone())?;
+        let templates = Arc::new(templates::Templates::load(
+            settings.notify.templates_dir.clone(),
+        )?);
         let calendar = calendar::WorkingCalendar::new(&settings.bank_holidays)?;
         let tz = settings
             .timezone
@@ -249,10 +252,14 @@ pub async fn outbox_insert<C: ConnectionTrait>(
         map.insert("mandatory".into(), draft.kind.mandatory().into());
         map.insert("kind_name".into(), draft.kind.as_str().into());
     }
-    let rendered = notifier
+    // The subject now (the outbox list shows it); the bodies when the email is sent, from
+    // these variables: a report to a department's five handlers then writes five short
+    // rows, not ten rendered bodies.
+    let subject = notifier
         .templates
-        .render(draft.kind.template(), &vars)
+        .subject(draft.kind.template(), &vars)
         .map_err(AppError::Internal)?;
+    let vars_text = serde_json::to_string(&vars).unwrap_or_else(|_| "{}".into());
     let now = Utc::now();
     let rows: Vec<notification::ActiveModel> = recipients
         .iter()
@@ -265,9 +272,10 @@ pub async fn outbox_insert<C: ConnectionTrait>(
                 dedupe_key: Set(format!("{}|{}", draft.occasion, r.email)),
                 recipient: Set(r.email.clone()),
                 recipient_staff_id: Set(r.staff_id),
-                subject: Set(rendered.subject.clone()),
-                body_text: Set(rendered.text.clone()),
-                body_html: Set(rendered.html.clone()),
+                subject: Set(subject.clone()),
+                body_text: Set(String::new()),
+                body_html: Set(String::new()),
+                vars: Set(Some(vars_text.clone())),
                 message_id: Set(format!("{id}@{}", notifier.message_host)),
                 entity_type: Set(Some(draft.entity_type.into())),
                 entity_id: Set(Some(draft.entity_id)),

@@ -206,41 +206,56 @@ impl Templates {
 
     /// Renders one kind's subject, text and HTML with `vars`.
     pub fn render(&self, kind: &str, vars: &serde_json::Value) -> Result<Rendered, String> {
-        let ctx = Value::from(minijinja::value::Serde(vars));
-        let one = |suffix: &str| -> Result<String, String> {
-            let name = format!("{kind}.{suffix}");
-            self.env
-                .get_template(&name)
-                .and_then(|t| t.render(&ctx))
-                .map_err(|e| format!("email template {name}: {e}"))
-        };
-        let subject = one("subject")?
+        let subject = self.subject(kind, vars)?;
+        let (text, html) = self.bodies(kind, vars, &subject)?;
+        Ok(Rendered {
+            subject,
+            text,
+            html,
+        })
+    }
+
+    /// One kind's subject line with `vars` (its first non-blank line, at most 250
+    /// characters).
+    pub fn subject(&self, kind: &str, vars: &serde_json::Value) -> Result<String, String> {
+        let name = format!("{kind}.subject");
+        let rendered = self
+            .env
+            .get_template(&name)
+            .and_then(|t| t.render(Value::from(minijinja::value::Serde(vars))))
+            .map_err(|e| format!("email template {name}: {e}"))?;
+        Ok(rendered
             .lines()
             .map(str::trim)
             .find(|l| !l.is_empty())
             .unwrap_or(kind)
             .chars()
             .take(250)
-            .collect();
-        let mut vars_with_subject = vars.clone();
-        if let Some(map) = vars_with_subject.as_object_mut() {
-            map.insert("subject".into(), serde_json::Value::String(subject));
+            .collect())
+    }
+
+    /// One kind's text and HTML bodies with `vars` (the HTML also sees the `subject`).
+    pub fn bodies(
+        &self,
+        kind: &str,
+        vars: &serde_json::Value,
+        subject: &str,
+    ) -> Result<(String, String), String> {
+        let text = self
+            .env
+            .get_template(&format!("{kind}.txt"))
+            .and_then(|t| t.render(Value::from(minijinja::value::Serde(vars))))
+            .map_err(|e| format!("email template {kind}.txt: {e}"))?;
+        let mut with_subject = vars.clone();
+        if let Some(map) = with_subject.as_object_mut() {
+            map.insert("subject".into(), serde_json::Value::String(subject.into()));
         }
-        let ctx2 = Value::from(minijinja::value::Serde(&vars_with_subject));
         let html = self
             .env
             .get_template(&format!("{kind}.html"))
-            .and_then(|t| t.render(&ctx2))
+            .and_then(|t| t.render(Value::from(minijinja::value::Serde(&with_subject))))
             .map_err(|e| format!("email template {kind}.html: {e}"))?;
-        let subject = vars_with_subject["subject"]
-            .as_str()
-            .unwrap_or(kind)
-            .to_string();
-        Ok(Rendered {
-            subject,
-            text: one("txt")?,
-            html,
-        })
+        Ok((text, html))
     }
 }
 

@@ -1773,3 +1773,63 @@ async fn a_ca_file_that_is_not_a_certificate_stops_the_server_at_start() {
         .expect("a bad CA file stops the server");
     assert!(err.to_string().contains("smtp_ca_file"), "{err}");
 }
+
+#[tokio::test]
+async fn the_outbox_keeps_variables_and_an_email_queued_with_its_bodies_before_still_goes_out() {
+    use sea_orm::{ConnectionTrait, Database, Statement};
+    let mail = MailServer::start().await;
+    let app = app_mailing(&mail, |_| {}).await;
+    let h = app.hospital().await;
+    make_known(&app, &[&h.hana]).await;
+    let incident = report_low(&app, &h.alice, &h.cardiology).await;
+    let reference = reference_of(&incident);
+    let fresh = mail
+        .wait_for_matching(|m| m.subject.contains(&reference), 1, WAIT)
+        .await;
+    assert!(fresh[0].text.contains(&reference), "{}", fresh[0].text);
+
+    let db = Database::connect(&app.database_url).await.unwrap();
+    let backend = db.get_database_backend();
+    // New rows keep the template's variables, not two rendered bodies each.
+    let row = db
+        .query_one(Statement::from_string(
+            backend,
+            format!("SELECT body_text, body_html, vars FROM notification WHERE reference = '{reference}'"),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let (text, html, vars): (String, String, Option<String>) = (
+        row.try_get("", "body_text").unwrap(),
+        row.try_get("", "body_html").unwrap(),
+        row.try_get("", "vars").unwrap(),
+    );
+    assert_eq!((text.as_str(), html.as_str()), ("", ""));
+    assert!(vars.unwrap().contains(&reference));
+
+    // An email queued by an earlier version, its bodies rendered when it was queued.
+    let id = uuid::Uuid::now_v7();
+    let sql = match backend {
+        sea_orm::DatabaseBackend::Postgres => format!(
+            "INSERT INTO notification (id, kind, mandatory, dedupe_key, recipient, subject, body_text, body_html, message_id, status, attempts, next_attempt_at, created_at)
+             VALUES ('{id}', 'INCIDENT_REPORTED', false, 'legacy|{HANA}', '{HANA}', 'Queued before the upgrade', 'The stored text body.', '<p>The stored HTML body.</p>', '{id}@candour.test', 'QUEUED', 0, now(), now())"
+        ),
+        _ => format!(
+            "INSERT INTO notification (id, kind, mandatory, dedupe_key, recipient, subject, body_text, body_html, message_id, status, attempts, next_attempt_at, created_at)
+             VALUES (X'{}', 'INCIDENT_REPORTED', 0, 'legacy|{HANA}', '{HANA}', 'Queued before the upgrade', 'The stored text body.', '<p>The stored HTML body.</p>', '{id}@candour.test', 'QUEUED', 0, '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')",
+            id.simple()
+        ),
+    };
+    db.execute(Statement::from_string(backend, sql))
+        .await
+        .unwrap();
+    db.close().await.ok();
+    let legacy = mail
+        .wait_for_matching(|m| m.subject == "Queued before the upgrade", 1, WAIT)
+        .await;
+    assert_eq!(legacy[0].text.trim(), "The stored text body.");
+    assert!(legacy[0]
+        .html
+        .as_deref()
+        .is_some_and(|h| h.contains("The stored HTML body.")));
+}
