@@ -128,17 +128,42 @@ def proc_ticks(pid):
         return 0
 
 
-def postgres_ticks():
-    """CPU ticks of all processes named postgres (the server and its backends)."""
-    total = 0
+def postgres_ticks_by_pid():
+    """CPU ticks of each process named postgres (the server and its backends)."""
+    out = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/comm") as f:
                 if f.read().strip() == "postgres":
-                    total += proc_ticks(pid)
+                    out[pid] = proc_ticks(pid)
         except (FileNotFoundError, ProcessLookupError):
             pass
-    return total
+    return out
+
+
+class PostgresSampler:
+    """PostgreSQL's CPU over a run, backends that start and end within it included
+    (pgbench's connections): each process's ticks sampled every 0.2 s, counted from its
+    first sample (or from 0 if it started during the run) to its last."""
+
+    def __init__(self):
+        self.first = postgres_ticks_by_pid()
+        self.last = dict(self.first)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop.wait(0.2):
+            for pid, t in postgres_ticks_by_pid().items():
+                self.last[pid] = t
+
+    def ticks(self):
+        self.stop.set()
+        self.thread.join()
+        for pid, t in postgres_ticks_by_pid().items():
+            self.last[pid] = t
+        return sum(t - self.first.get(pid, 0) for pid, t in self.last.items())
 
 
 def machine_busy_ticks():
@@ -150,7 +175,7 @@ def machine_busy_ticks():
 
 def cmd_load(server_pid, out_path, sep, *oha):
     assert sep == "--"
-    before = (machine_busy_ticks(), proc_ticks(server_pid), postgres_ticks(),
+    before = (machine_busy_ticks(), proc_ticks(server_pid), PostgresSampler(),
               resource.getrusage(resource.RUSAGE_CHILDREN))
     t0 = time.monotonic()
     with open(out_path, "w") as out:
@@ -159,7 +184,7 @@ def cmd_load(server_pid, out_path, sep, *oha):
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     busy = machine_busy_ticks() - before[0]
     server = proc_ticks(server_pid) - before[1]
-    pg = postgres_ticks() - before[2]
+    pg = before[2].ticks()
     oha_s = (ru.ru_utime + ru.ru_stime) - (before[3].ru_utime + before[3].ru_stime)
     cores = os.cpu_count() or 1
 
@@ -195,18 +220,6 @@ WORKLOADS = (("page", "`incidents(first: 50)` + department + corrective actions"
              ("dash_trust", "dashboard: the trust, 5 years by month, by harm"),
              ("sensitive", "`incidents(first: 50)` + description + patient (logged)"),
              ("write", "`reportIncident`"))
-
-
-def pgbench_processes_ticks():
-    total = 0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/comm") as f:
-                if f.read().strip() == "pgbench":
-                    total += proc_ticks(pid)
-        except (FileNotFoundError, ProcessLookupError):
-            pass
-    return total
 
 
 def month_runs(start, end):
@@ -258,7 +271,7 @@ def cmd_pgbench(db_url, script, prefix, clients, duration, *variables):
             "-f", rendered, "-l", f"--log-prefix={prefix}"]
     for k, v in vars_.items():
         args += ["-D", f"{k}={v}"]
-    before = (machine_busy_ticks(), postgres_ticks(), pgbench_processes_ticks(),
+    before = (machine_busy_ticks(), PostgresSampler(), None,
               resource.getrusage(resource.RUSAGE_CHILDREN))
     t0 = time.monotonic()
     out = subprocess.run(args + [db_url], capture_output=True, text=True, cwd=os.path.dirname(prefix))
@@ -268,7 +281,7 @@ def cmd_pgbench(db_url, script, prefix, clients, duration, *variables):
         return 1
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     busy = machine_busy_ticks() - before[0]
-    pg = postgres_ticks() - before[1]
+    pg = before[1].ticks()
     bench_s = (ru.ru_utime + ru.ru_stime) - (before[3].ru_utime + before[3].ru_stime)
     lat = []
     failed = 0
