@@ -18,6 +18,21 @@ use entities::incident;
 
 type GqlResult<T> = async_graphql::Result<T>;
 
+/// The fields of `Incident` that read what a list page of `Columns::Brief` leaves out.
+const TEXT_FIELDS: [&str; 11] = [
+    "description",
+    "immediateActions",
+    "findings",
+    "learningSummary",
+    "feedbackToReporter",
+    "statusReason",
+    "location",
+    "patient",
+    "equipment",
+    "regulatoryFacts",
+    "dutyOfCandour",
+];
+
 /// An event that caused or could have caused harm, and its review.
 pub struct Incident {
     // Boxed: the row is large and Incident is one variant of the Node interface.
@@ -541,7 +556,14 @@ impl IncidentQuery {
         };
         let order = order_by.map(|o| (o.field, o.direction)).unwrap_or_default();
         let had_cursor = after.is_some();
-        let page = service::list(st, rc, query, order, first, after).await?;
+        // A page that shows none of the text reads none of it.
+        let node = ctx.look_ahead().field("edges").field("node");
+        let columns = if TEXT_FIELDS.iter().any(|f| node.field(f).exists()) {
+            service::Columns::All
+        } else {
+            service::Columns::Brief
+        };
+        let page = service::list(st, rc, query, order, first, after, columns).await?;
         let edges: Vec<IncidentEdge> = page
             .rows
             .into_iter()

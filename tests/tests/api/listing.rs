@@ -690,3 +690,45 @@ async fn listing_more_incidents_does_not_cost_more_queries() {
             .join("\n")
     );
 }
+
+#[tokio::test]
+async fn a_page_reads_the_text_it_shows_however_the_query_asks_for_it() {
+    let app = spawn_app().await;
+    let h = app.hospital().await;
+    let incident = report(
+        &app,
+        &h,
+        json!({ "location": "Ward 7 corridor", "immediateActions": "Rails checked." }),
+    )
+    .await;
+    let expect = |node: &Value| {
+        assert_eq!(
+            node["description"],
+            "Patient was left on a trolley with the side rails down and slid off.",
+            "{node}"
+        );
+        assert_eq!(node["location"], "Ward 7 corridor", "{node}");
+        assert_eq!(node["title"], incident["title"], "{node}");
+    };
+    for query in [
+        "{ incidents { edges { node { title location description } } } }",
+        "{ incidents { edges { node { ...Text } } } } fragment Text on Incident { title location description }",
+        "{ incidents { edges { node { ... on Incident { title location description } } } } }",
+        "{ incidents { edges { node { title where: location words: description location description } } } }",
+    ] {
+        let resp = app.gql(Some(&h.quinn), query, json!({})).await;
+        expect(&resp.assert_ok()["incidents"]["edges"][0]["node"]);
+    }
+    // Without the text, the rest is as it is.
+    let resp = app
+        .gql(
+            Some(&h.quinn),
+            "{ incidents { edges { node { reference title status physicalHarm nearMiss department { code } } } } }",
+            json!({}),
+        )
+        .await;
+    let node = &resp.assert_ok()["incidents"]["edges"][0]["node"];
+    assert_eq!(node["reference"], incident["reference"]);
+    assert_eq!(node["status"], "REPORTED");
+    assert_eq!(node["department"]["code"], "CARD");
+}
