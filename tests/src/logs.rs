@@ -51,6 +51,13 @@ impl Write for CaptureWriter {
                     .push(format!("{value:?} in log line {text}"));
             }
         }
+        // CANDOUR_TEST_LOGS=1 echoes the server's warnings and errors to the test's output,
+        // for finding why a request failed (the capture itself is never printed).
+        if std::env::var_os("CANDOUR_TEST_LOGS").is_some()
+            && (text.contains("\"level\":\"ERROR\"") || text.contains("\"level\":\"WARN\""))
+        {
+            eprint!("{text}");
+        }
         c.lines.lock().unwrap().push(text);
         Ok(buf.len())
     }

@@ -1015,23 +1015,15 @@ async fn with_pending<C: ConnectionTrait>(
     // One SELECT per run of buckets: each is a range of the primary key (department,
     // grain, dimension, bucket), which SQLite's planner seeks only when the grain and the
     // bucket range are not inside an OR.
-    let part = |run: Option<&super::period::Run>| {
+    let part = |r: &super::period::Run| {
         let mut rollup = SelectStatement::new();
         rollup
             .expr_as(Expr::cust("0"), Alias::new("src"))
             .column(Alias::new("department_id"))
             .from(Alias::new(table))
-            .cond_where(cond.clone());
-        match run {
-            Some(r) => {
-                rollup
-                    .and_where(Expr::col(Alias::new("grain")).eq(r.grain.code()))
-                    .and_where(Expr::col(Alias::new("bucket")).between(r.first, r.last));
-            }
-            None => {
-                rollup.and_where(Expr::cust("1 = 0"));
-            }
-        }
+            .cond_where(cond.clone())
+            .and_where(Expr::col(Alias::new("grain")).eq(r.grain.code()))
+            .and_where(Expr::col(Alias::new("bucket")).between(r.first, r.last));
         for c in columns {
             rollup.column(Alias::new(*c));
         }
@@ -1040,10 +1032,9 @@ async fn with_pending<C: ConnectionTrait>(
         }
         rollup
     };
-    let mut rollup = part(runs.first());
-    for r in runs.iter().skip(1) {
-        rollup.union(UnionType::All, part(Some(r)));
-    }
+    // The deltas' SELECT goes first: it fixes every column's type. PostgreSQL types a
+    // union pair by pair from the left, and two rollup parts in a row would make their
+    // untyped NULLs text, which no delta column then matches.
     let mut pending = SelectStatement::new();
     pending
         .expr_as(Expr::cust("1"), Alias::new("src"))
@@ -1058,35 +1049,40 @@ async fn with_pending<C: ConnectionTrait>(
     if let Some(d) = departments {
         pending.and_where(Expr::col(Alias::new("department_id")).is_in(d.iter().copied()));
     }
-    rollup.union(UnionType::All, pending);
+    for r in runs {
+        pending.union(UnionType::All, part(r));
+    }
     let rows = conn
-        .query_all(conn.get_database_backend().build(&rollup))
+        .query_all(conn.get_database_backend().build(&pending))
         .await?;
+    // Columns by position (src, department_id, the rollup's, the delta's), not by name: a
+    // five-year read is hundreds of rows, and each name is a hash look-up.
+    let d = 2 + columns.len();
     let mut out = Vec::with_capacity(rows.len());
     let mut deltas = Vec::new();
     for r in rows {
-        let src: i32 = r.try_get("", "src")?;
+        let src: i32 = r.try_get_by_index(0)?;
         if src == 0 {
             out.push(r);
             continue;
         }
-        let d = delta::Model {
+        let m = delta::Model {
             id: 0,
-            sign: r.try_get("", "sign")?,
-            department_id: r.try_get("", "department_id")?,
-            reported_day: r.try_get("", "reported_day")?,
-            kind: r.try_get("", "kind")?,
-            physical_harm: r.try_get("", "physical_harm")?,
-            psychological_harm: r.try_get("", "psychological_harm")?,
-            category: r.try_get("", "category")?,
-            status: r.try_get("", "status")?,
-            near_miss: r.try_get("", "near_miss")?,
-            triaged_day: r.try_get("", "triaged_day")?,
-            triage_seconds: r.try_get("", "triage_seconds")?,
-            closed_day: r.try_get("", "closed_day")?,
-            close_seconds: r.try_get("", "close_seconds")?,
+            sign: r.try_get_by_index(d)?,
+            department_id: r.try_get_by_index(1)?,
+            reported_day: r.try_get_by_index(d + 1)?,
+            kind: r.try_get_by_index(d + 2)?,
+            physical_harm: r.try_get_by_index(d + 3)?,
+            psychological_harm: r.try_get_by_index(d + 4)?,
+            category: r.try_get_by_index(d + 5)?,
+            status: r.try_get_by_index(d + 6)?,
+            near_miss: r.try_get_by_index(d + 7)?,
+            triaged_day: r.try_get_by_index(d + 8)?,
+            triage_seconds: r.try_get_by_index(d + 9)?,
+            closed_day: r.try_get_by_index(d + 10)?,
+            close_seconds: r.try_get_by_index(d + 11)?,
         };
-        deltas.push(IncidentFacts::of_delta(&d));
+        deltas.push(IncidentFacts::of_delta(&m));
     }
     Ok((out, deltas))
 }
@@ -1127,12 +1123,12 @@ pub async fn counts<C: ConnectionTrait>(
         .iter()
         .map(|r| {
             Ok(CountRow {
-                department_id: r.try_get("", "department_id")?,
-                grain: r.try_get("", "grain")?,
-                dimension: r.try_get("", "dimension")?,
-                bucket: r.try_get("", "bucket")?,
-                value: r.try_get("", "value")?,
-                n: r.try_get("", "n")?,
+                department_id: r.try_get_by_index(1)?,
+                grain: r.try_get_by_index(2)?,
+                dimension: r.try_get_by_index(3)?,
+                bucket: r.try_get_by_index(4)?,
+                value: r.try_get_by_index(5)?,
+                n: r.try_get_by_index(6)?,
             })
         })
         .collect::<Result<Vec<_>, DbErr>>()?;
@@ -1162,7 +1158,8 @@ pub async fn durations<C: ConnectionTrait>(
     .await?;
     let mut s = Sketch::default();
     for r in &found {
-        let text: String = r.try_get("", "sketch")?;
+        // src, department_id, grain, bucket, sketch.
+        let text: String = r.try_get_by_index(4)?;
         s.merge(&Sketch::from_text(&text));
     }
     Ok((s, pending))
