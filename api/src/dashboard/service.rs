@@ -13,6 +13,7 @@ use super::sketch;
 use crate::auth::{Role, Scope as TokenScope};
 use crate::context::{AppState, RequestCtx};
 use crate::error::{AppError, AppResult};
+use crate::graphql::lists::{Ints, Strings};
 use crate::incident::model::{HarmLevel, IncidentKind, IncidentStatus};
 use entities::{
     action_rollup, audit, audit_finding, corrective_action, department, improvement_project,
@@ -368,11 +369,21 @@ pub async fn incident_counts(
             *overall.entry(k.clone()).or_insert(0) += c;
         }
     }
+    let numbers_of = |m: &BTreeMap<String, i64>| -> Ints {
+        Ints(
+            values
+                .iter()
+                .map(|(key, _)| m.get(key).copied().unwrap_or(0))
+                .collect(),
+        )
+    };
     Ok(IncidentCountSeries {
         interval,
         split_by: split,
         total: totals.iter().sum(),
         totals: counts_of(&overall),
+        keys: Strings(values.iter().map(|(k, _)| k.clone()).collect()),
+        labels: Strings(values.iter().map(|(_, l)| l.clone()).collect()),
         buckets: layout
             .buckets
             .iter()
@@ -382,6 +393,7 @@ pub async fn incident_counts(
                 end: b.end.into(),
                 total: totals[i],
                 split: counts_of(&splits[i]),
+                counts: numbers_of(&splits[i]),
             })
             .collect(),
     })

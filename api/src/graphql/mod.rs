@@ -3,6 +3,7 @@
 pub mod http;
 pub mod ids;
 pub mod limits;
+pub mod lists;
 pub mod loaders;
 pub mod pagination;
 pub mod scalars;

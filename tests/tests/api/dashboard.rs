@@ -157,7 +157,7 @@ async fn check_counts(
 ) {
     let selection = format!(
         "from to incidentCounts(interval: {interval}{}) {{ total totals {{ key count }}
-           buckets {{ start end total split {{ key label count }} }} }}",
+           keys labels buckets {{ start end total counts split {{ key label count }} }} }}",
         split.map(|s| format!(", splitBy: {s}")).unwrap_or_default()
     );
     let d = dashboard(app, token, filter.clone(), &selection).await;
@@ -211,6 +211,52 @@ async fn check_counts(
                 want_total,
                 "the split adds up, bucket {start}, {context}"
             );
+            // The compact form: the same counts, in the order of the series' keys, which
+            // are the split's keys in its order, with the same labels.
+            let split_keys: Vec<&Value> = b["split"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| &c["key"])
+                .collect();
+            let split_labels: Vec<&Value> = b["split"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| &c["label"])
+                .collect();
+            let split_counts: Vec<&Value> = b["split"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| &c["count"])
+                .collect();
+            assert_eq!(
+                series["keys"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .collect::<Vec<_>>(),
+                split_keys,
+                "{context}"
+            );
+            assert_eq!(
+                series["labels"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .collect::<Vec<_>>(),
+                split_labels,
+                "{context}"
+            );
+            assert_eq!(
+                b["counts"].as_array().unwrap().iter().collect::<Vec<_>>(),
+                split_counts,
+                "bucket {start}, {context}"
+            );
+        } else {
+            assert_eq!(series["keys"], json!([]), "{context}");
+            assert_eq!(b["counts"], json!([]), "{context}");
         }
     }
     assert!(
