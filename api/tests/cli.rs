@@ -922,6 +922,33 @@ use std::io::{BufRead as _, BufReader, Write as _};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+/// Installs aiosmtpd with pip once per run when python3 lacks it, as the black-box suite's
+/// harness does, so `cargo test --workspace` passes on a fresh machine with Python and pip.
+fn ensure_aiosmtpd() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let has = |args: &[&str]| {
+            Command::new("python3")
+                .args(args)
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        if !has(&["-m", "aiosmtpd", "--version"]) {
+            let pip = [
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ];
+            assert!(
+                has(&[&pip[..], &["aiosmtpd"]].concat()),
+                "aiosmtpd is missing and `python3 -m pip install aiosmtpd` failed"
+            );
+        }
+    });
+}
+
 /// A real SMTP server, `python3 -m aiosmtpd`, delivering into a Maildir; killed on drop.
 struct Smtpd {
     child: Child,
@@ -940,6 +967,7 @@ impl Drop for Smtpd {
 impl Smtpd {
     /// Starts aiosmtpd on a free port and waits until it greets (220).
     fn start() -> Self {
+        ensure_aiosmtpd();
         let dir = tempfile::tempdir().unwrap();
         // A path that does not exist yet: Python's Maildir makes cur/new/tmp only when it
         // creates the folder itself.
