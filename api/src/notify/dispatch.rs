@@ -18,8 +18,8 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use rand::Rng;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel, QueryFilter, Set,
-    Statement,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel, Iterable, QueryFilter,
+    Set, Statement,
 };
 use secrecy::ExposeSecret;
 use tokio::sync::Notify;
@@ -134,16 +134,25 @@ impl Dispatcher {
         let until = now + chrono::Duration::seconds(self.settings.notify.lease_secs as i64);
         let batch = i64::from(self.settings.notify.batch);
         let backend = self.db.backend();
+        // The columns by name, never `*`: an SQLite connection may prepare a statement
+        // against the schema it read before a migration added a column, and the row then
+        // has more values than the statement described when it was prepared.
+        let columns = notification::Column::iter()
+            .map(|c| format!("\"{}\"", sea_orm::IdenStatic::as_str(&c)))
+            .collect::<Vec<_>>()
+            .join(", ");
         let stmt = match backend {
             DbBackend::Postgres => Statement::from_sql_and_values(
                 backend,
                 // SKIP LOCKED: instances racing for the same rows each take different ones.
-                "UPDATE notification SET lease_until = $1, leased_by = $2 \
-                 WHERE id IN (SELECT id FROM notification \
-                   WHERE status = 'QUEUED' AND next_attempt_at <= $3 \
-                     AND (lease_until IS NULL OR lease_until < $3) \
-                   ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
-                 RETURNING *",
+                format!(
+                    "UPDATE notification SET lease_until = $1, leased_by = $2 \
+                     WHERE id IN (SELECT id FROM notification \
+                       WHERE status = 'QUEUED' AND next_attempt_at <= $3 \
+                         AND (lease_until IS NULL OR lease_until < $3) \
+                       ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
+                     RETURNING {columns}"
+                ),
                 [
                     until.into(),
                     self.worker.clone().into(),
@@ -153,12 +162,14 @@ impl Dispatcher {
             ),
             _ => Statement::from_sql_and_values(
                 backend,
-                "UPDATE notification SET lease_until = ?, leased_by = ? \
-                 WHERE id IN (SELECT id FROM notification \
-                   WHERE status = 'QUEUED' AND next_attempt_at <= ? \
-                     AND (lease_until IS NULL OR lease_until < ?) \
-                   ORDER BY next_attempt_at LIMIT ?) \
-                 RETURNING *",
+                format!(
+                    "UPDATE notification SET lease_until = ?, leased_by = ? \
+                     WHERE id IN (SELECT id FROM notification \
+                       WHERE status = 'QUEUED' AND next_attempt_at <= ? \
+                         AND (lease_until IS NULL OR lease_until < ?) \
+                       ORDER BY next_attempt_at LIMIT ?) \
+                     RETURNING {columns}"
+                ),
                 [
                     until.into(),
                     self.worker.clone().into(),
