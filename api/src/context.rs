@@ -32,6 +32,8 @@ pub struct AppState {
     pub stop: tokio_util::sync::CancellationToken,
     /// Incident references (per-year sequences).
     pub references: crate::incident::reference::Sequences,
+    /// Dashboard rollup rows read before, kept while the rollups' generation stands.
+    pub rollups: crate::dashboard::rollup::ReadCache,
 }
 
 /// The caller of one request.

@@ -97,6 +97,7 @@ pub async fn prepare(settings: Settings) -> Result<Arc<AppState>, StartupError> 
         notifier,
         stop,
         references: Default::default(),
+        rollups: Default::default(),
     }))
 }
 

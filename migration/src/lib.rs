@@ -10,6 +10,7 @@ mod m20261125_000005_information_governance;
 mod m20261125_000006_notifications;
 mod m20261201_000007_dashboard;
 mod m20261202_000008_outbox_vars;
+mod m20261206_000009_rollup_generation;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000006_notifications::Migration),
             Box::new(m20261201_000007_dashboard::Migration),
             Box::new(m20261202_000008_outbox_vars::Migration),
+            Box::new(m20261206_000009_rollup_generation::Migration),
         ]
     }
 }

@@ -16,6 +16,7 @@
 //!
 //! `rebuild` recounts everything from the records; `verify` recounts and compares.
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -399,16 +400,20 @@ async fn compact_batch(db: &Db) -> Result<u64, DbErr> {
     }
     // Exactly the rows removed are the rows folded, whatever commits meanwhile.
     let backend = tx.get_database_backend();
-    let sql = match backend {
-        DbBackend::Postgres => {
-            "DELETE FROM incident_rollup_delta WHERE id IN \
-             (SELECT id FROM incident_rollup_delta ORDER BY id LIMIT $1) RETURNING *"
-        }
-        _ => {
-            "DELETE FROM incident_rollup_delta WHERE id IN \
-             (SELECT id FROM incident_rollup_delta ORDER BY id LIMIT ?) RETURNING *"
-        }
+    // Named columns, not `*`: see the outbox's lease in notify/dispatch.rs.
+    let columns = <delta::Column as sea_orm::Iterable>::iter()
+        .map(|c| format!("\"{}\"", sea_orm::IdenStatic::as_str(&c)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let limit = if backend == DbBackend::Postgres {
+        "$1"
+    } else {
+        "?"
     };
+    let sql = format!(
+        "DELETE FROM incident_rollup_delta WHERE id IN \
+         (SELECT id FROM incident_rollup_delta ORDER BY id LIMIT {limit}) RETURNING {columns}"
+    );
     let taken = delta::Entity::find()
         .from_raw_sql(Statement::from_sql_and_values(
             backend,
@@ -425,8 +430,23 @@ async fn compact_batch(db: &Db) -> Result<u64, DbErr> {
     tally.settle();
     add_counts(&*tx, &tally.counts).await?;
     add_durations(&tx, &tally.durations).await?;
+    raise_generation(&*tx).await?;
     tx.commit_quiet().await?;
     Ok(taken.len() as u64)
+}
+
+/// Raises the rollups' generation, in the transaction that changes them: instances that
+/// hold rollup rows read before know to read them again.
+async fn raise_generation<C: ConnectionTrait>(conn: &C) -> Result<(), DbErr> {
+    rollup_meta::Entity::update_many()
+        .col_expr(
+            rollup_meta::Column::Generation,
+            Expr::col(rollup_meta::Column::Generation).add(1),
+        )
+        .filter(rollup_meta::Column::Id.eq(1))
+        .exec(conn)
+        .await?;
+    Ok(())
 }
 
 /// Adds `counts` to the count rows (inserting the missing ones), in key order.
@@ -840,6 +860,7 @@ async fn recount_into(
         id: Set(1),
         timezone: Set(tz_name.to_string()),
         built_at: Set(crate::incident::service::now()),
+        generation: Set(0),
     })
     .on_conflict(
         OnConflict::column(rollup_meta::Column::Id)
@@ -848,6 +869,7 @@ async fn recount_into(
     )
     .exec_without_returning(&*tx)
     .await?;
+    raise_generation(&*tx).await?;
     tx.commit_quiet().await?;
     Ok(Some(Recount {
         count_rows: tally.counts.len() as u64,
@@ -998,18 +1020,152 @@ const DELTA_COLUMNS: [&str; 12] = [
     "close_seconds",
 ];
 
-/// The rollup rows of `table` matching `cond`, and the deltas not yet folded (of these
-/// departments; all when None), in ONE statement: a single statement reads one snapshot
-/// on both databases, so a fold that commits meanwhile is counted exactly once, without
-/// the round trips of a transaction. `columns`: the rollup columns wanted.
-async fn with_pending<C: ConnectionTrait>(
+/// The rollups' generation and when they were last recounted. Every transaction that
+/// changes a rollup row raises the generation, so rows read under one stamp are the rows
+/// of any later snapshot with the same stamp.
+type Stamp = (i64, DateTime<Utc>);
+
+/// Rollup rows read before, as the figures use them.
+#[derive(Clone)]
+enum Folded {
+    Counts(Arc<Vec<CountRow>>),
+    Sketch(Arc<Sketch>),
+}
+
+/// The rollup rows this instance has read, by the statement that read them, with the
+/// stamp they were read under. A dashboard read checks the stamp and reads the deltas not
+/// yet folded in one small statement; only when a fold or a recount (in any instance) has
+/// changed the stamp does it read the rollup rows again. Figures stay exact: the rows kept
+/// are those of the stamp, and the deltas are read afresh every time.
+#[derive(Default)]
+pub struct ReadCache {
+    entries: std::sync::Mutex<HashMap<String, (Stamp, Folded)>>,
+}
+
+/// At most this many reads are kept (a few hundred rows each); one more empties the cache
+/// (the periods asked for move on with the days anyway).
+const CACHE_ENTRIES: usize = 512;
+
+impl ReadCache {
+    fn get(&self, key: &str) -> Option<(Stamp, Folded)> {
+        self.entries.lock().ok()?.get(key).cloned()
+    }
+
+    fn put(&self, key: String, stamp: Stamp, folded: Folded) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= CACHE_ENTRIES && !entries.contains_key(&key) {
+                entries.clear();
+            }
+            entries.insert(key, (stamp, folded));
+        }
+    }
+}
+
+/// The stamp, as two columns of any SELECT (uncorrelated: computed once per statement).
+fn stamp_columns(q: &mut sea_orm::sea_query::SelectStatement) {
+    q.expr_as(
+        Expr::cust("(SELECT generation FROM rollup_meta WHERE id = 1)"),
+        Alias::new("generation"),
+    )
+    .expr_as(
+        Expr::cust("(SELECT built_at FROM rollup_meta WHERE id = 1)"),
+        Alias::new("built_at"),
+    );
+}
+
+fn delta_at(
+    r: &sea_orm::QueryResult,
+    d: usize,
+    department_id: Uuid,
+) -> Result<(i64, IncidentFacts), DbErr> {
+    let m = delta::Model {
+        id: 0,
+        sign: r.try_get_by_index(d)?,
+        department_id,
+        reported_day: r.try_get_by_index(d + 1)?,
+        kind: r.try_get_by_index(d + 2)?,
+        physical_harm: r.try_get_by_index(d + 3)?,
+        psychological_harm: r.try_get_by_index(d + 4)?,
+        category: r.try_get_by_index(d + 5)?,
+        status: r.try_get_by_index(d + 6)?,
+        near_miss: r.try_get_by_index(d + 7)?,
+        triaged_day: r.try_get_by_index(d + 8)?,
+        triage_seconds: r.try_get_by_index(d + 9)?,
+        closed_day: r.try_get_by_index(d + 10)?,
+        close_seconds: r.try_get_by_index(d + 11)?,
+    };
+    Ok(IncidentFacts::of_delta(&m))
+}
+
+/// Which deltas count: those of these departments (all when None).
+fn pending_condition(departments: Option<&[Uuid]>, column: Expr) -> sea_orm::Condition {
+    match departments {
+        Some(d) => sea_orm::Condition::all().add(column.is_in(d.iter().copied())),
+        None => sea_orm::Condition::all(),
+    }
+}
+
+/// The stamp now and the deltas not yet folded, in one statement (one snapshot): the
+/// read of a dashboard figure whose rollup rows this instance already holds.
+async fn stamp_and_pending<C: ConnectionTrait>(
     conn: &C,
+    departments: Option<&[Uuid]>,
+) -> Result<Option<(Stamp, Vec<(i64, IncidentFacts)>)>, DbErr> {
+    use sea_orm::sea_query::{JoinType, SelectStatement};
+    let (m, d) = (Alias::new("m"), Alias::new("d"));
+    let mut q = SelectStatement::new();
+    q.column((m.clone(), Alias::new("generation")))
+        .column((m.clone(), Alias::new("built_at")))
+        .column((d.clone(), Alias::new("department_id")));
+    for c in DELTA_COLUMNS {
+        q.column((d.clone(), Alias::new(c)));
+    }
+    // Left join: the one meta row, with every delta pending (or none).
+    let on = pending_condition(
+        departments,
+        Expr::col((d.clone(), Alias::new("department_id"))),
+    )
+    .add(Expr::cust("1 = 1"));
+    q.from_as(Alias::new("rollup_meta"), m.clone())
+        .join_as(
+            JoinType::LeftJoin,
+            Alias::new("incident_rollup_delta"),
+            d,
+            on,
+        )
+        .and_where(Expr::col((m, Alias::new("id"))).eq(1));
+    let rows = conn
+        .query_all(conn.get_database_backend().build(&q))
+        .await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let stamp: Stamp = (first.try_get_by_index(0)?, first.try_get_by_index(1)?);
+    let mut pending = Vec::new();
+    for r in &rows {
+        let department: Option<Uuid> = r.try_get_by_index(2)?;
+        if let Some(department) = department {
+            pending.push(delta_at(r, 3, department)?);
+        }
+    }
+    Ok(Some((stamp, pending)))
+}
+
+/// The rollup rows of `table` matching `cond` over these runs of buckets, as `fold` makes
+/// them into figures, and the deltas not yet folded (of these departments; all when None),
+/// as of one snapshot. `columns`: the rollup columns `fold` reads, by position after
+/// `src` and `department_id`.
+#[allow(clippy::too_many_arguments)]
+async fn read<C: ConnectionTrait>(
+    conn: &C,
+    cache: &ReadCache,
     table: &str,
     columns: &[&str],
     cond: sea_orm::Condition,
     runs: &[super::period::Run],
     departments: Option<&[Uuid]>,
-) -> Result<(Vec<sea_orm::QueryResult>, Vec<(i64, IncidentFacts)>), DbErr> {
+    fold: impl FnOnce(&[sea_orm::QueryResult]) -> Result<Folded, DbErr>,
+) -> Result<(Folded, Vec<(i64, IncidentFacts)>), DbErr> {
     use sea_orm::sea_query::{SelectStatement, UnionType};
     let null = || Expr::cust("NULL");
     // One SELECT per run of buckets: each is a range of the primary key (department,
@@ -1030,6 +1186,7 @@ async fn with_pending<C: ConnectionTrait>(
         for c in DELTA_COLUMNS {
             rollup.expr_as(null(), Alias::new(c));
         }
+        stamp_columns(&mut rollup);
         rollup
     };
     // The deltas' SELECT goes first: it fixes every column's type. PostgreSQL types a
@@ -1039,52 +1196,57 @@ async fn with_pending<C: ConnectionTrait>(
     pending
         .expr_as(Expr::cust("1"), Alias::new("src"))
         .column(Alias::new("department_id"))
-        .from(Alias::new("incident_rollup_delta"));
+        .from(Alias::new("incident_rollup_delta"))
+        .cond_where(pending_condition(
+            departments,
+            Expr::col(Alias::new("department_id")),
+        ));
     for c in columns {
         pending.expr_as(null(), Alias::new(*c));
     }
     for c in DELTA_COLUMNS {
         pending.column(Alias::new(c));
     }
-    if let Some(d) = departments {
-        pending.and_where(Expr::col(Alias::new("department_id")).is_in(d.iter().copied()));
-    }
+    stamp_columns(&mut pending);
     for r in runs {
         pending.union(UnionType::All, part(r));
     }
-    let rows = conn
-        .query_all(conn.get_database_backend().build(&pending))
-        .await?;
-    // Columns by position (src, department_id, the rollup's, the delta's), not by name: a
-    // five-year read is hundreds of rows, and each name is a hash look-up.
+    let stmt = conn.get_database_backend().build(&pending);
+    // The statement names the rows exactly: it is their key.
+    let key = format!("{}\n{:?}", stmt.sql, stmt.values);
+    if let Some((stamp, folded)) = cache.get(&key) {
+        if let Some((now, deltas)) = stamp_and_pending(conn, departments).await? {
+            if now == stamp {
+                return Ok((folded, deltas));
+            }
+        }
+    }
+    let rows = conn.query_all(stmt).await?;
+    // Columns by position (src, department_id, the rollup's, the delta's, the stamp's),
+    // not by name: a five-year read is hundreds of rows, and each name is a hash look-up.
     let d = 2 + columns.len();
-    let mut out = Vec::with_capacity(rows.len());
+    let mut found = Vec::with_capacity(rows.len());
     let mut deltas = Vec::new();
+    let mut stamp: Option<Stamp> = None;
     for r in rows {
+        if stamp.is_none() {
+            let generation: Option<i64> = r.try_get_by_index(d + DELTA_COLUMNS.len())?;
+            let built: Option<DateTime<Utc>> = r.try_get_by_index(d + DELTA_COLUMNS.len() + 1)?;
+            stamp = generation.zip(built);
+        }
         let src: i32 = r.try_get_by_index(0)?;
         if src == 0 {
-            out.push(r);
-            continue;
+            found.push(r);
+        } else {
+            let department_id = r.try_get_by_index(1)?;
+            deltas.push(delta_at(&r, d, department_id)?);
         }
-        let m = delta::Model {
-            id: 0,
-            sign: r.try_get_by_index(d)?,
-            department_id: r.try_get_by_index(1)?,
-            reported_day: r.try_get_by_index(d + 1)?,
-            kind: r.try_get_by_index(d + 2)?,
-            physical_harm: r.try_get_by_index(d + 3)?,
-            psychological_harm: r.try_get_by_index(d + 4)?,
-            category: r.try_get_by_index(d + 5)?,
-            status: r.try_get_by_index(d + 6)?,
-            near_miss: r.try_get_by_index(d + 7)?,
-            triaged_day: r.try_get_by_index(d + 8)?,
-            triage_seconds: r.try_get_by_index(d + 9)?,
-            closed_day: r.try_get_by_index(d + 10)?,
-            close_seconds: r.try_get_by_index(d + 11)?,
-        };
-        deltas.push(IncidentFacts::of_delta(&m));
     }
-    Ok((out, deltas))
+    let folded = fold(&found)?;
+    if let Some(stamp) = stamp {
+        cache.put(key, stamp, folded.clone());
+    }
+    Ok((folded, deltas))
 }
 
 /// A count row as read.
@@ -1102,43 +1264,52 @@ pub struct CountRow {
 /// of the departments `pending_of` (all when None) not yet folded: one snapshot.
 pub async fn counts<C: ConnectionTrait>(
     conn: &C,
+    cache: &ReadCache,
     rows: &[Uuid],
     dimensions: &[i16],
     runs: &[super::period::Run],
     pending_of: Option<&[Uuid]>,
-) -> Result<(Vec<CountRow>, Vec<(i64, IncidentFacts)>), DbErr> {
+) -> Result<(Arc<Vec<CountRow>>, Vec<(i64, IncidentFacts)>), DbErr> {
     let cond = sea_orm::Condition::all()
         .add(Expr::col(Alias::new("department_id")).is_in(rows.iter().copied()))
         .add(Expr::col(Alias::new("dimension")).is_in(dimensions.iter().copied()));
-    let (found, pending) = with_pending(
+    let (folded, pending) = read(
         conn,
+        cache,
         "incident_rollup",
         &["grain", "dimension", "bucket", "value", "n"],
         cond,
         runs,
         pending_of,
+        |found| {
+            let rows = found
+                .iter()
+                .map(|r| {
+                    Ok(CountRow {
+                        department_id: r.try_get_by_index(1)?,
+                        grain: r.try_get_by_index(2)?,
+                        dimension: r.try_get_by_index(3)?,
+                        bucket: r.try_get_by_index(4)?,
+                        value: r.try_get_by_index(5)?,
+                        n: r.try_get_by_index(6)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, DbErr>>()?;
+            Ok(Folded::Counts(Arc::new(rows)))
+        },
     )
     .await?;
-    let rows = found
-        .iter()
-        .map(|r| {
-            Ok(CountRow {
-                department_id: r.try_get_by_index(1)?,
-                grain: r.try_get_by_index(2)?,
-                dimension: r.try_get_by_index(3)?,
-                bucket: r.try_get_by_index(4)?,
-                value: r.try_get_by_index(5)?,
-                n: r.try_get_by_index(6)?,
-            })
-        })
-        .collect::<Result<Vec<_>, DbErr>>()?;
-    Ok((rows, pending))
+    match folded {
+        Folded::Counts(rows) => Ok((rows, pending)),
+        Folded::Sketch(_) => Err(DbErr::Custom("a sketch cached as counts".into())),
+    }
 }
 
 /// The sketches of these departments' rows, metric and runs, merged, and the pending
 /// deltas of `pending_of`: one snapshot.
 pub async fn durations<C: ConnectionTrait>(
     conn: &C,
+    cache: &ReadCache,
     rows: &[Uuid],
     which: i16,
     runs: &[super::period::Run],
@@ -1147,20 +1318,27 @@ pub async fn durations<C: ConnectionTrait>(
     let cond = sea_orm::Condition::all()
         .add(Expr::col(Alias::new("department_id")).is_in(rows.iter().copied()))
         .add(Expr::col(Alias::new("metric")).eq(which));
-    let (found, pending) = with_pending(
+    let (folded, pending) = read(
         conn,
+        cache,
         "incident_duration_rollup",
         &["grain", "bucket", "sketch"],
         cond,
         runs,
         pending_of,
+        |found| {
+            let mut s = Sketch::default();
+            for r in found {
+                // src, department_id, grain, bucket, sketch.
+                let text: String = r.try_get_by_index(4)?;
+                s.merge(&Sketch::from_text(&text));
+            }
+            Ok(Folded::Sketch(Arc::new(s)))
+        },
     )
     .await?;
-    let mut s = Sketch::default();
-    for r in &found {
-        // src, department_id, grain, bucket, sketch.
-        let text: String = r.try_get_by_index(4)?;
-        s.merge(&Sketch::from_text(&text));
+    match folded {
+        Folded::Sketch(s) => Ok((Sketch::clone(&s), pending)),
+        Folded::Counts(_) => Err(DbErr::Custom("counts cached as a sketch".into())),
     }
-    Ok((s, pending))
 }

@@ -296,6 +296,7 @@ pub async fn incident_counts(
 
     let (rows, pending) = rollup::counts(
         &state.db.conn,
+        &state.rollups,
         &row_departments,
         &dimensions,
         &layout.runs(),
@@ -303,7 +304,7 @@ pub async fn incident_counts(
     )
     .await?;
 
-    for r in rows {
+    for r in rows.iter() {
         let Some(i) = layout.index(r.grain, r.bucket) else {
             continue;
         };
@@ -313,8 +314,10 @@ pub async fn incident_counts(
                 let code = codes.get(&r.department_id).cloned().unwrap_or_default();
                 *splits[i].entry(code).or_insert(0) += r.n;
             }
+        } else if let Some(n) = splits[i].get_mut(&r.value) {
+            *n += r.n;
         } else {
-            *splits[i].entry(r.value).or_insert(0) += r.n;
+            splits[i].insert(r.value.clone(), r.n);
         }
     }
     for (sign, f) in &pending {
@@ -410,13 +413,14 @@ pub async fn reported_vs_closed(
     let (mut reported, mut closed) = (vec![0i64; n], vec![0i64; n]);
     let (rows, pending) = rollup::counts(
         &state.db.conn,
+        &state.rollups,
         &scope.row_departments(),
         &[dim::ALL, dim::CLOSED],
         &layout.runs(),
         scope.department_ids().as_deref(),
     )
     .await?;
-    for r in rows {
+    for r in rows.iter() {
         if let Some(i) = layout.index(r.grain, r.bucket) {
             match r.dimension {
                 dim::ALL => reported[i] += r.n,
@@ -454,6 +458,7 @@ pub async fn durations(state: &AppState, scope: &Scope, which: i16) -> AppResult
     let pieces = period::cover(scope.from, scope.to, Grain::Year);
     let (mut s, pending) = rollup::durations(
         &state.db.conn,
+        &state.rollups,
         &scope.row_departments(),
         which,
         &period::runs(&pieces),
@@ -523,6 +528,7 @@ pub async fn open_by_age(state: &AppState, scope: &Scope) -> AppResult<Vec<AgeBa
     });
     let (rows, pending) = rollup::counts(
         &state.db.conn,
+        &state.rollups,
         &scope.row_departments(),
         &[dim::STATUS],
         &runs,

@@ -940,3 +940,62 @@ async fn reports_are_folded_into_the_rollups_within_seconds() {
     .await;
     assert_eq!(d["incidentCounts"]["total"], 3);
 }
+
+async fn harm_series(app: &TestApp, token: &str) -> Value {
+    dashboard(
+        app,
+        token,
+        json!({}),
+        "incidentCounts(interval: MONTH, splitBy: PHYSICAL_HARM) { total totals { key count } }",
+    )
+    .await["incidentCounts"]
+        .clone()
+}
+
+/// An instance keeps the rollup rows it has read while the rollups' generation stands;
+/// reports made through another instance count at once (their deltas are read every time)
+/// and after any instance folds them (the fold raises the generation).
+#[tokio::test]
+async fn figures_kept_by_one_instance_follow_reports_made_through_another() {
+    let app = spawn_app().await;
+    let other = app.another_instance(|_| {}).await;
+    let h = app.hospital().await;
+    let moderate = |series: &Value| {
+        series["totals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["key"] == "MODERATE")
+            .unwrap()["count"]
+            .as_i64()
+            .unwrap()
+    };
+    assert_eq!(harm_series(&app, &h.quinn).await["total"], 0);
+    let mut expected = 0;
+    for round in 0..3 {
+        for _ in 0..2 {
+            other
+                .report_incident(
+                    &h.alice,
+                    with(
+                        incident_input(&h.cardiology),
+                        json!({ "physicalHarm": "MODERATE" }),
+                    ),
+                )
+                .await;
+            expected += 1;
+        }
+        let now = harm_series(&app, &h.quinn).await;
+        assert_eq!(now["total"], expected, "round {round}, deltas waiting");
+        assert_eq!(moderate(&now), expected, "round {round}, deltas waiting");
+        let mut waited = 0;
+        while pending_deltas(&app).await > 0 {
+            assert!(waited < 100, "the deltas were never folded");
+            tokio::time::sleep(StdDuration::from_millis(100)).await;
+            waited += 1;
+        }
+        let now = harm_series(&app, &h.quinn).await;
+        assert_eq!(now["total"], expected, "round {round}, folded");
+        assert_eq!(moderate(&now), expected, "round {round}, folded");
+    }
+}
