@@ -3,7 +3,9 @@
 use async_graphql::{Enum, SimpleObject};
 use uuid::Uuid;
 
-use crate::graphql::lists::{Ints, Strings};
+use async_graphql::{ContextSelectionSet, ScalarType, ServerResult, Value};
+
+use crate::graphql::lists::{plain_list, Ints, Plain, PlainList, Strings};
 use crate::graphql::scalars::Date;
 
 /// How a series is bucketed: calendar days, weeks from Monday, or calendar months, in the
@@ -60,13 +62,37 @@ pub struct IncidentCountSeries {
     pub split_by: Option<IncidentDimension>,
     pub total: i64,
     /// Per value of the split, over the whole period.
-    pub totals: Vec<SplitCount>,
+    pub totals: PlainList<SplitCount>,
     /// The values of the split, in the order of every bucket's `split` and `counts`.
     pub keys: Strings,
     /// The same values in words.
     pub labels: Strings,
     /// Every bucket from `from` to `to`, empty ones included, oldest first.
-    pub buckets: Vec<IncidentCountBucket>,
+    pub buckets: PlainList<IncidentCountBucket>,
+}
+
+impl Plain for SplitCount {
+    fn field(&self, name: &str, _ctx: &ContextSelectionSet<'_>) -> ServerResult<Value> {
+        Ok(match name {
+            "key" => Value::String(self.key.clone()),
+            "label" => Value::String(self.label.clone()),
+            "count" => Value::from(self.count),
+            _ => Value::Null,
+        })
+    }
+}
+
+impl Plain for IncidentCountBucket {
+    fn field(&self, name: &str, ctx: &ContextSelectionSet<'_>) -> ServerResult<Value> {
+        Ok(match name {
+            "start" => self.start.to_value(),
+            "end" => self.end.to_value(),
+            "total" => Value::from(self.total),
+            "split" => plain_list(ctx, &self.split)?,
+            "counts" => Value::List(self.counts.0.iter().map(|n| Value::from(*n)).collect()),
+            _ => Value::Null,
+        })
+    }
 }
 
 /// Incidents reported, and incidents closed, in one bucket.

@@ -13,7 +13,7 @@ use super::sketch;
 use crate::auth::{Role, Scope as TokenScope};
 use crate::context::{AppState, RequestCtx};
 use crate::error::{AppError, AppResult};
-use crate::graphql::lists::{Ints, Strings};
+use crate::graphql::lists::{Ints, PlainList, Strings};
 use crate::incident::model::{HarmLevel, IncidentKind, IncidentStatus};
 use entities::{
     action_rollup, audit, audit_finding, corrective_action, department, improvement_project,
@@ -384,21 +384,23 @@ pub async fn incident_counts(
         interval,
         split_by: split,
         total: totals.iter().sum(),
-        totals: counts_of(&overall),
+        totals: PlainList(counts_of(&overall)),
         keys: Strings(values.iter().map(|(k, _)| k.clone()).collect()),
         labels: Strings(values.iter().map(|(_, l)| l.clone()).collect()),
-        buckets: layout
-            .buckets
-            .iter()
-            .enumerate()
-            .map(|(i, b)| IncidentCountBucket {
-                start: b.start.into(),
-                end: b.end.into(),
-                total: totals[i],
-                split: counts_of(&splits[i]),
-                counts: numbers_of(&splits[i]),
-            })
-            .collect(),
+        buckets: PlainList(
+            layout
+                .buckets
+                .iter()
+                .enumerate()
+                .map(|(i, b)| IncidentCountBucket {
+                    start: b.start.into(),
+                    end: b.end.into(),
+                    total: totals[i],
+                    split: counts_of(&splits[i]),
+                    counts: numbers_of(&splits[i]),
+                })
+                .collect(),
+        ),
     })
 }
 

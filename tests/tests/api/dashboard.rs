@@ -999,3 +999,72 @@ async fn figures_kept_by_one_instance_follow_reports_made_through_another() {
         assert_eq!(moderate(&now), expected, "round {round}, folded");
     }
 }
+
+/// A series' buckets answer fragments, aliases, `__typename`, directives and a field
+/// selected twice as any GraphQL object does.
+#[tokio::test]
+async fn a_series_answers_fragments_aliases_and_directives_like_any_object() {
+    let app = spawn_app().await;
+    let h = app.hospital().await;
+    for harm in ["LOW", "MODERATE", "MODERATE"] {
+        app.report_incident(
+            &h.alice,
+            with(
+                incident_input(&h.cardiology),
+                json!({ "physicalHarm": harm }),
+            ),
+        )
+        .await;
+    }
+    let resp = app
+        .gql(
+            Some(&h.quinn),
+            "query($no: Boolean!) { dashboard { incidentCounts(interval: MONTH, splitBy: PHYSICAL_HARM) {
+                totals { ...Count }
+                buckets {
+                  __typename
+                  from: start
+                  ...Bucket
+                  ... on IncidentCountBucket { split { label } }
+                  ... @include(if: $no) { end }
+                  total @skip(if: $no)
+                  split { key }
+                }
+              } } }
+             fragment Bucket on IncidentCountBucket { n: total split { count } }
+             fragment Count on SplitCount { key count }",
+            json!({ "no": false }),
+        )
+        .await;
+    let d = resp.assert_ok();
+    let series = &d["dashboard"]["incidentCounts"];
+    let last = series["buckets"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    let moderate = json!({ "label": "Moderate", "key": "MODERATE", "count": 2 });
+    assert_eq!(
+        last,
+        json!({
+            "__typename": "IncidentCountBucket",
+            "from": last["from"],
+            "n": 3,
+            "split": [
+                { "count": 0, "label": "None", "key": "NONE" },
+                { "count": 1, "label": "Low", "key": "LOW" },
+                moderate,
+                { "count": 0, "label": "Severe", "key": "SEVERE" },
+                { "count": 0, "label": "Fatal", "key": "FATAL" },
+            ],
+            "total": 3,
+        }),
+        "{d}"
+    );
+    assert!(last["from"].is_string());
+    assert_eq!(
+        series["totals"][2],
+        json!({ "key": "MODERATE", "count": 2 })
+    );
+}
