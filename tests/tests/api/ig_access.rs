@@ -362,12 +362,13 @@ async fn fields_without_a_value_are_not_recorded_as_read() {
         &app,
         &h.hana,
         &incident_id,
-        "description immediateActions findings patient { nhsNumber }",
+        "description immediateActions findings statusReason patient { nhsNumber }",
     )
     .await;
     let read = &resp.assert_ok()["incident"];
     assert!(read["immediateActions"].is_null(), "{resp}");
     assert!(read["findings"].is_null(), "{resp}");
+    assert!(read["statusReason"].is_null(), "{resp}");
     assert!(read["patient"].is_null(), "{resp}");
 
     let events = events_of(&app, &resp).await;
@@ -375,6 +376,58 @@ async fn fields_without_a_value_are_not_recorded_as_read() {
         fields(only_event_about(&events, &incident_id)),
         strs(&["description"])
     );
+}
+
+#[tokio::test]
+async fn the_reason_an_incident_was_declined_is_logged_when_read_and_not_shown_on_a_receipt() {
+    let app = spawn_app().await;
+    let h = app.hospital().await;
+    // Free text that names a patient, as a decline reason may.
+    let reason = "Not an incident: Mrs Quillfeather's fall was seen on the ward round";
+    logs::register(reason);
+    let incident = report(&app, &h.alice, incident_input(&h.cardiology)).await;
+    let incident_id = id(&incident);
+    app.transition_because(&h.hana, &incident, "DECLINED", reason)
+        .await;
+
+    // The handler and the named reporter read it, and each read is on record.
+    for (who, token, label) in [
+        ("handler", &h.hana, "hana"),
+        ("named reporter", &h.alice, "alice"),
+    ] {
+        let resp = read_incident(&app, token, &incident_id, "status statusReason").await;
+        let read = &resp.assert_ok()["incident"];
+        assert_eq!(read["status"], "DECLINED", "{who}");
+        assert_eq!(read["statusReason"], reason, "{who}");
+        let events = events_of(&app, &resp).await;
+        let event = only_event_about(&events, &incident_id);
+        assert_eq!(fields(event), strs(&["statusReason"]), "{who}");
+        assert_eq!(event["actorLabel"], label, "{who}");
+    }
+
+    // An anonymous report's receipt (here, handed back again for its idempotency key once
+    // the report was declined) shows the status but not the reason, and records no read.
+    let key = uuid::Uuid::new_v4().to_string();
+    let anonymous = with(
+        incident_input(&h.cardiology),
+        json!({ "anonymous": true, "idempotencyKey": key }),
+    );
+    let receipt = report(&app, &h.bob, anonymous.clone()).await;
+    app.transition_because(&h.hana, &receipt, "DECLINED", reason)
+        .await;
+    let again = app
+        .gql(
+            Some(&h.bob),
+            "mutation($input: ReportIncidentInput!) {
+               reportIncident(input: $input) { incident { id status statusReason } } }",
+            json!({ "input": anonymous }),
+        )
+        .await;
+    let shown = &again.assert_ok()["reportIncident"]["incident"];
+    assert_eq!(shown["id"], id(&receipt).as_str(), "{again}");
+    assert_eq!(shown["status"], "DECLINED", "{again}");
+    assert!(shown["statusReason"].is_null(), "{again}");
+    assert_eq!(events_of(&app, &again).await, Vec::<Value>::new());
 }
 
 #[tokio::test]
