@@ -2609,3 +2609,82 @@ async fn a_break_glass_grant_lasts_the_configured_minutes() {
     );
     assert_eq!(grant["active"], true);
 }
+
+#[tokio::test]
+async fn an_expired_break_glass_grant_no_longer_opens_the_record() {
+    let app = spawn_app().await;
+    let h = app.hospital().await;
+    let incident = report(&app, &h.alice, report_with_patient(&h.cardiology, NHS)).await;
+    let incident_id = id(&incident);
+    break_glass(&app, &h.nina, &incident_id, JUSTIFICATION)
+        .await
+        .assert_ok();
+    let during = read_incident(&app, &h.nina, &incident_id, "breakGlass description").await;
+    assert_eq!(during.assert_ok()["incident"]["breakGlass"], true);
+
+    // The grant's time runs out (moved into the past behind the API).
+    let db = connect(&app).await;
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DatabaseBackend::Postgres => {
+            "UPDATE break_glass_grant SET expires_at = $1 WHERE subject = $2"
+        }
+        _ => "UPDATE break_glass_grant SET expires_at = ? WHERE subject = ?",
+    };
+    let expired = Utc::now() - Duration::minutes(1);
+    let done = db
+        .execute(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [expired.into(), "nina".into()],
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    assert_eq!(done.rows_affected(), 1);
+    let _ = db.close().await;
+
+    // Closed again by every path, as if it had never been opened...
+    let direct = read_incident(&app, &h.nina, &incident_id, "description patient { name }").await;
+    direct.assert_error("NOT_FOUND", None);
+    assert!(
+        direct.data().is_null() || direct.data()["incident"].is_null(),
+        "{direct}"
+    );
+    let by_reference = app
+        .gql(
+            Some(&h.nina),
+            "query($r: String!) { incidentByReference(reference: $r) { id description } }",
+            json!({ "r": incident["reference"] }),
+        )
+        .await;
+    by_reference.assert_error("NOT_FOUND", None);
+    let node = app
+        .gql(
+            Some(&h.nina),
+            "query($id: ID!) { node(id: $id) { id ... on Incident { description } } }",
+            json!({ "id": incident_id }),
+        )
+        .await;
+    assert!(node.data()["node"].is_null(), "{node}");
+
+    // ...and those attempts read nothing, so they are not in the access log.
+    for attempt in [&direct, &by_reference, &node] {
+        assert_eq!(
+            events_of(&app, attempt).await,
+            Vec::<Value>::new(),
+            "an attempt after expiry wrote an access event"
+        );
+    }
+    let grants = app
+        .gql(
+            Some(&ig_officer(&app)),
+            "{ breakGlassGrants(first: 10) { edges { node { holderLabel active } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        grants.assert_ok()["breakGlassGrants"]["edges"],
+        json!([{ "node": { "holderLabel": "nina", "active": false } }]),
+        "{grants}"
+    );
+}
