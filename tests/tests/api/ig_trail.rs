@@ -390,6 +390,79 @@ async fn forty_reports_at_once_are_sealed_into_one_unbroken_chain() {
     assert_eq!(reported.len(), 40);
 }
 
+/// Every trail event's place as stored (`None` while unsealed), straight from the database.
+async fn stored_places(app: &TestApp) -> Vec<Option<i64>> {
+    let db = Database::connect(&app.database_url)
+        .await
+        .expect("connect to the test database");
+    let rows = db
+        .query_all(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT seq FROM trail_event ORDER BY seq",
+        ))
+        .await
+        .expect("read the trail's places");
+    let _ = db.close().await;
+    rows.iter()
+        .map(|r| r.try_get::<Option<i64>>("", "seq").expect("seq"))
+        .collect()
+}
+
+#[tokio::test]
+async fn two_instances_taking_reports_at_once_seal_each_event_exactly_once_into_one_chain() {
+    let app = spawn_app().await;
+    let other = app.another_instance(|_| {}).await;
+    let h = app.hospital().await;
+    let ig = app.ig_officer("iris");
+    let setup = sealed(&app, &ig).await["checkedEvents"].as_i64().unwrap();
+    assert_eq!(setup, 2, "two departments created");
+
+    // Both instances write and both run a sealer: each event must get one place, whichever
+    // sealer finds it first.
+    let reporters = [h.alice.clone(), h.bob.clone(), app.staff("carol")];
+    let reports = (0..30).map(|i| {
+        let instance = if i % 2 == 0 { &app } else { &other };
+        let token = reporters[i % reporters.len()].clone();
+        let input = with(
+            incident_input(&h.cardiology),
+            json!({ "title": format!("Report {i} through instance {}", i % 2) }),
+        );
+        async move { instance.try_report_incident(&token, input).await }
+    });
+    let answers = futures_util::future::join_all(reports).await;
+    for resp in &answers {
+        resp.assert_ok();
+    }
+    let written = 30 + setup;
+
+    // Each instance vouches for the same intact chain.
+    let here = sealed(&app, &ig).await;
+    let there = sealed(&other, &ig).await;
+    for report in [&here, &there] {
+        assert_eq!(report["intact"], true, "{report}");
+        assert_eq!(report["checkedEvents"], written, "{report}");
+        assert_eq!(report["headSeq"], written, "{report}");
+        assert_eq!(report["unsealedEvents"], 0, "{report}");
+    }
+    assert_eq!(here["headHash"], there["headHash"]);
+
+    // Places 1..N as stored: every event sealed, none twice, no gaps.
+    let places = stored_places(&app).await;
+    assert_eq!(
+        places,
+        (1..=written).map(Some).collect::<Vec<_>>(),
+        "one place per event, consecutive from 1"
+    );
+    let events = all_events(&other, &ig, json!({})).await;
+    assert_eq!(events.len() as i64, written);
+    let mut ids = ids_of(&events);
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len() as i64, written, "each event listed once");
+    let reported = all_events(&app, &ig, json!({ "action": "incident.reported" })).await;
+    assert_eq!(reported.len(), 30);
+}
+
 #[tokio::test]
 async fn checking_the_trail_while_changes_are_being_sealed_raises_no_false_alarm() {
     let app = spawn_app().await;
