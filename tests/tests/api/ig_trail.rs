@@ -119,6 +119,93 @@ async fn behind_the_api(app: &TestApp, sql: &str) -> u64 {
     done.rows_affected()
 }
 
+/// The `uuid` behind a GraphQL id.
+#[track_caller]
+fn uuid_of(id: &Value) -> uuid::Uuid {
+    let text = id.as_str().unwrap_or_else(|| panic!("not an id: {id}"));
+    candour::graphql::ids::decode(text)
+        .unwrap_or_else(|| panic!("not a Candour id: {text}"))
+        .1
+}
+
+/// A stored row: each column read as text, `None` for NULL.
+type Row = std::collections::BTreeMap<String, Option<String>>;
+
+/// Reads the stored rows straight from the server's database, behind the API: `columns` (as
+/// text) of every row of `table` whose `key` column holds the record behind `id`.
+async fn stored_rows(
+    app: &TestApp,
+    table: &str,
+    key: &str,
+    id: &Value,
+    columns: &[&str],
+) -> Vec<Row> {
+    use sea_orm::sea_query::{Alias, Expr, Query};
+    let db = Database::connect(&app.database_url)
+        .await
+        .expect("connect to the test database");
+    let mut select = Query::select();
+    select
+        .from(Alias::new(table))
+        .and_where(Expr::col(Alias::new(key)).eq(uuid_of(id)));
+    for c in columns {
+        select.expr_as(Expr::cust(format!("CAST(\"{c}\" AS TEXT)")), Alias::new(*c));
+    }
+    let statement = db.get_database_backend().build(&select);
+    let rows = db
+        .query_all(statement)
+        .await
+        .unwrap_or_else(|e| panic!("reading {table}: {e}"));
+    let _ = db.close().await;
+    rows.iter()
+        .map(|row| {
+            columns
+                .iter()
+                .map(|c| {
+                    let v = row
+                        .try_get::<Option<String>>("", c)
+                        .unwrap_or_else(|e| panic!("{table}.{c}: {e}"));
+                    (c.to_string(), v)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The one stored row of `table` with this id.
+async fn stored_row(app: &TestApp, table: &str, id: &Value, columns: &[&str]) -> Row {
+    let mut rows = stored_rows(app, table, "id", id, columns).await;
+    assert_eq!(rows.len(), 1, "{table} {id}: {rows:?}");
+    rows.remove(0)
+}
+
+/// A column of a stored row.
+#[track_caller]
+fn col<'a>(row: &'a Row, name: &str) -> Option<&'a str> {
+    row.get(name)
+        .unwrap_or_else(|| panic!("no column {name} in {row:?}"))
+        .as_deref()
+}
+
+/// Asserts that none of `columns` holds anything (NULL or empty), and that no column of
+/// the row holds any of `words`.
+#[track_caller]
+fn assert_emptied(row: &Row, columns: &[&str], words: &[&str]) {
+    for c in columns {
+        assert!(
+            col(row, c).is_none_or(str::is_empty),
+            "{c} survived disposal: {row:?}"
+        );
+    }
+    let text = format!("{row:?}").to_lowercase();
+    for w in words {
+        assert!(
+            !text.contains(&w.to_lowercase()),
+            "{w:?} survived disposal: {row:?}"
+        );
+    }
+}
+
 /// A hospital whose trail holds five sealed events: the two departments, a report, its
 /// triage and a transition. Returns the hospital, the ig officer's token and every event
 /// (newest first).
@@ -1124,6 +1211,57 @@ async fn a_legal_hold_is_placed_once_with_a_reason_and_listed() {
     assert_ne!(second["id"], hold["id"]);
 }
 
+/// An incident's stored content: what disposal removes.
+const INCIDENT_CONTENT: &[&str] = &[
+    "description",
+    "location",
+    "category",
+    "immediate_actions",
+    "findings",
+    "learning_summary",
+    "feedback_to_reporter",
+    "status_reason",
+    "patient_nhs_sealed",
+    "patient_name_sealed",
+    "patient_dob_sealed",
+    "patient_nhs_hash",
+    // The first migration's plaintext columns, kept empty since patients are sealed.
+    "patient_nhs_number",
+    "patient_name",
+    "patient_date_of_birth",
+    "equipment_asset_id",
+    "equipment_manufacturer",
+    "equipment_model",
+    "equipment_serial_number",
+    "follow_up_code_hash",
+];
+
+/// Content columns the disposal story's closed incident never fills.
+const NEVER_SET_HERE: &[&str] = &[
+    "status_reason",
+    "patient_nhs_number",
+    "patient_name",
+    "patient_date_of_birth",
+    "follow_up_code_hash",
+];
+
+/// Words of the disposal story's closed incident, which no stored column may keep.
+const INCIDENT_WORDS: &[&str] = &[
+    "Mary Example",
+    "9434765919",
+    "1950-06-01",
+    "slid off",
+    "Ward 7",
+    "Dr Jones",
+    "rails left down",
+    "checked at every handover",
+    "checked at handover",
+    "Falls",
+    "TR-0042",
+    "Acme",
+    "SN-77812",
+];
+
 #[tokio::test]
 async fn disposal_leaves_a_tombstone_and_spares_held_records_until_released() {
     let app = spawn_with_zero_year_retention().await;
@@ -1137,7 +1275,14 @@ async fn disposal_leaves_a_tombstone_and_spares_held_records_until_released() {
             &h.alice,
             with(
                 incident_input(&h.cardiology),
-                json!({ "physicalHarm": "NONE", "patient": patient }),
+                json!({
+                    "physicalHarm": "NONE",
+                    "patient": patient,
+                    "location": "Ward 7 side room",
+                    "immediateActions": "Rails raised; Dr Jones examined the patient.",
+                    "equipment": { "assetId": "TR-0042", "manufacturer": "Acme Beds",
+                                   "model": "Glide 3", "serialNumber": "SN-77812" },
+                }),
             ),
         )
         .await;
@@ -1150,7 +1295,34 @@ async fn disposal_leaves_a_tombstone_and_spares_held_records_until_released() {
     let reported = app
         .incident(&h.quinn, reported["id"].as_str().unwrap())
         .await;
-    let closed = app.close_low_harm(&h.quinn, &reported).await;
+    let triaged = app
+        .triage(
+            &h.quinn,
+            &reported,
+            json!({
+                "category": "Falls",
+                "findings": "Bed rails left down after the night transfer.",
+                "learningSummary": "Rails checked at every handover.",
+                "feedbackToReporter": "Thank you: the trolley rails are now checked at handover.",
+            }),
+        )
+        .await;
+    let closed = app.close_low_harm(&h.quinn, &triaged).await;
+    // Stored before disposal: the content the tombstone must lose is there to lose.
+    let before = stored_row(&app, "incident", &closed["id"], INCIDENT_CONTENT).await;
+    for c in INCIDENT_CONTENT {
+        let filled = col(&before, c).is_some_and(|v| !v.is_empty());
+        assert_eq!(filled, !NEVER_SET_HERE.contains(c), "{c}: {before:?}");
+    }
+    let comments = stored_rows(
+        &app,
+        "incident_comment",
+        "incident_id",
+        &closed["id"],
+        &["body"],
+    )
+    .await;
+    assert_eq!(comments.len(), 1, "{comments:?}");
     let declined = app
         .transition_because(
             &h.hana,
@@ -1208,9 +1380,39 @@ async fn disposal_leaves_a_tombstone_and_spares_held_records_until_released() {
     let trail_text = serde_json::to_string(&history).unwrap();
     assert!(!trail_text.contains("Mary Example"), "{trail_text}");
 
+    // What the database holds: the tombstone, and none of the content.
+    let mut columns = INCIDENT_CONTENT.to_vec();
+    columns.extend(["reference", "title", "status", "closed_at", "disposed_at"]);
+    let stored = stored_row(&app, "incident", &closed["id"], &columns).await;
+    assert_emptied(&stored, INCIDENT_CONTENT, INCIDENT_WORDS);
+    assert_eq!(col(&stored, "reference"), closed["reference"].as_str());
+    assert_eq!(col(&stored, "title"), Some("Disposed record"));
+    assert_eq!(col(&stored, "status"), Some("CLOSED"));
+    assert!(col(&stored, "closed_at").is_some(), "{stored:?}");
+    assert!(col(&stored, "disposed_at").is_some(), "{stored:?}");
+    let comments = stored_rows(
+        &app,
+        "incident_comment",
+        "incident_id",
+        &closed["id"],
+        &["body"],
+    )
+    .await;
+    assert!(
+        comments.is_empty(),
+        "comments survived disposal: {comments:?}"
+    );
+
     let declined_now = record(&app, &h.quinn, &declined["id"]).await;
     assert_eq!(declined_now["title"], "Disposed record", "{declined_now}");
     assert!(declined_now["disposedAt"].is_string(), "{declined_now}");
+    let stored = stored_row(&app, "incident", &declined["id"], &columns).await;
+    assert_emptied(
+        &stored,
+        INCIDENT_CONTENT,
+        &["Duplicate of a report", "slid off"],
+    );
+    assert_eq!(col(&stored, "status"), Some("DECLINED"));
 
     // The held incident is untouched.
     for untouched in [&held] {
