@@ -28,9 +28,11 @@ fn free_port() -> u16 {
 /// A fresh database URL for one test.
 async fn fresh_database(dir: &Path) -> String {
     match std::env::var("TEST_DATABASE_URL") {
-        Ok(admin_url) => {
+        // Empty means unset, as in the black-box harness (tests/src/lib.rs).
+        Ok(admin_url) if !admin_url.trim().is_empty() => {
+            let admin_url = admin_url.trim();
             let name = format!("candour_t_{}", uuid::Uuid::new_v4().simple());
-            let admin = Database::connect(&admin_url)
+            let admin = Database::connect(admin_url)
                 .await
                 .expect("PostgreSQL reachable");
             admin
@@ -43,7 +45,7 @@ async fn fresh_database(dir: &Path) -> String {
                 .0;
             format!("{base}/{name}")
         }
-        Err(_) => format!("sqlite://{}/candour.db?mode=rwc", dir.display()),
+        _ => format!("sqlite://{}/candour.db?mode=rwc", dir.display()),
     }
 }
 
