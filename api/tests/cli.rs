@@ -28,9 +28,11 @@ fn free_port() -> u16 {
 /// A fresh database URL for one test.
 async fn fresh_database(dir: &Path) -> String {
     match std::env::var("TEST_DATABASE_URL") {
-        Ok(admin_url) => {
+        // Empty means unset, as in the black-box harness (tests/src/lib.rs).
+        Ok(admin_url) if !admin_url.trim().is_empty() => {
+            let admin_url = admin_url.trim();
             let name = format!("candour_t_{}", uuid::Uuid::new_v4().simple());
-            let admin = Database::connect(&admin_url)
+            let admin = Database::connect(admin_url)
                 .await
                 .expect("PostgreSQL reachable");
             admin
@@ -43,7 +45,7 @@ async fn fresh_database(dir: &Path) -> String {
                 .0;
             format!("{base}/{name}")
         }
-        Err(_) => format!("sqlite://{}/candour.db?mode=rwc", dir.display()),
+        _ => format!("sqlite://{}/candour.db?mode=rwc", dir.display()),
     }
 }
 
@@ -794,6 +796,185 @@ async fn rotating_the_data_key_reseals_patients_so_only_the_new_key_is_needed() 
     assert_eq!(ready.status(), 200, "the server is still up");
 }
 
+/// The settings of a server or command keyed with `current` (and `previous` keys).
+fn keyed(db: &str, current: &str, previous: Option<&str>) -> Vec<(String, String)> {
+    let mut envs = vec![
+        ("CANDOUR_DATABASE_URL".to_string(), db.to_string()),
+        ("CANDOUR_JWT_SECRET".to_string(), SECRET.to_string()),
+        ("CANDOUR_DATA_KEY".to_string(), current.to_string()),
+    ];
+    if let Some(p) = previous {
+        envs.push(("CANDOUR_DATA_KEY_PREVIOUS".to_string(), p.to_string()));
+    }
+    envs
+}
+
+/// The ids of the access events `accessLog` finds by the patient's NHS number.
+async fn reads_found_by_nhs_number(base: &str, ig: &str) -> Vec<String> {
+    let data = gql(
+        base,
+        ig,
+        "query($n: String) { accessLog(first: 100, filter: { nhsNumber: $n }) {
+           edges { node { id } } pageInfo { hasNextPage } } }",
+        json!({ "n": NHS }),
+    )
+    .await;
+    assert_eq!(data["accessLog"]["pageInfo"]["hasNextPage"], false);
+    let mut ids: Vec<String> = data["accessLog"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// The incidents a subject-access report finds for the patient.
+async fn subject_access(base: &str, ig: &str) -> Value {
+    gql(
+        base,
+        ig,
+        "query($n: String!) { subjectAccessReport(nhsNumber: $n) { incidents { id } } }",
+        json!({ "n": NHS }),
+    )
+    .await["subjectAccessReport"]["incidents"]
+        .clone()
+}
+
+#[tokio::test]
+async fn only_the_new_key_opens_no_patient_until_rotation_then_their_reads_are_found_by_nhs_number()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database(dir.path()).await;
+    let k1 = generate_data_key(dir.path());
+    let k2 = generate_data_key(dir.path());
+    let (id1, id2) = (key_id(&k1), key_id(&k2));
+    let k1_only = keyed(&db, &k1, None);
+    let k2_only = keyed(&db, &k2, None);
+    let rotating = keyed(&db, &k2, Some(&k1));
+    let handler = token(dir.path(), "hana", "handler", &["CARD"]);
+    let ig = token(dir.path(), "iris", "ig_officer", &[]);
+    let read_patient =
+        "query($id: ID!) { incident(id: $id) { id patient { nhsNumber name dateOfBirth } } }";
+    let mary = json!({ "nhsNumber": NHS, "name": "Mary Example", "dateOfBirth": "1950-06-01" });
+
+    // Under K1: reported, read by its handler, and a subject-access report made.
+    let server = start(dir.path(), &borrow(&k1_only)).await;
+    let card = cardiology(dir.path(), &server.base).await;
+    let incident = report(dir.path(), &server.base, &card, json!({ "patient": mary })).await;
+    let data = gql(
+        &server.base,
+        &handler,
+        read_patient,
+        json!({ "id": incident }),
+    )
+    .await;
+    assert_eq!(data["incident"]["patient"], mary);
+    assert_eq!(
+        subject_access(&server.base, &ig).await,
+        json!([{ "id": incident }])
+    );
+    let reads_under_k1 = reads_found_by_nhs_number(&server.base, &ig).await;
+    assert!(
+        reads_under_k1.len() >= 2,
+        "the handler's read and the subject-access report: {reads_under_k1:?}"
+    );
+    drop(server);
+    let conn = connect(&db).await;
+    let sealed_under_k1 = sealed_nhs_number(&conn).await;
+    assert!(
+        sealed_under_k1.starts_with(&format!("v1.{id1}.")),
+        "{sealed_under_k1}"
+    );
+
+    // K2 alone, before rotating: the patient cannot be opened. An error for that field, not
+    // garbage, and the server stays up.
+    let server = start(dir.path(), &borrow(&k2_only)).await;
+    let (status, body) = post(
+        &server.base,
+        &handler,
+        read_patient,
+        json!({ "id": incident }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "INTERNAL",
+        "{body}"
+    );
+    assert!(body["data"]["incident"]["patient"].is_null(), "{body}");
+    assert_eq!(body["data"]["incident"]["id"], incident.as_str(), "{body}");
+    let text = body.to_string();
+    assert!(
+        !text.contains(NHS) && !text.contains("Mary") && !text.contains("1950"),
+        "{text}"
+    );
+    // Nor found by NHS number: look-ups hash under the keys the server has.
+    assert_eq!(subject_access(&server.base, &ig).await, json!([]));
+    let found = reads_found_by_nhs_number(&server.base, &ig).await;
+    assert!(
+        reads_under_k1.iter().all(|r| !found.contains(r)),
+        "{found:?}"
+    );
+    let ready = reqwest::get(format!("{}/readyz", server.base))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200, "the server is still up");
+    drop(server);
+    assert_eq!(
+        sealed_nhs_number(&conn).await,
+        sealed_under_k1,
+        "the server changed nothing it could not open"
+    );
+
+    // Rotating needs the key that sealed them: without it, it says so and changes nothing.
+    let out = run(dir.path(), &borrow(&k2_only), &["rotate-data-key"]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("data_key_previous"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    assert_eq!(sealed_nhs_number(&conn).await, sealed_under_k1);
+
+    // Rotated, with K1 as the previous key.
+    let out = run(dir.path(), &borrow(&rotating), &["rotate-data-key"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with(&format!("re-sealed 1 incidents under key {id2}; re-keyed ")),
+        "{text}"
+    );
+    let rekeyed: usize = text
+        .rsplit_once("re-keyed ")
+        .and_then(|(_, n)| n.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count of re-keyed entries: {text}"));
+    assert!(rekeyed >= reads_under_k1.len(), "{text}");
+
+    // K2 alone, after: the patient reads in clear, the subject-access report finds them, and
+    // every read recorded under K1 is found by their NHS number.
+    let server = start(dir.path(), &borrow(&k2_only)).await;
+    let data = gql(
+        &server.base,
+        &handler,
+        read_patient,
+        json!({ "id": incident }),
+    )
+    .await;
+    assert_eq!(data["incident"]["patient"], mary);
+    assert_eq!(
+        subject_access(&server.base, &ig).await,
+        json!([{ "id": incident }])
+    );
+    let found = reads_found_by_nhs_number(&server.base, &ig).await;
+    for read in &reads_under_k1 {
+        assert!(found.contains(read), "{read} not found: {found:?}");
+    }
+}
+
 #[tokio::test]
 async fn dispose_removes_the_content_of_records_past_retention_and_says_how_many() {
     let dir = tempfile::tempdir().unwrap();
@@ -910,6 +1091,183 @@ async fn dispose_removes_the_content_of_records_past_retention_and_says_how_many
     let text = stdout(&out);
     assert!(text.starts_with("trail intact: 6 events checked"), "{text}");
     assert!(text.ends_with("0 not yet sealed"), "{text}");
+}
+
+/// Triage (with feedback to the reporter) and close an incident as the quality lead;
+/// returns its reference.
+async fn close_incident(dir: &Path, base: &str, incident: &str) -> String {
+    let quinn = token(dir, "quinn", "quality_lead", &[]);
+    gql(
+        base,
+        &quinn,
+        "mutation($id: ID!) { triageIncident(input: { incidentId: $id, expectedVersion: 1,
+           feedbackToReporter: \"Thank you: rails are checked at handover.\" }) { incident { id } } }",
+        json!({ "id": incident }),
+    )
+    .await;
+    let closed = gql(
+        base,
+        &quinn,
+        "mutation($id: ID!) { transitionIncident(input: { incidentId: $id, expectedVersion: 2, to: CLOSED }) {
+           incident { status reference } } }",
+        json!({ "id": incident }),
+    )
+    .await;
+    let closed = &closed["transitionIncident"]["incident"];
+    assert_eq!(closed["status"], "CLOSED");
+    closed["reference"].as_str().unwrap().to_string()
+}
+
+/// A cardiology audit planned, run with one finding, reported and closed by the quality
+/// lead; returns its id.
+async fn close_audit(dir: &Path, base: &str, department: &str) -> String {
+    let quinn = token(dir, "quinn", "quality_lead", &[]);
+    let planned = gql(
+        base,
+        &quinn,
+        "mutation($d: ID!) { planAudit(input: { title: \"Consent audit\", departmentId: $d,
+           standard: \"GMC consent guidance\", plannedStart: \"2026-03-02\",
+           plannedEnd: \"2026-03-27\" }) { audit { id version } } }",
+        json!({ "d": department }),
+    )
+    .await;
+    let mut audit = planned["planAudit"]["audit"].clone();
+    let id = audit["id"].as_str().unwrap().to_string();
+    let transition = "mutation($id: ID!, $v: Int!, $to: AuditStatus!) {
+        transitionAudit(input: { auditId: $id, expectedVersion: $v, to: $to }) { audit { id version status } } }";
+    for to in ["IN_PROGRESS", "REPORTED", "CLOSED"] {
+        if to == "REPORTED" {
+            let recorded = gql(
+                base,
+                &quinn,
+                "mutation($id: ID!) { recordAuditFinding(input: { auditId: $id,
+                   criterion: \"Consent form signed\", targetPercent: 90, sampleSize: 40,
+                   compliantCount: 38 }) { audit { id version } } }",
+                json!({ "id": id }),
+            )
+            .await;
+            audit = recorded["recordAuditFinding"]["audit"].clone();
+        }
+        let moved = gql(
+            base,
+            &quinn,
+            transition,
+            json!({ "id": id, "v": audit["version"], "to": to }),
+        )
+        .await;
+        audit = moved["transitionAudit"]["audit"].clone();
+        assert_eq!(audit["status"], to);
+    }
+    id
+}
+
+#[tokio::test]
+async fn dispose_spares_a_record_under_legal_hold_until_released_and_says_what_it_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database(dir.path()).await;
+    let key = generate_data_key(dir.path());
+    let envs = keyed(&db, &key, None);
+    let mut zero_years = envs.clone();
+    zero_years.extend([
+        ("CANDOUR_RETENTION__INCIDENT_YEARS".into(), "0".into()),
+        ("CANDOUR_RETENTION__AUDIT_YEARS".into(), "0".into()),
+    ]);
+    let ig = token(dir.path(), "iris", "ig_officer", &[]);
+    let disposed = |reference: &str| {
+        format!(
+            "SELECT COUNT(*) AS n FROM incident WHERE reference = '{reference}' \
+             AND disposed_at IS NOT NULL AND title = 'Disposed record' AND description = '' \
+             AND patient_nhs_sealed IS NULL"
+        )
+    };
+    let untouched = |reference: &str| {
+        format!(
+            "SELECT COUNT(*) AS n FROM incident WHERE reference = '{reference}' \
+             AND disposed_at IS NULL AND description LIKE '%slid off%' \
+             AND patient_nhs_sealed IS NOT NULL"
+        )
+    };
+
+    // Two closed incidents naming a patient, one of them held, and a closed audit.
+    let server = start(dir.path(), &borrow(&envs)).await;
+    let card = cardiology(dir.path(), &server.base).await;
+    let patient = json!({ "patient": { "nhsNumber": NHS } });
+    let going = report(dir.path(), &server.base, &card, patient.clone()).await;
+    let going = close_incident(dir.path(), &server.base, &going).await;
+    let held = report(dir.path(), &server.base, &card, patient).await;
+    let held_id = held.clone();
+    let held = close_incident(dir.path(), &server.base, &held).await;
+    close_audit(dir.path(), &server.base, &card).await;
+    let placed = gql(
+        &server.base,
+        &ig,
+        "mutation($id: ID!) { placeLegalHold(input: { recordId: $id, reason: \"Claim received\" }) {
+           legalHold { id } } }",
+        json!({ "id": held_id }),
+    )
+    .await;
+    let hold = placed["placeLegalHold"]["legalHold"]["id"].clone();
+    drop(server);
+    let conn = connect(&db).await;
+
+    let out = run(dir.path(), &borrow(&zero_years), &["dispose"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "disposed of 1 incidents, 1 audits, 0 improvement projects; 1 held by legal hold"
+    );
+    assert_eq!(count(&conn, &disposed(&going)).await, 1, "a tombstone");
+    assert_eq!(
+        count(&conn, &untouched(&held)).await,
+        1,
+        "the held one is kept whole"
+    );
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT COUNT(*) AS n FROM audit WHERE disposed_at IS NOT NULL AND standard = ''"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT COUNT(*) AS n FROM trail_event WHERE actor_label = 'system:dispose' \
+             AND action IN ('incident.disposed', 'audit.disposed')"
+        )
+        .await,
+        2,
+        "each disposal is in the trail"
+    );
+
+    // Run again (cron does, daily): nothing more goes while the hold lasts.
+    let out = run(dir.path(), &borrow(&zero_years), &["dispose"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "disposed of 0 incidents, 0 audits, 0 improvement projects; 1 held by legal hold"
+    );
+    assert_eq!(count(&conn, &untouched(&held)).await, 1);
+
+    // Released, it goes at the next run.
+    let server = start(dir.path(), &borrow(&envs)).await;
+    gql(
+        &server.base,
+        &ig,
+        "mutation($id: ID!) { releaseLegalHold(input: { legalHoldId: $id, reason: \"Claim withdrawn\" }) {
+           legalHold { id } } }",
+        json!({ "id": hold }),
+    )
+    .await;
+    drop(server);
+    let out = run(dir.path(), &borrow(&zero_years), &["dispose"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "disposed of 1 incidents, 0 audits, 0 improvement projects; 0 held by legal hold"
+    );
+    assert_eq!(count(&conn, &disposed(&held)).await, 1);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -628,7 +628,9 @@ impl TestApp {
 // ---------------------------------------------------------------------------------------------
 
 /// What tests read back about an incident. Deliberately no sensitive fields (description,
-/// patient, comments), so any viewer who may see the incident can ask for it.
+/// patient, comments), so any viewer who may see the incident can ask for it; the one
+/// exception, `statusReason`, is null until an incident is declined or reopened, and its
+/// read is logged from then on.
 pub const INCIDENT_SUMMARY: &str = r#"
 fragment IncidentSummary on Incident {
   id reference title status eventType kind category

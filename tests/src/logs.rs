@@ -116,6 +116,18 @@ fn walk(v: &Value, in_patient: bool, out: &mut Vec<String>) {
                 if sensitive {
                     if let Value::String(s) = child {
                         let s = s.trim().to_lowercase();
+                        // An NHS number is the same number with or without its spaces or
+                        // dashes, and the server keeps it without them: a leak of
+                        // "9434765919" must be caught when "943 476 5919" was sent.
+                        if k == "nhsNumber" {
+                            let bare: String = s
+                                .chars()
+                                .filter(|c| !c.is_whitespace() && *c != '-')
+                                .collect();
+                            if bare != s && bare.chars().count() >= 6 {
+                                out.push(bare);
+                            }
+                        }
                         // Short values ("Jo", "x") would match unrelated text.
                         if s.chars().count() >= 6 {
                             out.push(s);
@@ -149,5 +161,32 @@ pub fn assert_no_leaks() {
             leaks.len(),
             leaks[0]
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_nhs_number_is_registered_as_sent_and_without_spaces_or_dashes() {
+        let mut found = Vec::new();
+        walk(
+            &serde_json::json!({ "input": {
+                "patient": { "nhsNumber": "943 476 5919", "name": "Josephine Quillfeather" },
+                "filter": { "nhsNumber": "485-777-3457" },
+            } }),
+            false,
+            &mut found,
+        );
+        for expected in [
+            "943 476 5919",
+            "9434765919",
+            "485-777-3457",
+            "4857773457",
+            "josephine quillfeather",
+        ] {
+            assert!(found.iter().any(|f| f == expected), "{expected}: {found:?}");
+        }
     }
 }

@@ -552,11 +552,26 @@ async fn dispose_one(
                 .filter(audit::Column::Id.eq(id))
                 .exec(&*tx)
                 .await?;
-            audit_finding::Entity::update_many()
-                .col_expr(audit_finding::Column::Criterion, Expr::value("Disposed"))
+            // The criterion's key is the criterion itself, lower-cased: it goes too. Keys
+            // are unique per audit, so each finding gets its own, made of its id.
+            let findings: Vec<Uuid> = audit_finding::Entity::find()
+                .select_only()
+                .column(audit_finding::Column::Id)
                 .filter(audit_finding::Column::AuditId.eq(id))
-                .exec(&*tx)
+                .into_tuple()
+                .all(&*tx)
                 .await?;
+            for f in findings {
+                audit_finding::Entity::update_many()
+                    .col_expr(audit_finding::Column::Criterion, Expr::value("Disposed"))
+                    .col_expr(
+                        audit_finding::Column::CriterionKey,
+                        Expr::value(format!("disposed {f}")),
+                    )
+                    .filter(audit_finding::Column::Id.eq(f))
+                    .exec(&*tx)
+                    .await?;
+            }
             diff.sensitive("standard", true).sensitive("findings", true);
         }
         RecordType::ImprovementProject => {
@@ -588,7 +603,10 @@ async fn dispose_one(
                 .filter(improvement_project::Column::Id.eq(id))
                 .exec(&*tx)
                 .await?;
+            // A cycle's title is free text like the rest of it (the trail records it as
+            // changed, without its words): it goes too.
             pdsa_cycle::Entity::update_many()
+                .col_expr(pdsa_cycle::Column::Title, Expr::value("Disposed"))
                 .col_expr(
                     pdsa_cycle::Column::Plan,
                     Expr::value(Option::<String>::None),

@@ -309,9 +309,13 @@ impl Incident {
             steps,
         })
     }
-    /// Why it was last declined or reopened.
-    async fn status_reason(&self) -> Option<&str> {
-        self.m.status_reason.as_deref()
+    /// Why it was last declined or reopened. Free text that may name a patient or a
+    /// colleague: sensitive like the description (null for viewers without a need, and
+    /// every read is logged).
+    async fn status_reason(&self, ctx: &Context<'_>) -> Option<&str> {
+        let text = self.m.status_reason.as_deref()?;
+        self.read(ctx, self.access.narrative, "statusReason")
+            .then_some(text)
     }
     /// The incident this one duplicates, when declined as a duplicate.
     async fn duplicate_of(&self, ctx: &Context<'_>) -> GqlResult<Option<Incident>> {

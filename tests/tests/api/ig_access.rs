@@ -362,12 +362,13 @@ async fn fields_without_a_value_are_not_recorded_as_read() {
         &app,
         &h.hana,
         &incident_id,
-        "description immediateActions findings patient { nhsNumber }",
+        "description immediateActions findings statusReason patient { nhsNumber }",
     )
     .await;
     let read = &resp.assert_ok()["incident"];
     assert!(read["immediateActions"].is_null(), "{resp}");
     assert!(read["findings"].is_null(), "{resp}");
+    assert!(read["statusReason"].is_null(), "{resp}");
     assert!(read["patient"].is_null(), "{resp}");
 
     let events = events_of(&app, &resp).await;
@@ -375,6 +376,58 @@ async fn fields_without_a_value_are_not_recorded_as_read() {
         fields(only_event_about(&events, &incident_id)),
         strs(&["description"])
     );
+}
+
+#[tokio::test]
+async fn the_reason_an_incident_was_declined_is_logged_when_read_and_not_shown_on_a_receipt() {
+    let app = spawn_app().await;
+    let h = app.hospital().await;
+    // Free text that names a patient, as a decline reason may.
+    let reason = "Not an incident: Mrs Quillfeather's fall was seen on the ward round";
+    logs::register(reason);
+    let incident = report(&app, &h.alice, incident_input(&h.cardiology)).await;
+    let incident_id = id(&incident);
+    app.transition_because(&h.hana, &incident, "DECLINED", reason)
+        .await;
+
+    // The handler and the named reporter read it, and each read is on record.
+    for (who, token, label) in [
+        ("handler", &h.hana, "hana"),
+        ("named reporter", &h.alice, "alice"),
+    ] {
+        let resp = read_incident(&app, token, &incident_id, "status statusReason").await;
+        let read = &resp.assert_ok()["incident"];
+        assert_eq!(read["status"], "DECLINED", "{who}");
+        assert_eq!(read["statusReason"], reason, "{who}");
+        let events = events_of(&app, &resp).await;
+        let event = only_event_about(&events, &incident_id);
+        assert_eq!(fields(event), strs(&["statusReason"]), "{who}");
+        assert_eq!(event["actorLabel"], label, "{who}");
+    }
+
+    // An anonymous report's receipt (here, handed back again for its idempotency key once
+    // the report was declined) shows the status but not the reason, and records no read.
+    let key = uuid::Uuid::new_v4().to_string();
+    let anonymous = with(
+        incident_input(&h.cardiology),
+        json!({ "anonymous": true, "idempotencyKey": key }),
+    );
+    let receipt = report(&app, &h.bob, anonymous.clone()).await;
+    app.transition_because(&h.hana, &receipt, "DECLINED", reason)
+        .await;
+    let again = app
+        .gql(
+            Some(&h.bob),
+            "mutation($input: ReportIncidentInput!) {
+               reportIncident(input: $input) { incident { id status statusReason } } }",
+            json!({ "input": anonymous }),
+        )
+        .await;
+    let shown = &again.assert_ok()["reportIncident"]["incident"];
+    assert_eq!(shown["id"], id(&receipt).as_str(), "{again}");
+    assert_eq!(shown["status"], "DECLINED", "{again}");
+    assert!(shown["statusReason"].is_null(), "{again}");
+    assert_eq!(events_of(&app, &again).await, Vec::<Value>::new());
 }
 
 #[tokio::test]
@@ -1303,6 +1356,10 @@ async fn after_an_anonymous_report_no_table_holds_the_reporters_subject_name_or_
     spec.name = Some(name.clone());
     spec.email = Some(email.clone());
     let reporter = app.token(spec);
+    // A log line naming the reporter would tie them to the report as surely as a row.
+    for value in [&subject, &name, &email] {
+        logs::register(value);
+    }
     let marker = format!("Syringe driver alarm {}", &unique[24..]);
 
     let payload = report_payload(
@@ -1318,6 +1375,13 @@ async fn after_an_anonymous_report_no_table_holds_the_reporters_subject_name_or_
         .as_str()
         .expect("a follow-up code")
         .to_string();
+    assert!(
+        code.chars().count() >= 32,
+        "a follow-up code of {} characters is guessable",
+        code.chars().count()
+    );
+    // Whoever holds the code reads what was fed back: it is kept out of the logs too.
+    logs::register(&code);
     // The reporter checks on it later, and the department handles it.
     let follow_up = app
         .gql(
@@ -1345,8 +1409,8 @@ async fn after_an_anonymous_report_no_table_holds_the_reporters_subject_name_or_
             .any(|(t, r)| t == "incident" && r.contains(&marker)),
         "the scan did not find the report's title in the incident table"
     );
-    // ...and nothing of who made it.
-    for needle in [&subject, &name, &email, &reporter] {
+    // ...and nothing of who made it, nor the follow-up code (kept only as its hash).
+    for needle in [&subject, &name, &email, &reporter, &code] {
         let needle = needle.to_lowercase();
         let found: Vec<&(String, String)> = rows
             .iter()
@@ -1386,6 +1450,10 @@ async fn a_known_reporters_staff_record_is_untouched_by_their_anonymous_report()
     after.name = Some("Olwen Tregarthen".into());
     after.email = Some("olwen.tregarthen@wards.example".into());
     let new_token = app.token(after);
+    // Only this anonymous report carries her new name and email: no log line may hold them.
+    // (Her subject, "olwen", is too short to register and is hers in named requests too.)
+    logs::register("Olwen Tregarthen");
+    logs::register("olwen.tregarthen@wards.example");
     let payload = report_payload(
         &app,
         &new_token,
@@ -2540,4 +2608,83 @@ async fn a_break_glass_grant_lasts_the_configured_minutes() {
         "expires a minute from now: {grant}"
     );
     assert_eq!(grant["active"], true);
+}
+
+#[tokio::test]
+async fn an_expired_break_glass_grant_no_longer_opens_the_record() {
+    let app = spawn_app().await;
+    let h = app.hospital().await;
+    let incident = report(&app, &h.alice, report_with_patient(&h.cardiology, NHS)).await;
+    let incident_id = id(&incident);
+    break_glass(&app, &h.nina, &incident_id, JUSTIFICATION)
+        .await
+        .assert_ok();
+    let during = read_incident(&app, &h.nina, &incident_id, "breakGlass description").await;
+    assert_eq!(during.assert_ok()["incident"]["breakGlass"], true);
+
+    // The grant's time runs out (moved into the past behind the API).
+    let db = connect(&app).await;
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DatabaseBackend::Postgres => {
+            "UPDATE break_glass_grant SET expires_at = $1 WHERE subject = $2"
+        }
+        _ => "UPDATE break_glass_grant SET expires_at = ? WHERE subject = ?",
+    };
+    let expired = Utc::now() - Duration::minutes(1);
+    let done = db
+        .execute(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [expired.into(), "nina".into()],
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    assert_eq!(done.rows_affected(), 1);
+    let _ = db.close().await;
+
+    // Closed again by every path, as if it had never been opened...
+    let direct = read_incident(&app, &h.nina, &incident_id, "description patient { name }").await;
+    direct.assert_error("NOT_FOUND", None);
+    assert!(
+        direct.data().is_null() || direct.data()["incident"].is_null(),
+        "{direct}"
+    );
+    let by_reference = app
+        .gql(
+            Some(&h.nina),
+            "query($r: String!) { incidentByReference(reference: $r) { id description } }",
+            json!({ "r": incident["reference"] }),
+        )
+        .await;
+    by_reference.assert_error("NOT_FOUND", None);
+    let node = app
+        .gql(
+            Some(&h.nina),
+            "query($id: ID!) { node(id: $id) { id ... on Incident { description } } }",
+            json!({ "id": incident_id }),
+        )
+        .await;
+    assert!(node.data()["node"].is_null(), "{node}");
+
+    // ...and those attempts read nothing, so they are not in the access log.
+    for attempt in [&direct, &by_reference, &node] {
+        assert_eq!(
+            events_of(&app, attempt).await,
+            Vec::<Value>::new(),
+            "an attempt after expiry wrote an access event"
+        );
+    }
+    let grants = app
+        .gql(
+            Some(&ig_officer(&app)),
+            "{ breakGlassGrants(first: 10) { edges { node { holderLabel active } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        grants.assert_ok()["breakGlassGrants"]["edges"],
+        json!([{ "node": { "holderLabel": "nina", "active": false } }]),
+        "{grants}"
+    );
 }

@@ -119,6 +119,93 @@ async fn behind_the_api(app: &TestApp, sql: &str) -> u64 {
     done.rows_affected()
 }
 
+/// The `uuid` behind a GraphQL id.
+#[track_caller]
+fn uuid_of(id: &Value) -> uuid::Uuid {
+    let text = id.as_str().unwrap_or_else(|| panic!("not an id: {id}"));
+    candour::graphql::ids::decode(text)
+        .unwrap_or_else(|| panic!("not a Candour id: {text}"))
+        .1
+}
+
+/// A stored row: each column read as text, `None` for NULL.
+type Row = std::collections::BTreeMap<String, Option<String>>;
+
+/// Reads the stored rows straight from the server's database, behind the API: `columns` (as
+/// text) of every row of `table` whose `key` column holds the record behind `id`.
+async fn stored_rows(
+    app: &TestApp,
+    table: &str,
+    key: &str,
+    id: &Value,
+    columns: &[&str],
+) -> Vec<Row> {
+    use sea_orm::sea_query::{Alias, Expr, Query};
+    let db = Database::connect(&app.database_url)
+        .await
+        .expect("connect to the test database");
+    let mut select = Query::select();
+    select
+        .from(Alias::new(table))
+        .and_where(Expr::col(Alias::new(key)).eq(uuid_of(id)));
+    for c in columns {
+        select.expr_as(Expr::cust(format!("CAST(\"{c}\" AS TEXT)")), Alias::new(*c));
+    }
+    let statement = db.get_database_backend().build(&select);
+    let rows = db
+        .query_all(statement)
+        .await
+        .unwrap_or_else(|e| panic!("reading {table}: {e}"));
+    let _ = db.close().await;
+    rows.iter()
+        .map(|row| {
+            columns
+                .iter()
+                .map(|c| {
+                    let v = row
+                        .try_get::<Option<String>>("", c)
+                        .unwrap_or_else(|e| panic!("{table}.{c}: {e}"));
+                    (c.to_string(), v)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The one stored row of `table` with this id.
+async fn stored_row(app: &TestApp, table: &str, id: &Value, columns: &[&str]) -> Row {
+    let mut rows = stored_rows(app, table, "id", id, columns).await;
+    assert_eq!(rows.len(), 1, "{table} {id}: {rows:?}");
+    rows.remove(0)
+}
+
+/// A column of a stored row.
+#[track_caller]
+fn col<'a>(row: &'a Row, name: &str) -> Option<&'a str> {
+    row.get(name)
+        .unwrap_or_else(|| panic!("no column {name} in {row:?}"))
+        .as_deref()
+}
+
+/// Asserts that none of `columns` holds anything (NULL or empty), and that no column of
+/// the row holds any of `words`.
+#[track_caller]
+fn assert_emptied(row: &Row, columns: &[&str], words: &[&str]) {
+    for c in columns {
+        assert!(
+            col(row, c).is_none_or(str::is_empty),
+            "{c} survived disposal: {row:?}"
+        );
+    }
+    let text = format!("{row:?}").to_lowercase();
+    for w in words {
+        assert!(
+            !text.contains(&w.to_lowercase()),
+            "{w:?} survived disposal: {row:?}"
+        );
+    }
+}
+
 /// A hospital whose trail holds five sealed events: the two departments, a report, its
 /// triage and a transition. Returns the hospital, the ig officer's token and every event
 /// (newest first).
@@ -388,6 +475,79 @@ async fn forty_reports_at_once_are_sealed_into_one_unbroken_chain() {
     );
     let reported = all_events(&app, &ig, json!({ "action": "incident.reported" })).await;
     assert_eq!(reported.len(), 40);
+}
+
+/// Every trail event's place as stored (`None` while unsealed), straight from the database.
+async fn stored_places(app: &TestApp) -> Vec<Option<i64>> {
+    let db = Database::connect(&app.database_url)
+        .await
+        .expect("connect to the test database");
+    let rows = db
+        .query_all(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT seq FROM trail_event ORDER BY seq",
+        ))
+        .await
+        .expect("read the trail's places");
+    let _ = db.close().await;
+    rows.iter()
+        .map(|r| r.try_get::<Option<i64>>("", "seq").expect("seq"))
+        .collect()
+}
+
+#[tokio::test]
+async fn two_instances_taking_reports_at_once_seal_each_event_exactly_once_into_one_chain() {
+    let app = spawn_app().await;
+    let other = app.another_instance(|_| {}).await;
+    let h = app.hospital().await;
+    let ig = app.ig_officer("iris");
+    let setup = sealed(&app, &ig).await["checkedEvents"].as_i64().unwrap();
+    assert_eq!(setup, 2, "two departments created");
+
+    // Both instances write and both run a sealer: each event must get one place, whichever
+    // sealer finds it first.
+    let reporters = [h.alice.clone(), h.bob.clone(), app.staff("carol")];
+    let reports = (0..30).map(|i| {
+        let instance = if i % 2 == 0 { &app } else { &other };
+        let token = reporters[i % reporters.len()].clone();
+        let input = with(
+            incident_input(&h.cardiology),
+            json!({ "title": format!("Report {i} through instance {}", i % 2) }),
+        );
+        async move { instance.try_report_incident(&token, input).await }
+    });
+    let answers = futures_util::future::join_all(reports).await;
+    for resp in &answers {
+        resp.assert_ok();
+    }
+    let written = 30 + setup;
+
+    // Each instance vouches for the same intact chain.
+    let here = sealed(&app, &ig).await;
+    let there = sealed(&other, &ig).await;
+    for report in [&here, &there] {
+        assert_eq!(report["intact"], true, "{report}");
+        assert_eq!(report["checkedEvents"], written, "{report}");
+        assert_eq!(report["headSeq"], written, "{report}");
+        assert_eq!(report["unsealedEvents"], 0, "{report}");
+    }
+    assert_eq!(here["headHash"], there["headHash"]);
+
+    // Places 1..N as stored: every event sealed, none twice, no gaps.
+    let places = stored_places(&app).await;
+    assert_eq!(
+        places,
+        (1..=written).map(Some).collect::<Vec<_>>(),
+        "one place per event, consecutive from 1"
+    );
+    let events = all_events(&other, &ig, json!({})).await;
+    assert_eq!(events.len() as i64, written);
+    let mut ids = ids_of(&events);
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len() as i64, written, "each event listed once");
+    let reported = all_events(&app, &ig, json!({ "action": "incident.reported" })).await;
+    assert_eq!(reported.len(), 30);
 }
 
 #[tokio::test]
@@ -1051,6 +1211,57 @@ async fn a_legal_hold_is_placed_once_with_a_reason_and_listed() {
     assert_ne!(second["id"], hold["id"]);
 }
 
+/// An incident's stored content: what disposal removes.
+const INCIDENT_CONTENT: &[&str] = &[
+    "description",
+    "location",
+    "category",
+    "immediate_actions",
+    "findings",
+    "learning_summary",
+    "feedback_to_reporter",
+    "status_reason",
+    "patient_nhs_sealed",
+    "patient_name_sealed",
+    "patient_dob_sealed",
+    "patient_nhs_hash",
+    // The first migration's plaintext columns, kept empty since patients are sealed.
+    "patient_nhs_number",
+    "patient_name",
+    "patient_date_of_birth",
+    "equipment_asset_id",
+    "equipment_manufacturer",
+    "equipment_model",
+    "equipment_serial_number",
+    "follow_up_code_hash",
+];
+
+/// Content columns the disposal story's closed incident never fills.
+const NEVER_SET_HERE: &[&str] = &[
+    "status_reason",
+    "patient_nhs_number",
+    "patient_name",
+    "patient_date_of_birth",
+    "follow_up_code_hash",
+];
+
+/// Words of the disposal story's closed incident, which no stored column may keep.
+const INCIDENT_WORDS: &[&str] = &[
+    "Mary Example",
+    "9434765919",
+    "1950-06-01",
+    "slid off",
+    "Ward 7",
+    "Dr Jones",
+    "rails left down",
+    "checked at every handover",
+    "checked at handover",
+    "Falls",
+    "TR-0042",
+    "Acme",
+    "SN-77812",
+];
+
 #[tokio::test]
 async fn disposal_leaves_a_tombstone_and_spares_held_records_until_released() {
     let app = spawn_with_zero_year_retention().await;
@@ -1064,7 +1275,14 @@ async fn disposal_leaves_a_tombstone_and_spares_held_records_until_released() {
             &h.alice,
             with(
                 incident_input(&h.cardiology),
-                json!({ "physicalHarm": "NONE", "patient": patient }),
+                json!({
+                    "physicalHarm": "NONE",
+                    "patient": patient,
+                    "location": "Ward 7 side room",
+                    "immediateActions": "Rails raised; Dr Jones examined the patient.",
+                    "equipment": { "assetId": "TR-0042", "manufacturer": "Acme Beds",
+                                   "model": "Glide 3", "serialNumber": "SN-77812" },
+                }),
             ),
         )
         .await;
@@ -1077,7 +1295,34 @@ async fn disposal_leaves_a_tombstone_and_spares_held_records_until_released() {
     let reported = app
         .incident(&h.quinn, reported["id"].as_str().unwrap())
         .await;
-    let closed = app.close_low_harm(&h.quinn, &reported).await;
+    let triaged = app
+        .triage(
+            &h.quinn,
+            &reported,
+            json!({
+                "category": "Falls",
+                "findings": "Bed rails left down after the night transfer.",
+                "learningSummary": "Rails checked at every handover.",
+                "feedbackToReporter": "Thank you: the trolley rails are now checked at handover.",
+            }),
+        )
+        .await;
+    let closed = app.close_low_harm(&h.quinn, &triaged).await;
+    // Stored before disposal: the content the tombstone must lose is there to lose.
+    let before = stored_row(&app, "incident", &closed["id"], INCIDENT_CONTENT).await;
+    for c in INCIDENT_CONTENT {
+        let filled = col(&before, c).is_some_and(|v| !v.is_empty());
+        assert_eq!(filled, !NEVER_SET_HERE.contains(c), "{c}: {before:?}");
+    }
+    let comments = stored_rows(
+        &app,
+        "incident_comment",
+        "incident_id",
+        &closed["id"],
+        &["body"],
+    )
+    .await;
+    assert_eq!(comments.len(), 1, "{comments:?}");
     let declined = app
         .transition_because(
             &h.hana,
@@ -1135,9 +1380,39 @@ async fn disposal_leaves_a_tombstone_and_spares_held_records_until_released() {
     let trail_text = serde_json::to_string(&history).unwrap();
     assert!(!trail_text.contains("Mary Example"), "{trail_text}");
 
+    // What the database holds: the tombstone, and none of the content.
+    let mut columns = INCIDENT_CONTENT.to_vec();
+    columns.extend(["reference", "title", "status", "closed_at", "disposed_at"]);
+    let stored = stored_row(&app, "incident", &closed["id"], &columns).await;
+    assert_emptied(&stored, INCIDENT_CONTENT, INCIDENT_WORDS);
+    assert_eq!(col(&stored, "reference"), closed["reference"].as_str());
+    assert_eq!(col(&stored, "title"), Some("Disposed record"));
+    assert_eq!(col(&stored, "status"), Some("CLOSED"));
+    assert!(col(&stored, "closed_at").is_some(), "{stored:?}");
+    assert!(col(&stored, "disposed_at").is_some(), "{stored:?}");
+    let comments = stored_rows(
+        &app,
+        "incident_comment",
+        "incident_id",
+        &closed["id"],
+        &["body"],
+    )
+    .await;
+    assert!(
+        comments.is_empty(),
+        "comments survived disposal: {comments:?}"
+    );
+
     let declined_now = record(&app, &h.quinn, &declined["id"]).await;
     assert_eq!(declined_now["title"], "Disposed record", "{declined_now}");
     assert!(declined_now["disposedAt"].is_string(), "{declined_now}");
+    let stored = stored_row(&app, "incident", &declined["id"], &columns).await;
+    assert_emptied(
+        &stored,
+        INCIDENT_CONTENT,
+        &["Duplicate of a report", "slid off"],
+    );
+    assert_eq!(col(&stored, "status"), Some("DECLINED"));
 
     // The held incident is untouched.
     for untouched in [&held] {
@@ -1222,4 +1497,509 @@ async fn only_an_ig_officer_reviews_retention_holds_and_disposes() {
     let ig = app.ig_officer("iris");
     assert!(active_holds(&app, &ig).await.is_empty());
     assert_eq!(retention_due(&app, &ig, json!({})).await.len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retention of audits and improvement projects
+// ---------------------------------------------------------------------------------------------
+
+/// What the retention story reads of an audit or an improvement project.
+const ENDED_RECORD: &str = "query($id: ID!) { node(id: $id) {
+  __typename
+  ... on Audit { id title standard status version closedAt retentionUntil disposedAt
+                 findings { id criterion } }
+  ... on ImprovementProject { id title aim status statusReason version closedAt retentionUntil
+                 disposedAt pdsaCycles { id title plan do study act } }
+} }";
+
+async fn ended_record(app: &TestApp, token: &str, id: &Value) -> Value {
+    let resp = app
+        .gql(Some(token), ENDED_RECORD, json!({ "id": id }))
+        .await;
+    resp.assert_ok();
+    let node = resp.data()["node"].clone();
+    assert!(node["id"] == *id, "record {id} not returned: {resp}");
+    node
+}
+
+/// Words of the audits' and projects' free text, which disposal must leave nowhere (in any
+/// case: a criterion's key is the criterion lower-cased).
+const AUDIT_WORDS: &[&str] = &[
+    "GMC Decision making",
+    "Consent form countersigned",
+    "Risks discussed",
+];
+const PROJECT_WORDS: &[&str] = &[
+    "Halve inpatient falls",
+    "Mrs Patel",
+    "Rails checked",
+    "Falls fell",
+    "Adopt ward-wide",
+    "funding withdrawn",
+];
+
+/// A cardiology audit planned, run with two findings that meet their targets, reported and
+/// closed by Hana.
+async fn closed_audit(app: &TestApp, h: &Hospital, title: &str) -> Value {
+    let planned = app
+        .plan_audit(
+            &h.quinn,
+            with(audit_input(&h.cardiology), json!({ "title": title })),
+        )
+        .await;
+    let mut audit = app.move_audit(&h.hana, &planned, "IN_PROGRESS").await;
+    for (criterion, target, compliant) in [
+        ("Consent form countersigned by the consultant", 90.0, 38),
+        ("Risks discussed and recorded", 80.0, 36),
+    ] {
+        let id = audit["id"].as_str().unwrap().to_string();
+        audit = app
+            .record_audit_finding(
+                &h.hana,
+                finding_input(&id, criterion, target, 40, compliant),
+            )
+            .await;
+    }
+    assert_eq!(audit["findings"].as_array().map(Vec::len), Some(2));
+    let reported = app.move_audit(&h.hana, &audit, "REPORTED").await;
+    let closed = app.move_audit(&h.hana, &reported, "CLOSED").await;
+    assert_eq!(closed["status"], "CLOSED", "{closed}");
+    closed
+}
+
+/// One improvement-project mutation that must succeed; returns the project.
+async fn project_mutation(
+    app: &TestApp,
+    token: &str,
+    mutation: &str,
+    input_type: &str,
+    input: Value,
+) -> Value {
+    let resp = app
+        .gql(
+            Some(token),
+            &format!(
+                "mutation($input: {input_type}!) {{
+                   {mutation}(input: $input) {{ improvementProject {{
+                     id status version pdsaCycles {{ id version }}
+                   }} }}
+                 }}"
+            ),
+            json!({ "input": input }),
+        )
+        .await;
+    resp.assert_ok();
+    resp.data()[mutation]["improvementProject"].clone()
+}
+
+/// A cardiology improvement project run by the quality lead through one full PDSA cycle,
+/// then ended: `CLOSED`, or `ABANDONED` with a reason.
+async fn ended_project(app: &TestApp, h: &Hospital, title: &str, end: &str) -> Value {
+    let q = &h.quinn;
+    let started = project_mutation(
+        app,
+        q,
+        "startImprovementProject",
+        "StartImprovementProjectInput",
+        json!({
+            "title": title,
+            "aim": "Halve inpatient falls on the cardiac ward after Mrs Patel's fall.",
+            "departmentId": h.cardiology,
+            "measures": [{ "name": "Falls per 1,000 bed days", "kind": "OUTCOME",
+                           "unit": "falls per 1,000 bed days", "target": 2.5,
+                           "betterWhen": "LOWER" }],
+        }),
+    )
+    .await;
+    let move_to = |project: Value, to: &str, reason: Option<&str>| {
+        let input = json!({ "projectId": project["id"], "to": to,
+                            "expectedVersion": project["version"], "reason": reason });
+        project_mutation(
+            app,
+            q,
+            "transitionImprovementProject",
+            "TransitionImprovementProjectInput",
+            input,
+        )
+    };
+    let active = move_to(started, "ACTIVE", None).await;
+    let with_cycle = project_mutation(
+        app,
+        q,
+        "addPdsaCycle",
+        "AddPdsaCycleInput",
+        json!({ "projectId": active["id"], "title": "Rails checked with Mrs Patel's family",
+                "plan": "Predict 30% fewer falls over four weeks.", "startDate": "2026-10-05" }),
+    )
+    .await;
+    let cycle = &with_cycle["pdsaCycles"][0];
+    let acted = project_mutation(
+        app,
+        q,
+        "updatePdsaCycle",
+        "UpdatePdsaCycleInput",
+        json!({ "cycleId": cycle["id"], "expectedVersion": cycle["version"], "stage": "ACT",
+                "do": "Rails checked at every handover.", "study": "Falls fell from 6 to 3.",
+                "act": "Adopt ward-wide.", "outcome": "ADOPT", "endDate": "2026-11-02" }),
+    )
+    .await;
+    let reason = (end == "ABANDONED").then_some("The ward's funding withdrawn.");
+    let ended = move_to(acted, end, reason).await;
+    assert_eq!(ended["status"], end, "{ended}");
+    ended_record(app, q, &ended["id"]).await
+}
+
+/// Moves a record's end behind the API's back, as if it had ended at `at`.
+async fn ended_at(app: &TestApp, table: &str, id: &Value, at: chrono::DateTime<chrono::Utc>) {
+    use sea_orm::sea_query::{Alias, Expr, Query};
+    let db = Database::connect(&app.database_url)
+        .await
+        .expect("connect to the test database");
+    let mut update = Query::update();
+    update
+        .table(Alias::new(table))
+        .value(Alias::new("closed_at"), at)
+        .and_where(Expr::col(Alias::new("id")).eq(uuid_of(id)));
+    let done = db
+        .execute(db.get_database_backend().build(&update))
+        .await
+        .unwrap_or_else(|e| panic!("backdating {table}: {e}"));
+    assert_eq!(done.rows_affected(), 1);
+    let _ = db.close().await;
+}
+
+/// `years` whole years and `days` days before now, to the microsecond the database keeps.
+fn years_ago(years: u32, days: i64) -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    (chrono::Utc::now()
+        .checked_sub_months(chrono::Months::new(years * 12))
+        .unwrap()
+        - chrono::Duration::days(days))
+    .trunc_subsecs(6)
+}
+
+fn plus_years(t: chrono::DateTime<chrono::Utc>, years: u32) -> chrono::DateTime<chrono::Utc> {
+    t.checked_add_months(chrono::Months::new(years * 12))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn audits_and_improvement_projects_fall_due_their_configured_years_after_they_end() {
+    let app = spawn_app_with(|s| {
+        s.retention.audit_years = 2;
+        s.retention.improvement_project_years = 3;
+    })
+    .await;
+    let h = app.hospital().await;
+    let ig = app.ig_officer("iris");
+
+    let old_audit = closed_audit(&app, &h, "Consent audit 2023").await;
+    let recent_audit = closed_audit(&app, &h, "Consent audit 2024").await;
+    let closed = ended_project(&app, &h, "Fewer falls", "CLOSED").await;
+    let abandoned = ended_project(&app, &h, "Safer transfers", "ABANDONED").await;
+    let planned = app.plan_audit(&h.quinn, audit_input(&h.cardiology)).await;
+
+    // The date runs from the end, for the years configured for the kind of record.
+    let audit_now = ended_record(&app, &h.quinn, &old_audit["id"]).await;
+    assert_eq!(
+        parse_time(&audit_now["retentionUntil"]),
+        plus_years(parse_time(&audit_now["closedAt"]), 2),
+        "{audit_now}"
+    );
+    for project in [&closed, &abandoned] {
+        assert!(project["closedAt"].is_string(), "{project}");
+        assert_eq!(
+            parse_time(&project["retentionUntil"]),
+            plus_years(parse_time(&project["closedAt"]), 3),
+            "{project}"
+        );
+    }
+    let running = ended_record(&app, &h.quinn, &planned["id"]).await;
+    assert!(running["retentionUntil"].is_null(), "not ended: {running}");
+    assert!(
+        retention_due(&app, &ig, json!({})).await.is_empty(),
+        "nothing has been kept its years yet"
+    );
+
+    // Years later (their ends moved back behind the API): past the schedule by a day, or a
+    // day short of it.
+    let audit_end = years_ago(2, 1);
+    ended_at(&app, "audit", &old_audit["id"], audit_end).await;
+    ended_at(&app, "audit", &recent_audit["id"], years_ago(2, -1)).await;
+    let closed_end = years_ago(3, 1);
+    ended_at(&app, "improvement_project", &closed["id"], closed_end).await;
+    let abandoned_end = years_ago(3, 2);
+    ended_at(&app, "improvement_project", &abandoned["id"], abandoned_end).await;
+
+    let due = retention_due(&app, &ig, json!({})).await;
+    assert_eq!(
+        due.iter()
+            .map(|d| d["recordType"].clone())
+            .collect::<Vec<_>>(),
+        ["AUDIT", "IMPROVEMENT_PROJECT", "IMPROVEMENT_PROJECT"],
+        "by type: {due:?}"
+    );
+    assert_eq!(
+        record_ids(&due),
+        sorted(&[&old_audit["id"], &closed["id"], &abandoned["id"]]),
+        "the audit a day short of its two years is not due: {due:?}"
+    );
+    for (record, ended, years) in [
+        (&old_audit, audit_end, 2),
+        (&closed, closed_end, 3),
+        (&abandoned, abandoned_end, 3),
+    ] {
+        let d = due.iter().find(|d| d["recordId"] == record["id"]).unwrap();
+        assert_eq!(d["label"], record["title"], "{d}");
+        assert_eq!(d["legalHold"], false, "{d}");
+        assert_eq!(parse_time(&d["endedAt"]), ended, "{d}");
+        assert_eq!(
+            parse_time(&d["retentionUntil"]),
+            plus_years(ended, years),
+            "{d}"
+        );
+    }
+    assert_eq!(
+        record_ids(&retention_due(&app, &ig, json!({ "recordType": "AUDIT" })).await),
+        sorted(&[&old_audit["id"]])
+    );
+    assert_eq!(
+        record_ids(&retention_due(&app, &ig, json!({ "recordType": "IMPROVEMENT_PROJECT" })).await),
+        sorted(&[&closed["id"], &abandoned["id"]])
+    );
+    assert!(
+        retention_due(&app, &ig, json!({ "recordType": "INCIDENT" }))
+            .await
+            .is_empty()
+    );
+
+    // Disposal takes what is due, and only that.
+    assert_eq!(
+        dispose(&app, &ig).await,
+        json!({ "incidents": 0, "audits": 1, "improvementProjects": 2, "held": 0 })
+    );
+    let kept = ended_record(&app, &h.quinn, &recent_audit["id"]).await;
+    assert!(kept["disposedAt"].is_null(), "{kept}");
+    assert!(
+        kept["standard"].as_str().is_some_and(|s| !s.is_empty()),
+        "{kept}"
+    );
+    assert!(retention_due(&app, &ig, json!({})).await.is_empty());
+}
+
+#[tokio::test]
+async fn disposing_of_audits_and_projects_keeps_tombstones_and_trail_and_spares_held_ones() {
+    let app = spawn_with_zero_year_retention().await;
+    let h = app.hospital().await;
+    let ig = app.ig_officer("iris");
+
+    let audit = closed_audit(&app, &h, "Consent audit 2023").await;
+    let held_audit = closed_audit(&app, &h, "Consent audit 2024").await;
+    let closed = ended_project(&app, &h, "Fewer falls", "CLOSED").await;
+    let abandoned = ended_project(&app, &h, "Safer transfers", "ABANDONED").await;
+    let held_project = ended_project(&app, &h, "Fewer pressure ulcers", "CLOSED").await;
+    let audit_hold = place_hold(&app, &ig, &held_audit["id"], "Coroner's inquest pending").await;
+    let project_hold = place_hold(&app, &ig, &held_project["id"], "Claim received").await;
+
+    // The content disposal must remove is stored to begin with.
+    let stored_audit = stored_row(&app, "audit", &audit["id"], &["standard"]).await;
+    assert!(
+        col(&stored_audit, "standard").is_some_and(|s| s.contains("GMC Decision making")),
+        "{stored_audit:?}"
+    );
+    let stored = stored_row(
+        &app,
+        "improvement_project",
+        &abandoned["id"],
+        &["aim", "status_reason"],
+    )
+    .await;
+    assert!(
+        col(&stored, "aim").is_some_and(|s| s.contains("Mrs Patel")),
+        "{stored:?}"
+    );
+    assert!(col(&stored, "status_reason").is_some(), "{stored:?}");
+
+    let due = retention_due(&app, &ig, json!({})).await;
+    assert_eq!(due.len(), 5, "{due:?}");
+    for d in &due {
+        let held = d["recordId"] == held_audit["id"] || d["recordId"] == held_project["id"];
+        assert_eq!(d["legalHold"], held, "{d}");
+    }
+
+    assert_eq!(
+        dispose(&app, &ig).await,
+        json!({ "incidents": 0, "audits": 1, "improvementProjects": 2, "held": 2 }),
+        "the held audit and project are spared"
+    );
+
+    // Through the API: tombstones, their identity and dates kept.
+    let tomb = ended_record(&app, &h.quinn, &audit["id"]).await;
+    assert_eq!(tomb["title"], audit["title"], "{tomb}");
+    assert_eq!(tomb["status"], "CLOSED", "{tomb}");
+    assert_eq!(tomb["closedAt"], audit["closedAt"], "{tomb}");
+    assert!(tomb["disposedAt"].is_string(), "{tomb}");
+    assert_eq!(tomb["standard"], "", "{tomb}");
+    for project in [&closed, &abandoned] {
+        let tomb = ended_record(&app, &h.quinn, &project["id"]).await;
+        assert_eq!(tomb["title"], project["title"], "{tomb}");
+        assert_eq!(tomb["status"], project["status"], "{tomb}");
+        assert_eq!(tomb["closedAt"], project["closedAt"], "{tomb}");
+        assert!(tomb["disposedAt"].is_string(), "{tomb}");
+        assert_eq!(tomb["aim"], "", "{tomb}");
+        assert!(tomb["statusReason"].is_null(), "{tomb}");
+        let text = tomb.to_string().to_lowercase();
+        for w in PROJECT_WORDS {
+            assert!(
+                !text.contains(&w.to_lowercase()),
+                "{w:?} survived disposal: {tomb}"
+            );
+        }
+    }
+    let text = tomb.to_string().to_lowercase();
+    for w in AUDIT_WORDS {
+        assert!(
+            !text.contains(&w.to_lowercase()),
+            "{w:?} survived disposal: {tomb}"
+        );
+    }
+
+    // In the database: the tombstone rows remain, none of the free text does.
+    let stored = stored_row(
+        &app,
+        "audit",
+        &audit["id"],
+        &["title", "standard", "status", "closed_at", "disposed_at"],
+    )
+    .await;
+    assert_emptied(&stored, &["standard"], AUDIT_WORDS);
+    assert_eq!(col(&stored, "title"), audit["title"].as_str());
+    assert_eq!(col(&stored, "status"), Some("CLOSED"));
+    assert!(col(&stored, "disposed_at").is_some(), "{stored:?}");
+    let findings = stored_rows(
+        &app,
+        "audit_finding",
+        "audit_id",
+        &audit["id"],
+        &[
+            "criterion",
+            "criterion_key",
+            "sample_size",
+            "compliant_count",
+        ],
+    )
+    .await;
+    assert_eq!(
+        findings.len(),
+        2,
+        "the findings' numbers are kept: {findings:?}"
+    );
+    for f in &findings {
+        assert_emptied(f, &[], AUDIT_WORDS);
+        assert_eq!(col(f, "sample_size"), Some("40"), "{f:?}");
+    }
+    assert_ne!(
+        col(&findings[0], "criterion_key"),
+        col(&findings[1], "criterion_key")
+    );
+    for project in [&closed, &abandoned] {
+        let stored = stored_row(
+            &app,
+            "improvement_project",
+            &project["id"],
+            &[
+                "title",
+                "aim",
+                "status",
+                "status_reason",
+                "closed_at",
+                "disposed_at",
+            ],
+        )
+        .await;
+        assert_emptied(&stored, &["aim", "status_reason"], PROJECT_WORDS);
+        assert_eq!(col(&stored, "title"), project["title"].as_str());
+        assert_eq!(col(&stored, "status"), project["status"].as_str());
+        assert!(col(&stored, "closed_at").is_some(), "{stored:?}");
+        assert!(col(&stored, "disposed_at").is_some(), "{stored:?}");
+        let cycles = stored_rows(
+            &app,
+            "pdsa_cycle",
+            "project_id",
+            &project["id"],
+            &["title", "plan", "do", "study", "act", "stage"],
+        )
+        .await;
+        assert_eq!(cycles.len(), 1, "{cycles:?}");
+        for c in &cycles {
+            assert_emptied(c, &["plan", "do", "study", "act"], PROJECT_WORDS);
+        }
+    }
+
+    // The held ones keep everything.
+    let kept = stored_row(
+        &app,
+        "audit",
+        &held_audit["id"],
+        &["standard", "disposed_at"],
+    )
+    .await;
+    assert!(col(&kept, "disposed_at").is_none(), "{kept:?}");
+    assert!(
+        col(&kept, "standard").is_some_and(|s| s.contains("GMC")),
+        "{kept:?}"
+    );
+    let kept = ended_record(&app, &h.quinn, &held_project["id"]).await;
+    assert!(kept["disposedAt"].is_null(), "{kept}");
+    assert_eq!(kept["aim"], held_project["aim"], "{kept}");
+    assert_eq!(kept["pdsaCycles"], held_project["pdsaCycles"], "{kept}");
+
+    // The trail says who disposed of what, and keeps none of the words.
+    for (record, action) in [
+        (&audit, "audit.disposed"),
+        (&closed, "improvement_project.disposed"),
+        (&abandoned, "improvement_project.disposed"),
+    ] {
+        let events = all_events(&app, &ig, json!({ "recordId": record["id"] })).await;
+        assert_eq!(events[0]["action"], action, "newest first: {events:?}");
+        assert_eq!(events[0]["actorLabel"], "iris", "{events:?}");
+        assert_eq!(
+            events.iter().filter(|e| e["action"] == action).count(),
+            1,
+            "{events:?}"
+        );
+    }
+    assert_eq!(
+        all_events(&app, &ig, json!({ "action": "audit.disposed" }))
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        all_events(
+            &app,
+            &ig,
+            json!({ "action": "improvement_project.disposed" })
+        )
+        .await
+        .len(),
+        2
+    );
+
+    // Released, the held ones go at the next disposal.
+    for hold in [&audit_hold, &project_hold] {
+        try_release_hold(&app, &ig, &hold["id"], "Concluded")
+            .await
+            .assert_ok();
+    }
+    assert_eq!(
+        dispose(&app, &ig).await,
+        json!({ "incidents": 0, "audits": 1, "improvementProjects": 1, "held": 0 })
+    );
+    assert!(retention_due(&app, &ig, json!({})).await.is_empty());
+    let gone = ended_record(&app, &h.quinn, &held_audit["id"]).await;
+    assert!(gone["disposedAt"].is_string(), "{gone}");
+
+    let integrity = sealed(&app, &ig).await;
+    assert_eq!(integrity["intact"], true, "{integrity}");
 }
