@@ -1168,7 +1168,10 @@ pub async fn list(
         .order_by(incident::Column::Id, ord)
         .limit(first + 1);
     let mut rows = match columns {
-        Columns::All => page.all(&state.db.conn).await?,
+        Columns::All => {
+            let stmt = page.build(state.db.backend());
+            incidents_of(&state.db.conn.query_all(stmt).await?)?
+        }
         Columns::Brief => {
             // The rest stand empty in the model; the page selected none of them.
             let blank = |c: &str, v: &str| (Expr::cust(v.to_string()), c.to_string());
@@ -1193,10 +1196,8 @@ pub async fn list(
             ] {
                 brief = brief.column_as(expr, alias);
             }
-            brief
-                .into_model::<incident::Model>()
-                .all(&state.db.conn)
-                .await?
+            let stmt = brief.build(state.db.backend());
+            incidents_of(&state.db.conn.query_all(stmt).await?)?
         }
     };
     let has_next = rows.len() as u64 > first;
@@ -1215,6 +1216,114 @@ pub async fn list(
         has_next,
         count_query: filtered,
     })
+}
+
+/// Incident rows as models, decoded by the driver by position (see `db::Cells`): a page
+/// decodes up to 101 rows of 41 columns.
+fn incidents_of(rows: &[sea_orm::QueryResult]) -> Result<Vec<incident::Model>, sea_orm::DbErr> {
+    let Some(first) = rows.first() else {
+        return Ok(Vec::new());
+    };
+    const NAMES: [&str; 41] = [
+        "id",
+        "reference",
+        "title",
+        "description",
+        "occurred_at",
+        "reported_at",
+        "department_id",
+        "location",
+        "event_type",
+        "kind",
+        "category",
+        "near_miss",
+        "physical_harm",
+        "psychological_harm",
+        "immediate_actions",
+        "patient_nhs_sealed",
+        "patient_name_sealed",
+        "patient_dob_sealed",
+        "patient_nhs_hash",
+        "equipment_asset_id",
+        "equipment_manufacturer",
+        "equipment_model",
+        "equipment_serial_number",
+        "anonymous",
+        "follow_up_code_hash",
+        "reporter_id",
+        "handler_id",
+        "learning_response",
+        "learning_summary",
+        "findings",
+        "feedback_to_reporter",
+        "duty_of_candour_applies",
+        "status",
+        "status_reason",
+        "duplicate_of_id",
+        "triaged_at",
+        "closed_at",
+        "version",
+        "updated_at",
+        "disposed_at",
+        "regulatory_facts",
+    ];
+    let found = crate::db::Cells(first).positions(&NAMES);
+    let mut at = [0usize; 41];
+    for (k, p) in found.into_iter().enumerate() {
+        at[k] = p.ok_or_else(|| {
+            sea_orm::DbErr::Custom(format!("incident column {} not read", NAMES[k]))
+        })?;
+    }
+    let [i_id, i_reference, i_title, i_description, i_occurred_at, i_reported_at, i_department_id, i_location, i_event_type, i_kind, i_category, i_near_miss, i_physical_harm, i_psychological_harm, i_immediate_actions, i_patient_nhs_sealed, i_patient_name_sealed, i_patient_dob_sealed, i_patient_nhs_hash, i_equipment_asset_id, i_equipment_manufacturer, i_equipment_model, i_equipment_serial_number, i_anonymous, i_follow_up_code_hash, i_reporter_id, i_handler_id, i_learning_response, i_learning_summary, i_findings, i_feedback_to_reporter, i_duty_of_candour_applies, i_status, i_status_reason, i_duplicate_of_id, i_triaged_at, i_closed_at, i_version, i_updated_at, i_disposed_at, i_regulatory_facts] =
+        at;
+    rows.iter()
+        .map(|r| {
+            let c = crate::db::Cells(r);
+            Ok(incident::Model {
+                id: c.at(i_id)?,
+                reference: c.at(i_reference)?,
+                title: c.at(i_title)?,
+                description: c.at(i_description)?,
+                occurred_at: c.at(i_occurred_at)?,
+                reported_at: c.at(i_reported_at)?,
+                department_id: c.at(i_department_id)?,
+                location: c.at(i_location)?,
+                event_type: c.at(i_event_type)?,
+                kind: c.at(i_kind)?,
+                category: c.at(i_category)?,
+                near_miss: c.at(i_near_miss)?,
+                physical_harm: c.at(i_physical_harm)?,
+                psychological_harm: c.at(i_psychological_harm)?,
+                immediate_actions: c.at(i_immediate_actions)?,
+                patient_nhs_sealed: c.at(i_patient_nhs_sealed)?,
+                patient_name_sealed: c.at(i_patient_name_sealed)?,
+                patient_dob_sealed: c.at(i_patient_dob_sealed)?,
+                patient_nhs_hash: c.at(i_patient_nhs_hash)?,
+                equipment_asset_id: c.at(i_equipment_asset_id)?,
+                equipment_manufacturer: c.at(i_equipment_manufacturer)?,
+                equipment_model: c.at(i_equipment_model)?,
+                equipment_serial_number: c.at(i_equipment_serial_number)?,
+                anonymous: c.at(i_anonymous)?,
+                follow_up_code_hash: c.at(i_follow_up_code_hash)?,
+                reporter_id: c.at(i_reporter_id)?,
+                handler_id: c.at(i_handler_id)?,
+                learning_response: c.at(i_learning_response)?,
+                learning_summary: c.at(i_learning_summary)?,
+                findings: c.at(i_findings)?,
+                feedback_to_reporter: c.at(i_feedback_to_reporter)?,
+                duty_of_candour_applies: c.at(i_duty_of_candour_applies)?,
+                status: c.at(i_status)?,
+                status_reason: c.at(i_status_reason)?,
+                duplicate_of_id: c.at(i_duplicate_of_id)?,
+                triaged_at: c.at(i_triaged_at)?,
+                closed_at: c.at(i_closed_at)?,
+                version: c.at(i_version)?,
+                updated_at: c.at(i_updated_at)?,
+                disposed_at: c.at(i_disposed_at)?,
+                regulatory_facts: c.at(i_regulatory_facts)?,
+            })
+        })
+        .collect()
 }
 
 pub async fn count(state: &AppState, query: Select<incident::Entity>) -> AppResult<u64> {
