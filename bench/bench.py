@@ -327,10 +327,15 @@ def cmd_table(path):
             print(f"| {label} | {w['rps']:.0f} | {w['p50_ms']:.1f} | {w['p99_ms']:.1f} | {extra} "
                   f"| {w['server_cpu_ms_per_ok']} | {r.get(key + '_statements', '')} "
                   f"| {c['server']} / {c['postgres']} / {c['oha']} / {c['others']} |")
-            p = r.get("pgbench_" + key)
-            if p:
+            for suffix, what in [("", "the same SQL"),
+                                 ("_kept", "the SQL of a read whose rollup rows are kept")]:
+                p = r.get("pgbench_" + key + suffix)
+                if not p:
+                    continue
+                if suffix == "" and r.get("pgbench_" + key + "_kept"):
+                    what = "the SQL of a read whose rollup rows are not kept yet"
                 c = p["cpu_pct"]
-                print(f"| ↳ the same SQL by pgbench | {p['rps']:.0f} | {p['p50_ms']:.1f} "
+                print(f"| ↳ {what}, by pgbench | {p['rps']:.0f} | {p['p50_ms']:.1f} "
                       f"| {p['p99_ms']:.1f} | {p['ok']} ({p['total'] - p['ok']}) | – | – "
                       f"| – / {c['postgres']} / {c['pgbench']} (pgbench) / {c['others']} |")
         print()

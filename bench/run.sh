@@ -289,6 +289,13 @@ bench_db() {
                 "dept=$dept_uuid" "year=$year" "from90=$ninety" "from5y=$five" "today=$today")"
             log "$db: pgbench $w: $p"
             line+=", \"pgbench_$w\": $p"
+            if [[ -f "$ROOT/bench/sql/${w}_kept.sql" ]]; then
+                log "$db: pgbench ${w}_kept, $CONNS clients, $DURATION"
+                p="$(python3 "$HELPER" pgbench "$DB_URL" "$ROOT/bench/sql/${w}_kept.sql" "$WORK/pgbench-${w}_kept" "$CONNS" "$DURATION" \
+                    "dept=$dept_uuid")"
+                log "$db: pgbench ${w}_kept: $p"
+                line+=", \"pgbench_${w}_kept\": $p"
+            fi
         done
     fi
     echo "$line}" >>"$RESULTS"
