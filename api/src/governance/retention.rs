@@ -20,8 +20,8 @@ use crate::error::{AppError, AppResult};
 use crate::graphql::pagination::id_page;
 use crate::trail::{self, Actor, Diff};
 use entities::{
-    audit, audit_finding, idempotency_key, improvement_project, incident, incident_comment,
-    legal_hold, pdsa_cycle,
+    audit, audit_finding, break_glass_grant, corrective_action, idempotency_key,
+    improvement_project, incident, incident_comment, legal_hold, obligation, pdsa_cycle,
 };
 
 /// The kinds of record with a retention schedule.
@@ -523,6 +523,7 @@ async fn dispose_one(
                 .filter(idempotency_key::Column::IncidentId.eq(id))
                 .exec(&*tx)
                 .await?;
+            let linked = dispose_linked_text(&*tx, id, now).await?;
             diff.sensitive("title", true)
                 .sensitive("description", true)
                 .sensitive(
@@ -531,7 +532,10 @@ async fn dispose_one(
                         || m.patient_name_sealed.is_some()
                         || m.patient_dob_sealed.is_some(),
                 )
-                .sensitive("comments", true);
+                .sensitive("comments", true)
+                .sensitive("correctiveActions", linked.actions > 0)
+                .sensitive("breakGlassGrants", linked.grants > 0)
+                .sensitive("obligations", linked.obligations > 0);
         }
         RecordType::Audit => {
             let Some(m) = audit::Entity::find_by_id(id)
@@ -635,6 +639,63 @@ async fn dispose_one(
     .await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// How many of a disposed incident's linked records lost their words.
+struct LinkedText {
+    actions: u64,
+    grants: u64,
+    obligations: u64,
+}
+
+/// Removes the free text of the records linked to a disposed incident, keeping the rows:
+/// the dashboard counts the actions, the IG officer's review counts the grants, and the
+/// trail names them all. Their words (an action's description and notes, a break-glass
+/// justification and its review, an obligation's withdrawal reason) may name a patient or a
+/// colleague as the incident did. The regulator's reference on an obligation stays: it
+/// names the report, not a person.
+async fn dispose_linked_text<C: ConnectionTrait>(
+    conn: &C,
+    incident_id: Uuid,
+    now: DateTime<Utc>,
+) -> AppResult<LinkedText> {
+    use corrective_action::Column as A;
+    let none = || Expr::value(Option::<String>::None);
+    let actions = corrective_action::Entity::update_many()
+        .col_expr(A::Title, Expr::value("Disposed record"))
+        .col_expr(A::Description, none())
+        .col_expr(A::Note, none())
+        .col_expr(A::VerificationNote, none())
+        .col_expr(A::CancellationReason, none())
+        .col_expr(A::Version, Expr::col(A::Version).add(1))
+        .col_expr(A::UpdatedAt, Expr::value(now))
+        .filter(A::IncidentId.eq(incident_id))
+        .exec(conn)
+        .await?
+        .rows_affected;
+    let grants = break_glass_grant::Entity::update_many()
+        .col_expr(
+            break_glass_grant::Column::Justification,
+            Expr::value(String::new()),
+        )
+        .col_expr(break_glass_grant::Column::ReviewNote, none())
+        .filter(break_glass_grant::Column::IncidentId.eq(incident_id))
+        .exec(conn)
+        .await?
+        .rows_affected;
+    let obligations = obligation::Entity::update_many()
+        .col_expr(obligation::Column::WithdrawnReason, none())
+        .col_expr(obligation::Column::UpdatedAt, Expr::value(now))
+        .filter(obligation::Column::IncidentId.eq(incident_id))
+        .filter(obligation::Column::WithdrawnReason.is_not_null())
+        .exec(conn)
+        .await?
+        .rows_affected;
+    Ok(LinkedText {
+        actions,
+        grants,
+        obligations,
+    })
 }
 
 fn event_prefix(t: RecordType) -> &'static str {
