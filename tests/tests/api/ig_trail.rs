@@ -1078,6 +1078,147 @@ async fn closed_and_declined_incidents_fall_due_when_their_retention_ends() {
     assert!(open_now["retentionUntil"].is_null(), "{open_now}");
 }
 
+/// Every record due, page by page of `first`, in the order listed.
+async fn retention_due_paged(app: &TestApp, ig: &str, first: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let resp = try_retention_due(app, ig, json!({ "first": first, "after": after })).await;
+        resp.assert_ok();
+        let page = &resp.data()["retentionDue"];
+        let edges = page["edges"].as_array().unwrap();
+        assert!(edges.len() <= first, "{resp}");
+        ids.extend(
+            edges
+                .iter()
+                .map(|e| e["node"]["recordId"].as_str().unwrap().to_string()),
+        );
+        if page["pageInfo"]["hasNextPage"] != true {
+            return ids;
+        }
+        assert_eq!(edges.len(), first, "a short page with more to come: {resp}");
+        after = page["pageInfo"]["endCursor"].clone();
+        assert!(ids.len() <= 20, "paging does not end: {ids:?}");
+    }
+}
+
+#[tokio::test]
+async fn retention_due_lists_the_oldest_retention_end_first_then_by_id_on_every_page() {
+    let app = spawn_with_zero_year_retention().await;
+    let h = app.hospital().await;
+    let ig = app.ig_officer("iris");
+
+    // Made in this order; their retention ends in another, neither the order they were
+    // made in nor the order they ended in: a serious incident is kept twenty years.
+    let closed_early = app
+        .close_low_harm(&h.quinn, &low_harm(&app, &h).await)
+        .await;
+    let declined = app
+        .transition_because(
+            &h.hana,
+            &low_harm(&app, &h).await,
+            "DECLINED",
+            "Not an incident: planned procedure",
+        )
+        .await;
+    let closed_late = app
+        .close_low_harm(&h.quinn, &low_harm(&app, &h).await)
+        .await;
+    let declined_tie = app
+        .transition_because(
+            &h.hana,
+            &low_harm(&app, &h).await,
+            "DECLINED",
+            "Duplicate of a report made by phone",
+        )
+        .await;
+    let serious = close_serious(&app, &h).await;
+    let audit = closed_audit(&app, &h, "Consent audit 2019").await;
+
+    let tie = years_ago(2, 0);
+    stored_time(
+        &app,
+        "incident",
+        "updated_at",
+        &declined["id"],
+        years_ago(3, 0),
+    )
+    .await;
+    stored_time(
+        &app,
+        "incident",
+        "closed_at",
+        &serious["id"],
+        years_ago(22, 10),
+    )
+    .await;
+    stored_time(&app, "incident", "closed_at", &closed_early["id"], tie).await;
+    // The same end, through another column: ties go by id, the earlier record first.
+    stored_time(&app, "incident", "updated_at", &declined_tie["id"], tie).await;
+    stored_time(
+        &app,
+        "incident",
+        "closed_at",
+        &closed_late["id"],
+        years_ago(1, 0),
+    )
+    .await;
+    // Audits come after incidents, however long ago their retention ended.
+    ended_at(&app, "audit", &audit["id"], years_ago(6, 0)).await;
+
+    let expected: Vec<String> = [
+        &declined,
+        &serious,
+        &closed_early,
+        &declined_tie,
+        &closed_late,
+        &audit,
+    ]
+    .iter()
+    .map(|r| r["id"].as_str().unwrap().to_string())
+    .collect();
+
+    let due = retention_due(&app, &ig, json!({})).await;
+    let listed: Vec<String> = due
+        .iter()
+        .map(|d| d["recordId"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(listed, expected, "{due:#?}");
+    let incidents: Vec<_> = due
+        .iter()
+        .filter(|d| d["recordType"] == "INCIDENT")
+        .collect();
+    for pair in incidents.windows(2) {
+        assert!(
+            parse_time(&pair[0]["retentionUntil"]) <= parse_time(&pair[1]["retentionUntil"]),
+            "{pair:#?}"
+        );
+    }
+    assert_eq!(
+        parse_time(&incidents[2]["retentionUntil"]),
+        parse_time(&incidents[3]["retentionUntil"]),
+        "the tie: {due:#?}"
+    );
+
+    // Page by page, in the same order, nothing lost or repeated, whatever the page size.
+    for first in [1, 2, 4, 5] {
+        assert_eq!(
+            retention_due_paged(&app, &ig, first).await,
+            expected,
+            "pages of {first}"
+        );
+    }
+    // Filtered to incidents, the same order.
+    assert_eq!(
+        retention_due(&app, &ig, json!({ "recordType": "INCIDENT" }))
+            .await
+            .iter()
+            .map(|d| d["recordId"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>(),
+        expected[..5]
+    );
+}
+
 #[tokio::test]
 async fn a_serious_incident_is_neither_due_nor_disposed_within_its_twenty_years() {
     let app = spawn_with_zero_year_retention().await;
@@ -1854,6 +1995,17 @@ async fn ended_project(app: &TestApp, h: &Hospital, title: &str, end: &str) -> V
 
 /// Moves a record's end behind the API's back, as if it had ended at `at`.
 async fn ended_at(app: &TestApp, table: &str, id: &Value, at: chrono::DateTime<chrono::Utc>) {
+    stored_time(app, table, "closed_at", id, at).await;
+}
+
+/// Sets a time column of a record behind the API's back.
+async fn stored_time(
+    app: &TestApp,
+    table: &str,
+    column: &str,
+    id: &Value,
+    at: chrono::DateTime<chrono::Utc>,
+) {
     use sea_orm::sea_query::{Alias, Expr, Query};
     let db = Database::connect(&app.database_url)
         .await
@@ -1861,12 +2013,12 @@ async fn ended_at(app: &TestApp, table: &str, id: &Value, at: chrono::DateTime<c
     let mut update = Query::update();
     update
         .table(Alias::new(table))
-        .value(Alias::new("closed_at"), at)
+        .value(Alias::new(column), at)
         .and_where(Expr::col(Alias::new("id")).eq(uuid_of(id)));
     let done = db
         .execute(db.get_database_backend().build(&update))
         .await
-        .unwrap_or_else(|e| panic!("backdating {table}: {e}"));
+        .unwrap_or_else(|e| panic!("backdating {table}.{column}: {e}"));
     assert_eq!(done.rows_affected(), 1);
     let _ = db.close().await;
 }
