@@ -554,8 +554,9 @@ impl GovernanceQuery {
         })
     }
 
-    /// Records past their retention date, by type then age, for review before disposal
-    /// (ig_officer).
+    /// Records past their retention date, for review before disposal (ig_officer): by
+    /// type (incidents, audits, improvement projects), then oldest first by the date their
+    /// retention ended, then by id.
     async fn retention_due(
         &self,
         ctx: &Context<'_>,
@@ -568,12 +569,14 @@ impl GovernanceQuery {
         let first = page_size(first, st.settings.limits.max_page_size)?;
         let position = after
             .as_ref()
-            .map(|a| decode_cursor::<(String, Uuid)>(a))
+            .map(|a| decode_cursor::<(String, DateTime<Utc>, Uuid)>(a))
             .transpose()?
-            .map(|(t, id)| {
-                RecordType::parse(&t).map(|t| (t, id)).ok_or_else(|| {
-                    AppError::invalid("after", "after is not a cursor from this list")
-                })
+            .map(|(t, until, id)| {
+                RecordType::parse(&t)
+                    .map(|t| (t, until, id))
+                    .ok_or_else(|| {
+                        AppError::invalid("after", "after is not a cursor from this list")
+                    })
             })
             .transpose()?;
         let only = filter.unwrap_or_default().record_type;
@@ -582,7 +585,7 @@ impl GovernanceQuery {
             rows,
             more,
             position.is_some(),
-            |d| encode_cursor(&(d.record_type.as_str(), d.id)),
+            |d| encode_cursor(&(d.record_type.as_str(), d.retention_until, d.id)),
             |d| RetentionRecord {
                 record_type: d.record_type,
                 record_id: kind_of(d.record_type.as_str(), d.id),

@@ -5,11 +5,11 @@
 //! configuration (`[retention]`), not code. Records past their date are listed for review;
 //! an active legal hold stops disposal. Disposal removes a record's content and keeps a
 //! tombstone (identity, reference, department, dates, status) and writes a trail event.
-use chrono::{DateTime, Months, SubsecRound, Utc};
+use chrono::{DateTime, Duration, Months, SubsecRound, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QuerySelect,
+    QueryOrder, QuerySelect, Select,
 };
 use uuid::Uuid;
 
@@ -17,11 +17,11 @@ use crate::config::{Retention, Settings};
 use crate::context::{AppState, RequestCtx};
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
-use crate::graphql::pagination::id_page;
+use crate::graphql::pagination::after_position;
 use crate::trail::{self, Actor, Diff};
 use entities::{
-    audit, audit_finding, idempotency_key, improvement_project, incident, incident_comment,
-    legal_hold, pdsa_cycle,
+    audit, audit_finding, break_glass_grant, corrective_action, idempotency_key,
+    improvement_project, incident, incident_comment, legal_hold, obligation, pdsa_cycle,
 };
 
 /// The kinds of record with a retention schedule.
@@ -98,55 +98,77 @@ pub fn project_until(r: &Retention, m: &improvement_project::Model) -> Option<Da
         .map(|t| add_years(t, r.improvement_project_years))
 }
 
-fn incidents_due(r: &Retention, now: DateTime<Utc>) -> Condition {
+/// A run of due records whose retention ends a fixed number of years after one column:
+/// read in that column's order, they come in the order their retention ends.
+struct Run<E: EntityTrait> {
+    /// The run's due records.
+    query: Select<E>,
+    /// When each ended.
+    ended: E::Column,
+    years: u32,
+}
+
+/// Incidents past retention, as four runs: closed or declined (retention runs from the
+/// closure or the declining), serious or not (twenty years or ten, by default).
+fn incident_runs(r: &Retention, now: DateTime<Utc>) -> Vec<Run<incident::Entity>> {
     let serious = Condition::any()
         .add(incident::Column::PhysicalHarm.gte(SERIOUS_RANK))
         .add(incident::Column::PsychologicalHarm.gte(SERIOUS_RANK));
     let not_serious = Condition::all()
         .add(incident::Column::PhysicalHarm.lt(SERIOUS_RANK))
         .add(incident::Column::PsychologicalHarm.lt(SERIOUS_RANK));
-    let ended_before = |col: incident::Column| {
-        Condition::any()
-            .add(
-                Condition::all()
-                    .add(serious.clone())
-                    .add(col.lte(cutoff(now, r.serious_incident_years))),
-            )
-            .add(
-                Condition::all()
-                    .add(not_serious.clone())
-                    .add(col.lte(cutoff(now, r.incident_years))),
-            )
-    };
-    Condition::all()
-        .add(incident::Column::DisposedAt.is_null())
-        .add(
-            Condition::any()
-                .add(
+    let mut runs = Vec::new();
+    for (status, ended) in [
+        ("CLOSED", incident::Column::ClosedAt),
+        ("DECLINED", incident::Column::UpdatedAt),
+    ] {
+        for (harm, years) in [
+            (not_serious.clone(), r.incident_years),
+            (serious.clone(), r.serious_incident_years),
+        ] {
+            runs.push(Run {
+                query: incident::Entity::find().filter(
                     Condition::all()
-                        .add(incident::Column::Status.eq("CLOSED"))
-                        .add(ended_before(incident::Column::ClosedAt)),
-                )
-                .add(
-                    Condition::all()
-                        .add(incident::Column::Status.eq("DECLINED"))
-                        .add(ended_before(incident::Column::UpdatedAt)),
+                        .add(incident::Column::DisposedAt.is_null())
+                        .add(incident::Column::Status.eq(status))
+                        .add(harm)
+                        .add(ended.lte(cutoff(now, years))),
                 ),
-        )
+                ended,
+                years,
+            });
+        }
+    }
+    runs
 }
 
-fn audits_due(r: &Retention, now: DateTime<Utc>) -> Condition {
-    Condition::all()
-        .add(audit::Column::DisposedAt.is_null())
-        .add(audit::Column::Status.eq("CLOSED"))
-        .add(audit::Column::ClosedAt.lte(cutoff(now, r.audit_years)))
+fn audit_run(r: &Retention, now: DateTime<Utc>) -> Run<audit::Entity> {
+    Run {
+        query: audit::Entity::find().filter(
+            Condition::all()
+                .add(audit::Column::DisposedAt.is_null())
+                .add(audit::Column::Status.eq("CLOSED"))
+                .add(audit::Column::ClosedAt.lte(cutoff(now, r.audit_years))),
+        ),
+        ended: audit::Column::ClosedAt,
+        years: r.audit_years,
+    }
 }
 
-fn projects_due(r: &Retention, now: DateTime<Utc>) -> Condition {
-    Condition::all()
-        .add(improvement_project::Column::DisposedAt.is_null())
-        .add(improvement_project::Column::Status.is_in(["CLOSED", "ABANDONED"]))
-        .add(improvement_project::Column::ClosedAt.lte(cutoff(now, r.improvement_project_years)))
+fn project_run(r: &Retention, now: DateTime<Utc>) -> Run<improvement_project::Entity> {
+    Run {
+        query: improvement_project::Entity::find().filter(
+            Condition::all()
+                .add(improvement_project::Column::DisposedAt.is_null())
+                .add(improvement_project::Column::Status.is_in(["CLOSED", "ABANDONED"]))
+                .add(
+                    improvement_project::Column::ClosedAt
+                        .lte(cutoff(now, r.improvement_project_years)),
+                ),
+        ),
+        ended: improvement_project::Column::ClosedAt,
+        years: r.improvement_project_years,
+    }
 }
 
 /// A record past its retention date.
@@ -161,13 +183,83 @@ pub struct DueRecord {
     pub on_hold: bool,
 }
 
-/// Records past retention, by type then age (oldest first), after `(type, id)`.
+/// A place in the list of due records: the type, the retention date and the id of the
+/// record it follows.
+pub type DuePosition = (RecordType, DateTime<Utc>, Uuid);
+
+/// Up to `limit` of a run's records after `after` (a retention date and an id), in the
+/// order of their retention date, then id; a few more when the last ones share a date.
+/// `read` gives a row's ended column and its record.
+async fn run_page<E, C>(
+    conn: &C,
+    run: Run<E>,
+    id: E::Column,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: u64,
+    read: impl Fn(E::Model) -> (Option<DateTime<Utc>>, DueRecord),
+) -> AppResult<Vec<DueRecord>>
+where
+    E: EntityTrait,
+    C: ConnectionTrait,
+{
+    let batch = (limit + 1).max(32);
+    // A record due after the position ended no earlier than `years` before its date. Two
+    // days' slack, because adding years is not quite the inverse of taking them away (29
+    // February comes back as the 28th); what the slack lets in is sifted out below.
+    let mut from: Option<(DateTime<Utc>, Uuid)> = after.map(|(until, _)| {
+        let earliest = cutoff(until, run.years)
+            .checked_sub_signed(Duration::days(2))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        (earliest, Uuid::nil())
+    });
+    let mut out: Vec<DueRecord> = Vec::new();
+    loop {
+        let mut q = run
+            .query
+            .clone()
+            .order_by_asc(run.ended)
+            .order_by_asc(id)
+            .limit(batch);
+        if let Some((t, i)) = from {
+            q = q.filter(after_position(run.ended, t.into(), id, i, true));
+        }
+        let rows = q.all(conn).await?;
+        let full = rows.len() as u64 == batch;
+        for m in rows {
+            let (ended, d) = read(m);
+            let Some(ended) = ended else {
+                // The run's condition needs the column; a row without it is not due.
+                continue;
+            };
+            from = Some((ended, d.id));
+            if after.is_some_and(|a| (d.retention_until, d.id) <= a) {
+                continue;
+            }
+            // Enough, unless this one ends its retention the moment the last one does
+            // (28 and 29 February can): ties go by id, so it may belong before it.
+            if out.len() as u64 >= limit
+                && out
+                    .last()
+                    .is_some_and(|l| l.retention_until != d.retention_until)
+            {
+                return Ok(out);
+            }
+            out.push(d);
+        }
+        if !full {
+            return Ok(out);
+        }
+    }
+}
+
+/// Records past retention, by type, then by when their retention ended (oldest first),
+/// then by id, after `after`.
 pub async fn due<C: ConnectionTrait>(
     conn: &C,
     settings: &Settings,
     only: Option<RecordType>,
     first: u64,
-    after: Option<(RecordType, Uuid)>,
+    after: Option<DuePosition>,
 ) -> AppResult<(Vec<DueRecord>, bool)> {
     let r = &settings.retention;
     let now = Utc::now();
@@ -177,58 +269,72 @@ pub async fn due<C: ConnectionTrait>(
         if only.is_some_and(|o| o != t) || out.len() as u64 >= want {
             continue;
         }
-        let after_id = match after {
-            Some((at, _)) if at.rank() > t.rank() => continue,
-            Some((at, id)) if at == t => Some(id),
+        let after_here = match after {
+            Some((at, _, _)) if at.rank() > t.rank() => continue,
+            Some((at, until, id)) if at == t => Some((until, id)),
             _ => None,
         };
         let limit = want - out.len() as u64;
+        let mut rows: Vec<DueRecord> = Vec::new();
         match t {
             RecordType::Incident => {
-                let q = incident::Entity::find().filter(incidents_due(r, now));
-                let rows = id_page(conn, q, incident::Column::Id, limit, after_id, false).await?;
-                out.extend(rows.0.into_iter().map(|m| DueRecord {
-                    record_type: t,
-                    id: m.id,
-                    retention_until: incident_until(r, &m).unwrap_or(now),
-                    ended_at: m.closed_at.unwrap_or(m.updated_at),
-                    label: m.reference,
-                    on_hold: false,
-                }));
+                for run in incident_runs(r, now) {
+                    let read = |m: incident::Model| {
+                        let ended = if m.status == "CLOSED" {
+                            m.closed_at
+                        } else {
+                            Some(m.updated_at)
+                        };
+                        let d = DueRecord {
+                            record_type: t,
+                            id: m.id,
+                            retention_until: incident_until(r, &m).unwrap_or(now),
+                            ended_at: m.closed_at.unwrap_or(m.updated_at),
+                            label: m.reference,
+                            on_hold: false,
+                        };
+                        (ended, d)
+                    };
+                    let id = incident::Column::Id;
+                    rows.extend(run_page(conn, run, id, after_here, limit, read).await?);
+                }
             }
             RecordType::Audit => {
-                let q = audit::Entity::find().filter(audits_due(r, now));
-                let rows = id_page(conn, q, audit::Column::Id, limit, after_id, false).await?;
-                out.extend(rows.0.into_iter().map(|m| DueRecord {
-                    record_type: t,
-                    id: m.id,
-                    retention_until: audit_until(r, &m).unwrap_or(now),
-                    ended_at: m.closed_at.unwrap_or(m.updated_at),
-                    label: m.title,
-                    on_hold: false,
-                }));
+                let read = |m: audit::Model| {
+                    let d = DueRecord {
+                        record_type: t,
+                        id: m.id,
+                        retention_until: audit_until(r, &m).unwrap_or(now),
+                        ended_at: m.closed_at.unwrap_or(m.updated_at),
+                        label: m.title,
+                        on_hold: false,
+                    };
+                    (m.closed_at, d)
+                };
+                let run = audit_run(r, now);
+                let id = audit::Column::Id;
+                rows.extend(run_page(conn, run, id, after_here, limit, read).await?);
             }
             RecordType::ImprovementProject => {
-                let q = improvement_project::Entity::find().filter(projects_due(r, now));
-                let rows = id_page(
-                    conn,
-                    q,
-                    improvement_project::Column::Id,
-                    limit,
-                    after_id,
-                    false,
-                )
-                .await?;
-                out.extend(rows.0.into_iter().map(|m| DueRecord {
-                    record_type: t,
-                    id: m.id,
-                    retention_until: project_until(r, &m).unwrap_or(now),
-                    ended_at: m.closed_at.unwrap_or(m.updated_at),
-                    label: m.title,
-                    on_hold: false,
-                }));
+                let read = |m: improvement_project::Model| {
+                    let d = DueRecord {
+                        record_type: t,
+                        id: m.id,
+                        retention_until: project_until(r, &m).unwrap_or(now),
+                        ended_at: m.closed_at.unwrap_or(m.updated_at),
+                        label: m.title,
+                        on_hold: false,
+                    };
+                    (m.closed_at, d)
+                };
+                let run = project_run(r, now);
+                let id = improvement_project::Column::Id;
+                rows.extend(run_page(conn, run, id, after_here, limit, read).await?);
             }
         }
+        rows.sort_by_key(|d| (d.retention_until, d.id));
+        rows.truncate(limit as usize);
+        out.extend(rows);
     }
     let more = out.len() as u64 > first;
     out.truncate(first as usize);
@@ -255,23 +361,14 @@ pub async fn count_due<C: ConnectionTrait>(
         }
         total += match t {
             RecordType::Incident => {
-                incident::Entity::find()
-                    .filter(incidents_due(r, now))
-                    .count(conn)
-                    .await?
+                let mut n = 0;
+                for run in incident_runs(r, now) {
+                    n += run.query.count(conn).await?;
+                }
+                n
             }
-            RecordType::Audit => {
-                audit::Entity::find()
-                    .filter(audits_due(r, now))
-                    .count(conn)
-                    .await?
-            }
-            RecordType::ImprovementProject => {
-                improvement_project::Entity::find()
-                    .filter(projects_due(r, now))
-                    .count(conn)
-                    .await?
-            }
+            RecordType::Audit => audit_run(r, now).query.count(conn).await?,
+            RecordType::ImprovementProject => project_run(r, now).query.count(conn).await?,
         };
     }
     Ok(total)
@@ -436,7 +533,7 @@ pub async fn dispose_due(
     request_id: Option<&str>,
 ) -> AppResult<Disposal> {
     let mut report = Disposal::default();
-    let mut after: Option<(RecordType, Uuid)> = None;
+    let mut after: Option<DuePosition> = None;
     loop {
         let (page, more) = due(&db.conn, settings, None, 200, after).await?;
         for d in &page {
@@ -453,7 +550,7 @@ pub async fn dispose_due(
             }
         }
         match (more, page.last()) {
-            (true, Some(last)) => after = Some((last.record_type, last.id)),
+            (true, Some(last)) => after = Some((last.record_type, last.retention_until, last.id)),
             _ => return Ok(report),
         }
     }
@@ -523,6 +620,7 @@ async fn dispose_one(
                 .filter(idempotency_key::Column::IncidentId.eq(id))
                 .exec(&*tx)
                 .await?;
+            let linked = dispose_linked_text(&*tx, id, now).await?;
             diff.sensitive("title", true)
                 .sensitive("description", true)
                 .sensitive(
@@ -531,7 +629,10 @@ async fn dispose_one(
                         || m.patient_name_sealed.is_some()
                         || m.patient_dob_sealed.is_some(),
                 )
-                .sensitive("comments", true);
+                .sensitive("comments", true)
+                .sensitive("correctiveActions", linked.actions > 0)
+                .sensitive("breakGlassGrants", linked.grants > 0)
+                .sensitive("obligations", linked.obligations > 0);
         }
         RecordType::Audit => {
             let Some(m) = audit::Entity::find_by_id(id)
@@ -635,6 +736,63 @@ async fn dispose_one(
     .await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// How many of a disposed incident's linked records lost their words.
+struct LinkedText {
+    actions: u64,
+    grants: u64,
+    obligations: u64,
+}
+
+/// Removes the free text of the records linked to a disposed incident, keeping the rows:
+/// the dashboard counts the actions, the IG officer's review counts the grants, and the
+/// trail names them all. Their words (an action's description and notes, a break-glass
+/// justification and its review, an obligation's withdrawal reason) may name a patient or a
+/// colleague as the incident did. The regulator's reference on an obligation stays: it
+/// names the report, not a person.
+async fn dispose_linked_text<C: ConnectionTrait>(
+    conn: &C,
+    incident_id: Uuid,
+    now: DateTime<Utc>,
+) -> AppResult<LinkedText> {
+    use corrective_action::Column as A;
+    let none = || Expr::value(Option::<String>::None);
+    let actions = corrective_action::Entity::update_many()
+        .col_expr(A::Title, Expr::value("Disposed record"))
+        .col_expr(A::Description, none())
+        .col_expr(A::Note, none())
+        .col_expr(A::VerificationNote, none())
+        .col_expr(A::CancellationReason, none())
+        .col_expr(A::Version, Expr::col(A::Version).add(1))
+        .col_expr(A::UpdatedAt, Expr::value(now))
+        .filter(A::IncidentId.eq(incident_id))
+        .exec(conn)
+        .await?
+        .rows_affected;
+    let grants = break_glass_grant::Entity::update_many()
+        .col_expr(
+            break_glass_grant::Column::Justification,
+            Expr::value(String::new()),
+        )
+        .col_expr(break_glass_grant::Column::ReviewNote, none())
+        .filter(break_glass_grant::Column::IncidentId.eq(incident_id))
+        .exec(conn)
+        .await?
+        .rows_affected;
+    let obligations = obligation::Entity::update_many()
+        .col_expr(obligation::Column::WithdrawnReason, none())
+        .col_expr(obligation::Column::UpdatedAt, Expr::value(now))
+        .filter(obligation::Column::IncidentId.eq(incident_id))
+        .filter(obligation::Column::WithdrawnReason.is_not_null())
+        .exec(conn)
+        .await?
+        .rows_affected;
+    Ok(LinkedText {
+        actions,
+        grants,
+        obligations,
+    })
 }
 
 fn event_prefix(t: RecordType) -> &'static str {

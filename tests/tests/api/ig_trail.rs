@@ -1078,6 +1078,147 @@ async fn closed_and_declined_incidents_fall_due_when_their_retention_ends() {
     assert!(open_now["retentionUntil"].is_null(), "{open_now}");
 }
 
+/// Every record due, page by page of `first`, in the order listed.
+async fn retention_due_paged(app: &TestApp, ig: &str, first: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let resp = try_retention_due(app, ig, json!({ "first": first, "after": after })).await;
+        resp.assert_ok();
+        let page = &resp.data()["retentionDue"];
+        let edges = page["edges"].as_array().unwrap();
+        assert!(edges.len() <= first, "{resp}");
+        ids.extend(
+            edges
+                .iter()
+                .map(|e| e["node"]["recordId"].as_str().unwrap().to_string()),
+        );
+        if page["pageInfo"]["hasNextPage"] != true {
+            return ids;
+        }
+        assert_eq!(edges.len(), first, "a short page with more to come: {resp}");
+        after = page["pageInfo"]["endCursor"].clone();
+        assert!(ids.len() <= 20, "paging does not end: {ids:?}");
+    }
+}
+
+#[tokio::test]
+async fn retention_due_lists_the_oldest_retention_end_first_then_by_id_on_every_page() {
+    let app = spawn_with_zero_year_retention().await;
+    let h = app.hospital().await;
+    let ig = app.ig_officer("iris");
+
+    // Made in this order; their retention ends in another, neither the order they were
+    // made in nor the order they ended in: a serious incident is kept twenty years.
+    let closed_early = app
+        .close_low_harm(&h.quinn, &low_harm(&app, &h).await)
+        .await;
+    let declined = app
+        .transition_because(
+            &h.hana,
+            &low_harm(&app, &h).await,
+            "DECLINED",
+            "Not an incident: planned procedure",
+        )
+        .await;
+    let closed_late = app
+        .close_low_harm(&h.quinn, &low_harm(&app, &h).await)
+        .await;
+    let declined_tie = app
+        .transition_because(
+            &h.hana,
+            &low_harm(&app, &h).await,
+            "DECLINED",
+            "Duplicate of a report made by phone",
+        )
+        .await;
+    let serious = close_serious(&app, &h).await;
+    let audit = closed_audit(&app, &h, "Consent audit 2019").await;
+
+    let tie = years_ago(2, 0);
+    stored_time(
+        &app,
+        "incident",
+        "updated_at",
+        &declined["id"],
+        years_ago(3, 0),
+    )
+    .await;
+    stored_time(
+        &app,
+        "incident",
+        "closed_at",
+        &serious["id"],
+        years_ago(22, 10),
+    )
+    .await;
+    stored_time(&app, "incident", "closed_at", &closed_early["id"], tie).await;
+    // The same end, through another column: ties go by id, the earlier record first.
+    stored_time(&app, "incident", "updated_at", &declined_tie["id"], tie).await;
+    stored_time(
+        &app,
+        "incident",
+        "closed_at",
+        &closed_late["id"],
+        years_ago(1, 0),
+    )
+    .await;
+    // Audits come after incidents, however long ago their retention ended.
+    ended_at(&app, "audit", &audit["id"], years_ago(6, 0)).await;
+
+    let expected: Vec<String> = [
+        &declined,
+        &serious,
+        &closed_early,
+        &declined_tie,
+        &closed_late,
+        &audit,
+    ]
+    .iter()
+    .map(|r| r["id"].as_str().unwrap().to_string())
+    .collect();
+
+    let due = retention_due(&app, &ig, json!({})).await;
+    let listed: Vec<String> = due
+        .iter()
+        .map(|d| d["recordId"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(listed, expected, "{due:#?}");
+    let incidents: Vec<_> = due
+        .iter()
+        .filter(|d| d["recordType"] == "INCIDENT")
+        .collect();
+    for pair in incidents.windows(2) {
+        assert!(
+            parse_time(&pair[0]["retentionUntil"]) <= parse_time(&pair[1]["retentionUntil"]),
+            "{pair:#?}"
+        );
+    }
+    assert_eq!(
+        parse_time(&incidents[2]["retentionUntil"]),
+        parse_time(&incidents[3]["retentionUntil"]),
+        "the tie: {due:#?}"
+    );
+
+    // Page by page, in the same order, nothing lost or repeated, whatever the page size.
+    for first in [1, 2, 4, 5] {
+        assert_eq!(
+            retention_due_paged(&app, &ig, first).await,
+            expected,
+            "pages of {first}"
+        );
+    }
+    // Filtered to incidents, the same order.
+    assert_eq!(
+        retention_due(&app, &ig, json!({ "recordType": "INCIDENT" }))
+            .await
+            .iter()
+            .map(|d| d["recordId"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>(),
+        expected[..5]
+    );
+}
+
 #[tokio::test]
 async fn a_serious_incident_is_neither_due_nor_disposed_within_its_twenty_years() {
     let app = spawn_with_zero_year_retention().await;
@@ -1262,6 +1403,48 @@ const INCIDENT_WORDS: &[&str] = &[
     "SN-77812",
 ];
 
+/// The free-text columns of a corrective action, which disposal of its incident empties
+/// (its title becomes "Disposed record").
+const ACTION_TEXT: &[&str] = &[
+    "description",
+    "note",
+    "verification_note",
+    "cancellation_reason",
+];
+
+/// Words of the disposal story's actions, break-glass grant and review, which no stored
+/// column may keep.
+const LINKED_WORDS: &[&str] = &[
+    "rail checks",
+    "night transfer rota",
+    "night sisters",
+    "four weeks",
+    "trolleys are all being replaced",
+    "transferred to neurology",
+    "on the neurology ward",
+];
+
+/// Every stored row of `table` linked to the incident, each of `columns` present, and
+/// every word of `words` somewhere among them: the content disposal must remove is there
+/// to remove.
+#[track_caller]
+fn assert_filled(rows: &[Row], columns: &[&str], words: &[&str]) {
+    for c in columns {
+        assert!(
+            rows.iter()
+                .any(|r| col(r, c).is_some_and(|v| !v.is_empty())),
+            "no {c} stored to dispose of: {rows:?}"
+        );
+    }
+    let text = format!("{rows:?}").to_lowercase();
+    for w in words {
+        assert!(
+            text.contains(&w.to_lowercase()),
+            "{w:?} not stored: {rows:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn disposal_leaves_a_tombstone_and_spares_held_records_until_released() {
     let app = spawn_with_zero_year_retention().await;
@@ -1276,7 +1459,9 @@ async fn disposal_leaves_a_tombstone_and_spares_held_records_until_released() {
             with(
                 incident_input(&h.cardiology),
                 json!({
-                    "physicalHarm": "NONE",
+                    // Moderate as reported, none on review: the duty of candour it owed is
+                    // withdrawn, with a reason.
+                    "physicalHarm": "MODERATE",
                     "patient": patient,
                     "location": "Ward 7 side room",
                     "immediateActions": "Rails raised; Dr Jones examined the patient.",
@@ -1300,6 +1485,7 @@ async fn disposal_leaves_a_tombstone_and_spares_held_records_until_released() {
             &h.quinn,
             &reported,
             json!({
+                "physicalHarm": "NONE",
                 "category": "Falls",
                 "findings": "Bed rails left down after the night transfer.",
                 "learningSummary": "Rails checked at every handover.",
@@ -1307,6 +1493,75 @@ async fn disposal_leaves_a_tombstone_and_spares_held_records_until_released() {
             }),
         )
         .await;
+    let incident_id = triaged["id"].as_str().unwrap();
+    // Its corrective actions, one verified and one cancelled, with notes.
+    let action = |title: &str, description: &str| {
+        with(
+            corrective_action_input(incident_id, "ward.manager@trust.example"),
+            json!({ "title": title, "description": description }),
+        )
+    };
+    let done = app
+        .create_corrective_action(
+            &h.quinn,
+            action(
+                "Brief Mary Example's family on the rail checks",
+                "Dr Jones to add rail checks to the night transfer rota.",
+            ),
+        )
+        .await;
+    let done = app
+        .update_action(
+            &h.quinn,
+            &done,
+            json!({ "status": "IN_PROGRESS", "note": "Rota drafted with the night sisters." }),
+        )
+        .await;
+    let done = app
+        .update_action(&h.quinn, &done, json!({ "status": "COMPLETED" }))
+        .await;
+    app.update_action(
+        &h.quinn,
+        &done,
+        json!({ "status": "VERIFIED", "effective": true,
+                "note": "No falls from trolleys in four weeks." }),
+    )
+    .await;
+    let dropped = app
+        .create_corrective_action(
+            &h.quinn,
+            action(
+                "Replace the trolley Mary Example fell from",
+                "Order a trolley with rail checks built in.",
+            ),
+        )
+        .await;
+    app.update_action(
+        &h.quinn,
+        &dropped,
+        json!({ "status": "CANCELLED",
+                "note": "Superseded: the ward's trolleys are all being replaced." }),
+    )
+    .await;
+    // A break-glass grant on it, reviewed.
+    let glass = app
+        .gql(
+            Some(&h.nina),
+            "mutation($input: BreakGlassInput!) { breakGlass(input: $input) { grant { id } } }",
+            json!({ "input": { "incidentId": incident_id,
+                    "justification": "Mary Example transferred to neurology overnight" } }),
+        )
+        .await;
+    let grant = glass.assert_ok()["breakGlass"]["grant"]["id"].clone();
+    app.gql(
+        Some(&ig),
+        "mutation($input: ReviewBreakGlassInput!) { reviewBreakGlass(input: $input) { grant { id } } }",
+        json!({ "input": { "grantId": grant,
+                "note": "Justified: Mary Example was on the neurology ward." } }),
+    )
+    .await
+    .assert_ok();
+    let triaged = app.incident(&h.quinn, incident_id).await;
     let closed = app.close_low_harm(&h.quinn, &triaged).await;
     // Stored before disposal: the content the tombstone must lose is there to lose.
     let before = stored_row(&app, "incident", &closed["id"], INCIDENT_CONTENT).await;
@@ -1323,6 +1578,41 @@ async fn disposal_leaves_a_tombstone_and_spares_held_records_until_released() {
     )
     .await;
     assert_eq!(comments.len(), 1, "{comments:?}");
+    let mut action_columns = ACTION_TEXT.to_vec();
+    action_columns.extend(["title", "status"]);
+    let actions = stored_rows(
+        &app,
+        "corrective_action",
+        "incident_id",
+        &closed["id"],
+        &action_columns,
+    )
+    .await;
+    assert_eq!(actions.len(), 2, "{actions:?}");
+    assert_filled(&actions, ACTION_TEXT, &LINKED_WORDS[..5]);
+    const GRANT_COLUMNS: &[&str] = &["justification", "review_note", "reviewed_at"];
+    let grants = stored_rows(
+        &app,
+        "break_glass_grant",
+        "incident_id",
+        &closed["id"],
+        GRANT_COLUMNS,
+    )
+    .await;
+    assert_eq!(grants.len(), 1, "{grants:?}");
+    assert_filled(&grants, GRANT_COLUMNS, &LINKED_WORDS[5..]);
+    const OBLIGATION_COLUMNS: &[&str] = &["kind", "status", "withdrawn_reason"];
+    let obligations = stored_rows(
+        &app,
+        "obligation",
+        "incident_id",
+        &closed["id"],
+        OBLIGATION_COLUMNS,
+    )
+    .await;
+    assert_eq!(obligations.len(), 1, "{obligations:?}");
+    assert_eq!(col(&obligations[0], "status"), Some("WITHDRAWN"));
+    assert_filled(&obligations, &["withdrawn_reason"], &[]);
     let declined = app
         .transition_because(
             &h.hana,
@@ -1377,8 +1667,19 @@ async fn disposal_leaves_a_tombstone_and_spares_held_records_until_released() {
         .collect();
     assert_eq!(disposed.len(), 1, "{history:?}");
     assert_eq!(disposed[0]["actor"]["name"], "Iris Test", "{history:?}");
+    let said: Vec<&str> = disposed[0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["field"].as_str().unwrap())
+        .collect();
+    for linked in ["correctiveActions", "breakGlassGrants", "obligations"] {
+        assert!(said.contains(&linked), "{linked} not named: {said:?}");
+    }
     let trail_text = serde_json::to_string(&history).unwrap();
-    assert!(!trail_text.contains("Mary Example"), "{trail_text}");
+    for secret in ["Mary Example"].iter().chain(LINKED_WORDS) {
+        assert!(!trail_text.contains(secret), "{secret}: {trail_text}");
+    }
 
     // What the database holds: the tombstone, and none of the content.
     let mut columns = INCIDENT_CONTENT.to_vec();
@@ -1402,6 +1703,49 @@ async fn disposal_leaves_a_tombstone_and_spares_held_records_until_released() {
         comments.is_empty(),
         "comments survived disposal: {comments:?}"
     );
+    // The linked records stay, counted and dated, without their words.
+    let words: Vec<&str> = INCIDENT_WORDS.iter().chain(LINKED_WORDS).copied().collect();
+    let actions = stored_rows(
+        &app,
+        "corrective_action",
+        "incident_id",
+        &closed["id"],
+        &action_columns,
+    )
+    .await;
+    let mut statuses: Vec<_> = actions.iter().map(|a| col(a, "status")).collect();
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [Some("CANCELLED"), Some("VERIFIED")],
+        "{actions:?}"
+    );
+    for a in &actions {
+        assert_emptied(a, ACTION_TEXT, &words);
+        assert_eq!(col(a, "title"), Some("Disposed record"), "{a:?}");
+    }
+    let grants = stored_rows(
+        &app,
+        "break_glass_grant",
+        "incident_id",
+        &closed["id"],
+        GRANT_COLUMNS,
+    )
+    .await;
+    assert_eq!(grants.len(), 1, "{grants:?}");
+    assert_emptied(&grants[0], &["justification", "review_note"], &words);
+    assert!(col(&grants[0], "reviewed_at").is_some(), "{grants:?}");
+    let obligations = stored_rows(
+        &app,
+        "obligation",
+        "incident_id",
+        &closed["id"],
+        OBLIGATION_COLUMNS,
+    )
+    .await;
+    assert_eq!(obligations.len(), 1, "{obligations:?}");
+    assert_emptied(&obligations[0], &["withdrawn_reason"], &words);
+    assert_eq!(col(&obligations[0], "status"), Some("WITHDRAWN"));
 
     let declined_now = record(&app, &h.quinn, &declined["id"]).await;
     assert_eq!(declined_now["title"], "Disposed record", "{declined_now}");
@@ -1651,6 +1995,17 @@ async fn ended_project(app: &TestApp, h: &Hospital, title: &str, end: &str) -> V
 
 /// Moves a record's end behind the API's back, as if it had ended at `at`.
 async fn ended_at(app: &TestApp, table: &str, id: &Value, at: chrono::DateTime<chrono::Utc>) {
+    stored_time(app, table, "closed_at", id, at).await;
+}
+
+/// Sets a time column of a record behind the API's back.
+async fn stored_time(
+    app: &TestApp,
+    table: &str,
+    column: &str,
+    id: &Value,
+    at: chrono::DateTime<chrono::Utc>,
+) {
     use sea_orm::sea_query::{Alias, Expr, Query};
     let db = Database::connect(&app.database_url)
         .await
@@ -1658,12 +2013,12 @@ async fn ended_at(app: &TestApp, table: &str, id: &Value, at: chrono::DateTime<c
     let mut update = Query::update();
     update
         .table(Alias::new(table))
-        .value(Alias::new("closed_at"), at)
+        .value(Alias::new(column), at)
         .and_where(Expr::col(Alias::new("id")).eq(uuid_of(id)));
     let done = db
         .execute(db.get_database_backend().build(&update))
         .await
-        .unwrap_or_else(|e| panic!("backdating {table}: {e}"));
+        .unwrap_or_else(|e| panic!("backdating {table}.{column}: {e}"));
     assert_eq!(done.rows_affected(), 1);
     let _ = db.close().await;
 }
