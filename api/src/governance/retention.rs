@@ -662,6 +662,12 @@ async fn dispose_one(
                 .into_tuple()
                 .all(&*tx)
                 .await?;
+            let actions = dispose_action_text(
+                &*tx,
+                corrective_action::Column::AuditFindingId.is_in(findings.iter().copied()),
+                now,
+            )
+            .await?;
             for f in findings {
                 audit_finding::Entity::update_many()
                     .col_expr(audit_finding::Column::Criterion, Expr::value("Disposed"))
@@ -673,7 +679,9 @@ async fn dispose_one(
                     .exec(&*tx)
                     .await?;
             }
-            diff.sensitive("standard", true).sensitive("findings", true);
+            diff.sensitive("standard", true)
+                .sensitive("findings", true)
+                .sensitive("correctiveActions", actions > 0);
         }
         RecordType::ImprovementProject => {
             let Some(m) = improvement_project::Entity::find_by_id(id)
@@ -721,7 +729,15 @@ async fn dispose_one(
                 .filter(pdsa_cycle::Column::ProjectId.eq(id))
                 .exec(&*tx)
                 .await?;
-            diff.sensitive("aim", true).sensitive("pdsaCycles", true);
+            let actions = dispose_action_text(
+                &*tx,
+                corrective_action::Column::ImprovementProjectId.eq(id),
+                now,
+            )
+            .await?;
+            diff.sensitive("aim", true)
+                .sensitive("pdsaCycles", true)
+                .sensitive("correctiveActions", actions > 0);
         }
     }
     trail::record_for(
@@ -756,20 +772,13 @@ async fn dispose_linked_text<C: ConnectionTrait>(
     incident_id: Uuid,
     now: DateTime<Utc>,
 ) -> AppResult<LinkedText> {
-    use corrective_action::Column as A;
     let none = || Expr::value(Option::<String>::None);
-    let actions = corrective_action::Entity::update_many()
-        .col_expr(A::Title, Expr::value("Disposed record"))
-        .col_expr(A::Description, none())
-        .col_expr(A::Note, none())
-        .col_expr(A::VerificationNote, none())
-        .col_expr(A::CancellationReason, none())
-        .col_expr(A::Version, Expr::col(A::Version).add(1))
-        .col_expr(A::UpdatedAt, Expr::value(now))
-        .filter(A::IncidentId.eq(incident_id))
-        .exec(conn)
-        .await?
-        .rows_affected;
+    let actions = dispose_action_text(
+        conn,
+        corrective_action::Column::IncidentId.eq(incident_id),
+        now,
+    )
+    .await?;
     let grants = break_glass_grant::Entity::update_many()
         .col_expr(
             break_glass_grant::Column::Justification,
@@ -793,6 +802,29 @@ async fn dispose_linked_text<C: ConnectionTrait>(
         grants,
         obligations,
     })
+}
+
+/// Removes the words of the corrective actions matching `which` (raised from a disposed
+/// record), keeping the rows: the dashboard counts them and the trail names them.
+async fn dispose_action_text<C: ConnectionTrait>(
+    conn: &C,
+    which: sea_orm::sea_query::SimpleExpr,
+    now: DateTime<Utc>,
+) -> AppResult<u64> {
+    use corrective_action::Column as A;
+    let none = || Expr::value(Option::<String>::None);
+    Ok(corrective_action::Entity::update_many()
+        .col_expr(A::Title, Expr::value("Disposed record"))
+        .col_expr(A::Description, none())
+        .col_expr(A::Note, none())
+        .col_expr(A::VerificationNote, none())
+        .col_expr(A::CancellationReason, none())
+        .col_expr(A::Version, Expr::col(A::Version).add(1))
+        .col_expr(A::UpdatedAt, Expr::value(now))
+        .filter(which)
+        .exec(conn)
+        .await?
+        .rows_affected)
 }
 
 fn event_prefix(t: RecordType) -> &'static str {

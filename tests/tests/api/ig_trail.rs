@@ -1882,8 +1882,32 @@ const PROJECT_WORDS: &[&str] = &[
     "funding withdrawn",
 ];
 
-/// A cardiology audit planned, run with two findings that meet their targets, reported and
-/// closed by Hana.
+/// Words of an action raised from an audit finding or a project (they name a patient).
+const ACTION_WORDS: &str = "Mrs Patel's daughter to countersign";
+
+/// A corrective action raised from `source` (an audit finding or a project), in words of
+/// its own, and completed.
+async fn raise_completed_action(app: &TestApp, h: &Hospital, source: &Value) {
+    let action = app
+        .create_corrective_action(
+            &h.quinn,
+            json!({ "sourceId": source, "title": "Consent re-checked",
+                    "description": format!("Ask {ACTION_WORDS}"),
+                    "ownerEmail": "hana@candour.test", "dueDate": "2027-01-15" }),
+        )
+        .await;
+    let resp = app
+        .try_update_corrective_action(
+            &h.quinn,
+            json!({ "actionId": action["id"], "expectedVersion": action["version"],
+                    "status": "COMPLETED", "note": format!("Done: {ACTION_WORDS}") }),
+        )
+        .await;
+    resp.assert_ok();
+}
+
+/// A cardiology audit planned, run with two findings that meet their targets (an action
+/// raised from the first, completed), reported and closed by Hana.
 async fn closed_audit(app: &TestApp, h: &Hospital, title: &str) -> Value {
     let planned = app
         .plan_audit(
@@ -1905,6 +1929,7 @@ async fn closed_audit(app: &TestApp, h: &Hospital, title: &str) -> Value {
             .await;
     }
     assert_eq!(audit["findings"].as_array().map(Vec::len), Some(2));
+    raise_completed_action(app, h, &audit["findings"][0]["id"]).await;
     let reported = app.move_audit(&h.hana, &audit, "REPORTED").await;
     let closed = app.move_audit(&h.hana, &reported, "CLOSED").await;
     assert_eq!(closed["status"], "CLOSED", "{closed}");
@@ -1967,6 +1992,7 @@ async fn ended_project(app: &TestApp, h: &Hospital, title: &str, end: &str) -> V
         )
     };
     let active = move_to(started, "ACTIVE", None).await;
+    raise_completed_action(app, h, &active["id"]).await;
     let with_cycle = project_mutation(
         app,
         q,
@@ -2290,6 +2316,47 @@ async fn disposing_of_audits_and_projects_keeps_tombstones_and_trail_and_spares_
             assert_emptied(c, &["plan", "do", "study", "act"], PROJECT_WORDS);
         }
     }
+
+    // The actions raised from them keep their rows and lose their words.
+    let action_columns = ["title", "description", "note", "status"];
+    let mut actions = stored_rows(
+        &app,
+        "corrective_action",
+        "audit_finding_id",
+        &audit["findings"][0]["id"],
+        &action_columns,
+    )
+    .await;
+    for project in [&closed, &abandoned] {
+        actions.extend(
+            stored_rows(
+                &app,
+                "corrective_action",
+                "improvement_project_id",
+                &project["id"],
+                &action_columns,
+            )
+            .await,
+        );
+    }
+    assert_eq!(actions.len(), 3, "{actions:?}");
+    for a in &actions {
+        assert_emptied(a, &["description", "note"], &[ACTION_WORDS]);
+        assert_eq!(col(a, "title"), Some("Disposed record"), "{a:?}");
+        assert_eq!(col(a, "status"), Some("COMPLETED"), "the row stays: {a:?}");
+    }
+    let kept = stored_rows(
+        &app,
+        "corrective_action",
+        "improvement_project_id",
+        &held_project["id"],
+        &action_columns,
+    )
+    .await;
+    assert!(
+        col(&kept[0], "description").is_some_and(|d| d.contains(ACTION_WORDS)),
+        "a held project's action keeps its words: {kept:?}"
+    );
 
     // The held ones keep everything.
     let kept = stored_row(
