@@ -105,6 +105,7 @@ test('an anonymous report shows its follow-up code once, and the follow-up page 
   await page.getByRole('button', { name: 'Copy the code' }).click();
   await page.getByText('Copied.').waitFor();
   assert.equal(await page.evaluate(() => navigator.clipboard.readText()), code);
+  await assertAccessible(page, 'the anonymous report’s confirmation');
   await screenshots(page, 'report-anonymous-confirmation');
   const reference = (await page.locator('#confirmation-reference').textContent()).trim();
 
