@@ -2,8 +2,8 @@
 // answer is given to the page in place of the server's, so each number can be checked):
 // real SVG, a table for every chart, patterns and markers besides colour, readable at
 // 360 px and in print. Then the real thing: a quality lead's dashboard counts the incident
-// just reported through the form, and shows the audit cycles and the run chart of a
-// measure recorded through the API.
+// just reported through the form, and shows an audit and its re-audit, criterion by
+// criterion, and the run chart of a measure, all recorded through the API.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, hospital } from '../lib/server.mjs';
@@ -222,6 +222,28 @@ test('the quality lead’s dashboard counts the incident just reported, with aud
       { i: { measureId: project.measures[0].id, value, at } });
   }
 
+  // An audit of two criteria, reported, and its re-audit: two cycles within the period.
+  const q = h.quinn;
+  const plan = async (title, plannedStart, reauditOfId) => (await server.gql(q,
+    'mutation($i: PlanAuditInput!) { planAudit(input: $i) { audit { id version } } }',
+    { i: { title, departmentId: h.cardiology, standard: 'BSE stress echo standards', plannedStart, plannedEnd: plannedStart, reauditOfId } })).planAudit.audit;
+  const move = async (a, to) => (await server.gql(q, 'mutation($i: TransitionAuditInput!) { transitionAudit(input: $i) { audit { id version } } }',
+    { i: { auditId: a.id, to, expectedVersion: a.version } })).transitionAudit.audit;
+  const finding = async (a, criterion, compliantCount) => server.gql(q, 'mutation($i: RecordAuditFindingInput!) { recordAuditFinding(input: $i) { audit { id } } }',
+    { i: { auditId: a.id, criterion, targetPercent: 100, sampleSize: 40, compliantCount } });
+  const daysAgo = (n) => iso(new Date(Date.now() - n * 86400000));
+  const SIGNED = 'Consent recorded before the stress test';
+  const STOPPED = 'Reason for stopping recorded';
+  let first = await plan('Stress echo records', daysAgo(150));
+  first = await move(first, 'IN_PROGRESS');
+  await finding(first, SIGNED, 30);
+  await finding(first, STOPPED, 36);
+  await move(first, 'REPORTED');
+  let again = await plan('Stress echo records: re-audit', daysAgo(30), first.id);
+  again = await move(again, 'IN_PROGRESS');
+  await finding(again, SIGNED, 38);
+  await finding(again, STOPPED, 40);
+
   const page = await openPage(browser, server);
   await signIn(page, h.quinn, '/dashboard');
   await page.locator('#dashboard[aria-busy="false"]').waitFor();
@@ -236,6 +258,21 @@ test('the quality lead’s dashboard counts the incident just reported, with aud
   const run = page.locator('figure.chart').filter({ hasText: 'Faster stress echo reports: Reported within 2 days' });
   assert.equal(await run.locator('circle.chart__marker, path.chart__marker').count() >= 8, true);
   assert.equal(await run.locator('svg.chart__svg line.chart__ref--target').count(), 1);
+  // The audit: one line per criterion across its two cycles, and the same in its table.
+  const audit = page.locator('figure.chart').filter({ hasText: 'Stress echo records (Cardiology): compliance by criterion' });
+  assert.match(await audit.locator('.chart__description').textContent(), /^2 cycles/);
+  assert.equal(await audit.locator('svg.chart__svg path.chart__line').count(), 2);
+  assert.deepEqual((await audit.locator('.chart__legend-item').allTextContents()).map((t) => t.trim()).filter((t) => !t.startsWith('Target')), [SIGNED, STOPPED]);
+  await audit.getByText('Show the figures as a table').click();
+  const head = await audit.locator('thead th').allTextContents();
+  assert.equal(head.length, 3, head.join(' | '));
+  assert.match(head[1], /^Stress echo records \(/);
+  assert.match(head[2], /^Stress echo records: re-audit \(/);
+  const cells = await audit.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent)));
+  assert.deepEqual(cells, [
+    [SIGNED, '75% (target 100%, below target)', '95% (target 100%, below target)'],
+    [STOPPED, '90% (target 100%, below target)', '100% (target 100%)'],
+  ]);
   await assertAccessible(page, 'the dashboard');
   await screenshots(page, 'dashboard');
 

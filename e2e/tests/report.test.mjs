@@ -1,7 +1,7 @@
 // Reporting through the form: a near miss with only the questions that matter, an anonymous
 // report and its follow-up code, one incident however the form is sent, a draft that
-// survives a reload, the error summary for the form's and the server's problems, and the
-// whole form by keyboard alone.
+// survives a reload, the error summary for the form's and the server's problems, the
+// questions each kind asks (and only those sent), and the whole form by keyboard alone.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, hospital, assertLogsClean } from '../lib/server.mjs';
@@ -105,6 +105,7 @@ test('an anonymous report shows its follow-up code once, and the follow-up page 
   await page.getByRole('button', { name: 'Copy the code' }).click();
   await page.getByText('Copied.').waitFor();
   assert.equal(await page.evaluate(() => navigator.clipboard.readText()), code);
+  await assertAccessible(page, 'the anonymous report’s confirmation');
   await screenshots(page, 'report-anonymous-confirmation');
   const reference = (await page.locator('#confirmation-reference').textContent()).trim();
 
@@ -346,6 +347,118 @@ test('a radiation incident asks for the patient and the dose, and the dose reach
   assert.equal(made.patient.name, 'Grace Hopper');
   assert.deepEqual(made.regulatoryFacts, ['SIGNIFICANT_UNINTENDED_EXPOSURE']);
   assert.match(made.description, /Radiation dose\nExamination or treatment: CT head\nIntended exposure or dose: none\nExposure or dose given \(or estimated\): 2 mSv$/);
+  page.assertClean();
+  await page.context().close();
+});
+
+/** The `ReportIncidentInput`s the page sends, as it sends them. */
+function sentInputs(page) {
+  const sent = [];
+  page.on('request', (req) => {
+    const body = req.postData();
+    if (req.url().endsWith('/graphql') && body?.includes('reportIncident')) sent.push(JSON.parse(body).variables.input);
+  });
+  return sent;
+}
+
+test('questions a kind does not use are hidden, and neither checked nor sent', async () => {
+  const page = await openPage(browser, server);
+  const sent = sentInputs(page);
+  await reportForm(page, h.sam);
+  // One question from each section that depends on the kind.
+  const questions = {
+    patient: page.getByLabel('NHS number'),
+    equipment: page.getByLabel('Asset number'),
+    dose: page.getByLabel('Examination or treatment'),
+    staff: page.getByRole('checkbox', { name: /A serious injury/ }),
+    ig: page.getByRole('checkbox', { name: /People could come to harm/ }),
+  };
+  const shown = async () => {
+    const out = [];
+    for (const [section, q] of Object.entries(questions)) if (await q.isVisible()) out.push(section);
+    return out;
+  };
+  assert.deepEqual(await shown(), [], 'nothing is asked before a kind is chosen');
+  for (const [kind, expected] of [
+    ['Patient safety', ['patient']],
+    ['Staff safety', ['staff']],
+    ['Equipment or medical device', ['equipment']],
+    ['Radiation', ['patient', 'equipment', 'dose']],
+    ['Information governance', ['ig']],
+    ['Environment or premises', []],
+    ['Something else', []],
+  ]) {
+    await page.getByRole('radio', { name: kind, exact: true }).check();
+    assert.deepEqual(await shown(), expected, `the questions for ${kind}`);
+  }
+
+  // Everything a radiation incident asks, with an NHS number that fails its check digit.
+  const description = 'The mobile X-ray unit’s exposure switch stuck on during a ward round.';
+  secrets.push(description, 'Alan Turing');
+  await page.getByLabel('Summary').fill('Mobile X-ray exposure switch stuck');
+  await page.getByLabel('What happened?').fill(description);
+  await page.getByRole('radio', { name: 'Radiation' }).check();
+  await page.getByLabel('NHS number').fill('943 476 5918');
+  await page.getByLabel('Name', { exact: true }).fill('Alan Turing');
+  await page.getByLabel('Asset number').fill('XR-0007');
+  await page.getByRole('checkbox', { name: 'It is a medical device' }).check();
+  await page.getByLabel('Examination or treatment').fill('Chest X-ray');
+  await page.getByLabel('Exposure or dose given, or your estimate').fill('unknown');
+  await page.getByRole('checkbox', { name: /much greater than intended/ }).check();
+  await page.getByRole('radio', { name: 'Yes, it was stopped in time' }).check();
+  await page.getByRole('button', { name: 'Send report' }).click();
+  await page.locator('#error-summary').getByRole('link', { name: /not a valid NHS number/ }).waitFor();
+  assert.equal(sent.length, 0);
+
+  // It was the equipment, not the patient: the patient and dose questions go, and with
+  // them their answers and the NHS number's problem.
+  await page.getByRole('radio', { name: 'Equipment or medical device' }).check();
+  assert.deepEqual(await shown(), ['equipment']);
+  assert.equal(await page.getByLabel('Asset number').inputValue(), 'XR-0007', 'the shared section keeps its answers');
+  await page.getByRole('button', { name: 'Send report' }).click();
+  await page.getByRole('heading', { name: 'Report sent' }).waitFor();
+  assert.equal(sent.length, 1);
+  const [equipment] = sent;
+  assert.equal(equipment.kind, 'EQUIPMENT');
+  assert.equal('patient' in equipment, false, 'no patient is sent');
+  assert.deepEqual(equipment.equipment, { assetId: 'XR-0007' });
+  assert.deepEqual(equipment.regulatoryFacts, ['MEDICAL_DEVICE'], 'the dose section’s fact is not sent');
+  assert.equal(equipment.description, description, 'no dose answers in the description');
+  const [made] = await incidentsTitled('Mobile X-ray exposure switch stuck');
+  assert.equal(made.kind, 'EQUIPMENT');
+  assert.equal(made.patient, null);
+  assert.equal(made.equipment.assetId, 'XR-0007');
+  assert.deepEqual(made.regulatoryFacts, ['MEDICAL_DEVICE']);
+  assert.equal(made.description, description);
+
+  // The other way round: equipment answered, then the kind changed to patient safety.
+  await page.getByRole('link', { name: 'Report another incident' }).click();
+  await page.locator('#report-form[data-ready]').waitFor();
+  assert.deepEqual(await shown(), [], 'a fresh form asks nothing by kind');
+  await page.getByLabel('Summary').fill('Infusion given to the wrong patient');
+  secrets.push('Two patients’ infusions were swapped at the bedside.');
+  await page.getByLabel('What happened?').fill('Two patients’ infusions were swapped at the bedside.');
+  await page.getByRole('radio', { name: 'Equipment or medical device' }).check();
+  await page.getByLabel('Asset number').fill('INF-0099');
+  await page.getByLabel('Serial number').fill('SN-123');
+  await page.getByRole('checkbox', { name: 'It is a medical device' }).check();
+  await page.getByRole('radio', { name: 'Patient safety' }).check();
+  assert.deepEqual(await shown(), ['patient']);
+  await page.getByLabel('NHS number').fill('943 476 5919');
+  await page.getByRole('radio', { name: 'No, it happened' }).check();
+  await page.getByRole('radio', { name: 'Low physical harm' }).check();
+  await page.getByRole('button', { name: 'Send report' }).click();
+  await page.getByRole('heading', { name: 'Report sent' }).waitFor();
+  assert.equal(sent.length, 2);
+  const patientSafety = sent[1];
+  assert.equal(patientSafety.kind, 'PATIENT_SAFETY');
+  assert.equal('equipment' in patientSafety, false, 'no equipment is sent');
+  assert.equal('regulatoryFacts' in patientSafety, false, 'the equipment section’s fact is not sent');
+  assert.equal(patientSafety.patient.nhsNumber.replaceAll(' ', ''), '9434765919');
+  const [second] = await incidentsTitled('Infusion given to the wrong patient');
+  assert.equal(second.equipment, null);
+  assert.deepEqual(second.regulatoryFacts, []);
+  assert.equal(second.patient.nhsNumber, '9434765919');
   page.assertClean();
   await page.context().close();
 });

@@ -1,7 +1,7 @@
 // From report to learning: the report reaches the handler's queue; the handler triages it
 // and moves it with only the moves the server allows them; an action is raised, worked by
 // its owner and done; the quality lead closes the incident; the reporter reads the
-// feedback in My reports.
+// feedback in My reports. And actions past their due date, under overdue in the queue.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, hospital, assertLogsClean } from '../lib/server.mjs';
@@ -215,4 +215,50 @@ test('the reporter reads the status and the feedback in My reports', async () =>
   await screenshots(page, 'incident-reporter');
   page.assertClean();
   await page.context().close();
+});
+
+test('actions past their due date are listed under overdue, longest overdue first, each linked to its page', async () => {
+  // An incident reported and actions raised through the API; the API takes a due date
+  // already past, as when an action is recorded late.
+  const incident = (await server.gql(h.sam, `mutation($i: ReportIncidentInput!) { reportIncident(input: $i) { incident { id reference } } }`, { i: {
+    title: 'Defibrillator pads out of date', description: 'The pads on the cath lab defibrillator expired last month.',
+    occurredAt: new Date(Date.now() - 3600000).toISOString(), departmentId: h.cardiology, kind: 'EQUIPMENT', physicalHarm: 'NONE', nearMiss: true,
+  } })).reportIncident.incident;
+  const daysAgo = (n) => new Date(Date.now() - n * 86400000).toISOString().slice(0, 10);
+  const raise = async (title, dueDate) => (await server.gql(h.hana, `mutation($i: CreateCorrectiveActionInput!) {
+      createCorrectiveAction(input: $i) { correctiveAction { id overdue } } }`,
+    { i: { sourceId: incident.id, title, ownerEmail: 'sam@trust.nhs.uk', dueDate } })).createCorrectiveAction.correctiveAction;
+  const recent = await raise('Check every defibrillator’s pads', daysAgo(3));
+  const oldest = await raise('Replace the cath lab defibrillator pads', daysAgo(20));
+  assert.equal(recent.overdue, true);
+  assert.equal(oldest.overdue, true);
+
+  const page = await openPage(browser, server);
+  await signIn(page, h.hana, '/queue');
+  const overdue = page.locator('#overdue');
+  await overdue.getByRole('link', { name: 'Replace the cath lab defibrillator pads' }).waitFor();
+  const rows = overdue.locator('tbody tr');
+  const titles = await rows.evaluateAll((trs) => trs.map((tr) => tr.querySelector('td a').textContent));
+  assert.deepEqual(titles, ['Replace the cath lab defibrillator pads', 'Check every defibrillator’s pads'], 'longest overdue first');
+  const row = rows.filter({ hasText: 'Replace the cath lab defibrillator pads' });
+  assert.match(await row.textContent(), /Overdue/, 'the tag says so in words');
+  assert.match(await row.textContent(), /Sam Scientist|sam@trust\.nhs\.uk/);
+  await row.getByRole('link', { name: incident.reference }).waitFor();
+  // Overdue, not also due soon.
+  assert.equal(await page.locator('#due').getByRole('link', { name: /defibrillator/ }).count(), 0);
+  await assertAccessible(page, 'the work queue with overdue actions');
+  await screenshots(page, 'queue-overdue');
+
+  await overdue.getByRole('link', { name: 'Replace the cath lab defibrillator pads' }).click();
+  await page.getByRole('heading', { name: 'Replace the cath lab defibrillator pads' }).waitFor();
+  assert.equal(decodeURIComponent(new URL(page.url()).pathname), `/actions/${oldest.id}`);
+  page.assertClean();
+  await page.context().close();
+
+  // Medical physics' handler does not see cardiology's actions.
+  const nina = await openPage(browser, server);
+  await signIn(nina, h.nina, '/queue');
+  await nina.locator('#overdue').getByText('No action is overdue.').waitFor();
+  nina.assertClean();
+  await nina.context().close();
 });
