@@ -342,6 +342,8 @@ def cmd_table(path):
         notes = [f"server peak RSS {r['vmhwm_kb'] / 1024:.1f} MiB",
                  f"{r['log_problems']} server log warnings/errors",
                  f"machine {r.get('busy_before_pct', '?')}% busy before"]
+        if "deltas_folded_after_s" in r:
+            notes.append(f"every rollup delta folded {r['deltas_folded_after_s']} s after the last workload")
         if "write_created" in r:
             ok = r["write"]["ok"]
             notes.append(f"{r['write_created']} incidents made by {ok} reports"

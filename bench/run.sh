@@ -268,6 +268,13 @@ bench_db() {
             line+=", \"write_created\": $(( $(sql_value 'SELECT count(*) FROM incident') - before_incidents ))"
         fi
     done
+    # The reports' rollup deltas are folded about a second after they commit; stop only
+    # then, so that pgbench reads the tables a running server would leave.
+    local waited=0
+    while [[ "$(sql_value 'SELECT count(*) FROM incident_rollup_delta')" != 0 && $waited -lt 100 ]]; do
+        sleep 0.1; waited=$((waited + 1))
+    done
+    line+=", \"deltas_folded_after_s\": $(python3 -c "print($waited / 10)")"
     local vmhwm; vmhwm="$(awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status")"
     stop_server
     local problems; problems="$(grep -Eci 'warn|error|panic' "$srvlog" || true)"

@@ -394,8 +394,46 @@ impl Cells<'_> {
     }
 }
 
+/// `items` in chunks of few distinct sizes, for multi-row INSERTs: `max` (a power of two)
+/// as often as it fits, then the powers of two that make up the rest. sqlx keeps a prepared
+/// statement for every distinct SQL text on every pooled connection, and an INSERT of each
+/// batch size is a text of its own, and batches of every size would fill SQLite's
+/// connections with large statements.
+pub fn shaped_chunks<T>(items: &[T], max: usize) -> impl Iterator<Item = &[T]> {
+    debug_assert!(max.is_power_of_two());
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let size = if rest.len() >= max {
+            max
+        } else {
+            1 << (usize::BITS - 1 - rest.len().leading_zeros())
+        };
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        Some(chunk)
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn inserts_come_in_few_shapes() {
+        let sizes = |n: usize| -> Vec<usize> {
+            let v: Vec<u32> = (0..n as u32).collect();
+            super::shaped_chunks(&v, 8).map(<[u32]>::len).collect()
+        };
+        assert_eq!(sizes(0), Vec::<usize>::new());
+        assert_eq!(sizes(1), [1]);
+        assert_eq!(sizes(8), [8]);
+        assert_eq!(sizes(23), [8, 8, 4, 2, 1]);
+        let v: Vec<u32> = (0..23).collect();
+        let back: Vec<u32> = super::shaped_chunks(&v, 8).flatten().copied().collect();
+        assert_eq!(back, v, "every row once, in order");
+    }
+
     use sea_orm::sea_query::{Alias, Query};
 
     #[test]

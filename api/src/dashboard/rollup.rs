@@ -337,10 +337,9 @@ impl Tally {
     }
 }
 
-/// Rows per INSERT, within both databases' limits on bound values.
-fn rows_per_insert(columns: usize) -> usize {
-    (30_000 / columns).max(1)
-}
+/// Rows per INSERT at most (see `db::shaped_chunks`), well within both databases' limits
+/// on bound values.
+const INSERT_ROWS: usize = 512;
 
 /// Takes this instance's turn at the rollups: the write turn on SQLite (taken with the
 /// transaction), an advisory lock on PostgreSQL. `wait`: block until free, else give up.
@@ -456,7 +455,7 @@ async fn add_counts<C: ConnectionTrait>(
 ) -> Result<(), DbErr> {
     let mut rows: Vec<(&CountKey, &i64)> = counts.iter().collect();
     rows.sort();
-    for chunk in rows.chunks(rows_per_insert(6)) {
+    for chunk in crate::db::shaped_chunks(&rows, INSERT_ROWS) {
         let models = chunk.iter().map(|(k, n)| incident_rollup::ActiveModel {
             department_id: Set(k.department_id),
             grain: Set(k.grain.code()),
@@ -537,7 +536,7 @@ async fn add_durations(
             .exec(tx)
             .await?;
     }
-    for chunk in full.chunks(rows_per_insert(5)) {
+    for chunk in crate::db::shaped_chunks(&full, INSERT_ROWS) {
         let models = chunk.iter().map(|(k, s)| duration::ActiveModel {
             department_id: Set(k.department_id),
             grain: Set(k.grain.code()),
@@ -707,7 +706,7 @@ async fn add_action_counts<C: ConnectionTrait>(
 ) -> Result<(), DbErr> {
     let mut rows: Vec<(&ActionKey, &i64)> = counts.iter().filter(|(_, n)| **n != 0).collect();
     rows.sort();
-    for chunk in rows.chunks(rows_per_insert(6)) {
+    for chunk in crate::db::shaped_chunks(&rows, INSERT_ROWS) {
         let models = chunk.iter().map(|(k, n)| action_rollup::ActiveModel {
             department_id: Set(k.department_id),
             owner_email: Set(k.owner_email.clone()),
@@ -862,7 +861,7 @@ async fn recount_into(
     add_counts(&*tx, &tally.counts).await?;
     let mut durations: Vec<(&DurationKey, &Sketch)> = tally.durations.iter().collect();
     durations.sort_by_key(|(k, _)| **k);
-    for chunk in durations.chunks(rows_per_insert(5)) {
+    for chunk in crate::db::shaped_chunks(&durations, INSERT_ROWS) {
         duration::Entity::insert_many(chunk.iter().map(|(k, s)| duration::ActiveModel {
             department_id: Set(k.department_id),
             grain: Set(k.grain.code()),
