@@ -13,7 +13,7 @@ use super::sketch;
 use crate::auth::{Role, Scope as TokenScope};
 use crate::context::{AppState, RequestCtx};
 use crate::error::{AppError, AppResult};
-use crate::graphql::lists::{Ints, PlainList, Strings};
+use crate::graphql::lists::{Ints, PlainList, ScalarList};
 use crate::incident::model::{HarmLevel, IncidentKind, IncidentStatus};
 use entities::{
     action_rollup, audit, audit_finding, corrective_action, department, improvement_project,
@@ -373,7 +373,7 @@ pub async fn incident_counts(
         }
     }
     let numbers_of = |m: &BTreeMap<String, i64>| -> Ints {
-        Ints(
+        ScalarList(
             values
                 .iter()
                 .map(|(key, _)| m.get(key).copied().unwrap_or(0))
@@ -385,8 +385,8 @@ pub async fn incident_counts(
         split_by: split,
         total: totals.iter().sum(),
         totals: PlainList(counts_of(&overall)),
-        keys: Strings(values.iter().map(|(k, _)| k.clone()).collect()),
-        labels: Strings(values.iter().map(|(_, l)| l.clone()).collect()),
+        keys: ScalarList(values.iter().map(|(k, _)| k.clone()).collect()),
+        labels: ScalarList(values.iter().map(|(_, l)| l.clone()).collect()),
         buckets: PlainList(
             layout
                 .buckets

@@ -11,49 +11,29 @@ use async_graphql::{
     ContextSelectionSet, Name, OutputType, Positioned, ServerError, ServerResult, Value,
 };
 
+/// `[Int!]!`, `[String!]!`, …: a list of scalars resolved at once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScalarList<T>(pub Vec<T>);
+
 /// `[Int!]!`, resolved at once.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Ints(pub Vec<i64>);
-
-impl OutputType for Ints {
-    fn type_name() -> Cow<'static, str> {
-        <Vec<i64> as OutputType>::type_name()
-    }
-
-    fn qualified_type_name() -> String {
-        <Vec<i64> as OutputType>::qualified_type_name()
-    }
-
-    fn create_type_info(registry: &mut Registry) -> String {
-        <Vec<i64> as OutputType>::create_type_info(registry)
-    }
-
-    async fn resolve(
-        &self,
-        _ctx: &ContextSelectionSet<'_>,
-        _field: &Positioned<Field>,
-    ) -> ServerResult<Value> {
-        Ok(Value::List(
-            self.0.iter().map(|n| Value::from(*n)).collect(),
-        ))
-    }
-}
-
+pub type Ints = ScalarList<i64>;
 /// `[String!]!`, resolved at once.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Strings(pub Vec<String>);
+pub type Strings = ScalarList<String>;
 
-impl OutputType for Strings {
+impl<T> OutputType for ScalarList<T>
+where
+    T: OutputType + Clone + Into<Value>,
+{
     fn type_name() -> Cow<'static, str> {
-        <Vec<String> as OutputType>::type_name()
+        <Vec<T> as OutputType>::type_name()
     }
 
     fn qualified_type_name() -> String {
-        <Vec<String> as OutputType>::qualified_type_name()
+        <Vec<T> as OutputType>::qualified_type_name()
     }
 
     fn create_type_info(registry: &mut Registry) -> String {
-        <Vec<String> as OutputType>::create_type_info(registry)
+        <Vec<T> as OutputType>::create_type_info(registry)
     }
 
     async fn resolve(
@@ -62,7 +42,7 @@ impl OutputType for Strings {
         _field: &Positioned<Field>,
     ) -> ServerResult<Value> {
         Ok(Value::List(
-            self.0.iter().map(|s| Value::String(s.clone())).collect(),
+            self.0.iter().cloned().map(Into::into).collect(),
         ))
     }
 }
