@@ -40,7 +40,7 @@ pub struct AppState {
 pub struct RequestCtx {
     pub request_id: String,
     pub auth: Result<Option<Principal>, TokenError>,
-    staff_id: tokio::sync::OnceCell<Uuid>,
+    staff_id: tokio::sync::OnceCell<Option<Uuid>>,
     /// Sensitive reads in this request, written to the access log before it is answered.
     pub access: Arc<AccessRecorder>,
     /// The purpose the client stated (`X-Access-Purpose`).
@@ -76,8 +76,8 @@ impl RequestCtx {
         }
     }
 
-    /// The caller's staff record id, upserted from the token's claims on first need in
-    /// this request (never for service accounts).
+    /// The caller's staff record id, if Candour has seen them before (never for service
+    /// accounts). Writes nothing: a request that is refused leaves no record of its caller.
     pub async fn staff_id(&self, state: &AppState) -> AppResult<Option<Uuid>> {
         let p = self.principal()?;
         if p.is_service() {
@@ -85,8 +85,26 @@ impl RequestCtx {
         }
         let id = self
             .staff_id
-            .get_or_try_init(|| crate::org::service::upsert_staff(state, p))
+            .get_or_try_init(|| crate::org::service::known_staff_id(state, p))
             .await?;
-        Ok(Some(*id))
+        Ok(*id)
+    }
+
+    /// The caller's staff record id for a change: the record is written (or its claims
+    /// refreshed) in the change's own transaction `conn`, so that it is kept only if the
+    /// change is. None for service accounts.
+    pub async fn staff_in<C: sea_orm::ConnectionTrait>(
+        &self,
+        state: &AppState,
+        conn: &C,
+    ) -> AppResult<Option<Uuid>> {
+        let p = self.principal()?;
+        if p.is_service() {
+            return Ok(None);
+        }
+        if let Some(id) = crate::org::service::staff_seen_lately(state, p) {
+            return Ok(Some(id));
+        }
+        Ok(Some(crate::org::service::write_staff(conn, p).await?))
     }
 }

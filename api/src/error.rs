@@ -10,9 +10,13 @@ pub enum AppError {
     Unauthenticated(&'static str),
     Forbidden(String),
     NotFound(&'static str),
+    /// Bad input: the field, the message, a reason code (`record::text::reason`) and,
+    /// for a length, the limit.
     Invalid {
         field: String,
         message: String,
+        reason: &'static str,
+        limit: Option<usize>,
     },
     Conflict {
         expected: i32,
@@ -31,7 +35,25 @@ impl AppError {
         Self::Invalid {
             field: field.into(),
             message: message.into(),
+            reason: crate::record::text::reason::RULE,
+            limit: None,
         }
+    }
+
+    /// The reason code of bad input (`extensions.reason`).
+    pub fn because(mut self, why: &'static str) -> Self {
+        if let Self::Invalid { reason, .. } = &mut self {
+            *reason = why;
+        }
+        self
+    }
+
+    /// The limit a value broke (`extensions.limit`).
+    pub fn limit(mut self, max: usize) -> Self {
+        if let Self::Invalid { limit, .. } = &mut self {
+            *limit = Some(max);
+        }
+        self
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
@@ -109,8 +131,18 @@ impl ErrorExtensions for AppError {
         }
         async_graphql::Error::new(self.message()).extend_with(|_, e| {
             e.set("code", self.code());
-            if let Self::Invalid { field, .. } = self {
+            if let Self::Invalid {
+                field,
+                reason,
+                limit,
+                ..
+            } = self
+            {
                 e.set("field", field.as_str());
+                e.set("reason", *reason);
+                if let Some(limit) = limit {
+                    e.set("limit", *limit as u64);
+                }
             }
             if let Self::Conflict { actual, .. } = self {
                 e.set("currentVersion", *actual);

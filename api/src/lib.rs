@@ -15,6 +15,7 @@ pub mod incident;
 pub mod notify;
 pub mod org;
 pub mod protect;
+pub mod record;
 pub mod seed;
 pub mod startup;
 pub mod telemetry;

@@ -8,13 +8,14 @@ use super::model::{CorrectiveActionOrderField, CorrectiveActionStatus, Priority}
 use super::service::{self, ActionChange, ActionFilter, NewAction, Source};
 use super::workflow::{self, Access};
 use crate::error::AppError;
+use crate::graphql::connection::Connection;
 use crate::graphql::ids::{self, Kind};
 use crate::graphql::loaders::Loaders;
-use crate::graphql::pagination::{page_size, PageInfo};
 use crate::graphql::{request, state};
 use crate::incident::graphql::Incident;
-use crate::incident::model::OrderDirection;
 use crate::org::graphql::{Department, StaffMember};
+use crate::record::keyset::page_size;
+use crate::record::OrderDirection;
 use crate::trail::graphql::TrailEvent;
 use entities::corrective_action as action;
 
@@ -256,41 +257,7 @@ pub struct CorrectiveActionOrder {
     pub direction: OrderDirection,
 }
 
-pub struct CorrectiveActionEdge {
-    cursor: String,
-    node: CorrectiveAction,
-}
-
-#[Object]
-impl CorrectiveActionEdge {
-    async fn cursor(&self) -> &str {
-        &self.cursor
-    }
-    async fn node(&self) -> &CorrectiveAction {
-        &self.node
-    }
-}
-
-/// A page of corrective actions.
-pub struct CorrectiveActionConnection {
-    edges: Vec<CorrectiveActionEdge>,
-    page_info: PageInfo,
-    count_query: sea_orm::Select<action::Entity>,
-}
-
-#[Object]
-impl CorrectiveActionConnection {
-    async fn edges(&self) -> &[CorrectiveActionEdge] {
-        &self.edges
-    }
-    async fn page_info(&self) -> &PageInfo {
-        &self.page_info
-    }
-    /// How many actions match the filter (all pages).
-    async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
-        Ok(service::count(state(ctx), self.count_query.clone()).await? as i64)
-    }
-}
+crate::listed!(CorrectiveAction => "CorrectiveActionEdge", "CorrectiveActionConnection");
 
 #[derive(Default)]
 pub struct ActionQuery;
@@ -307,7 +274,7 @@ impl ActionQuery {
         after: Option<String>,
         filter: Option<CorrectiveActionFilter>,
         order_by: Option<CorrectiveActionOrder>,
-    ) -> GqlResult<CorrectiveActionConnection> {
+    ) -> GqlResult<Connection<CorrectiveAction>> {
         let st = state(ctx);
         let rc = request(ctx);
         rc.principal()?;
@@ -333,26 +300,10 @@ impl ActionQuery {
         let order = order_by
             .map(|o| (o.field, o.direction))
             .unwrap_or((CorrectiveActionOrderField::DueDate, OrderDirection::Asc));
-        let had_cursor = after.is_some();
         let page = service::list(st, rc, q, order, first, after).await?;
-        let edges: Vec<CorrectiveActionEdge> = page
-            .rows
-            .into_iter()
-            .map(|(m, access, cursor)| CorrectiveActionEdge {
-                cursor,
-                node: CorrectiveAction::new(m, access),
-            })
-            .collect();
-        Ok(CorrectiveActionConnection {
-            page_info: PageInfo {
-                has_next_page: page.has_next,
-                has_previous_page: had_cursor,
-                start_cursor: edges.first().map(|e| e.cursor.clone()),
-                end_cursor: edges.last().map(|e| e.cursor.clone()),
-            },
-            edges,
-            count_query: page.count_query,
-        })
+        Ok(Connection::of(page, |(m, access)| {
+            CorrectiveAction::new(m, access)
+        }))
     }
 }
 

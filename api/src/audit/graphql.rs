@@ -9,12 +9,13 @@ use super::service::{self, AuditFilter, NewAudit, NewFinding};
 use super::workflow::{self, Access};
 use crate::action::graphql::CorrectiveAction;
 use crate::error::AppError;
+use crate::graphql::connection::Connection;
 use crate::graphql::ids::{self, Kind};
 use crate::graphql::loaders::Loaders;
-use crate::graphql::pagination::{page_size, PageInfo};
 use crate::graphql::{request, state};
-use crate::incident::model::OrderDirection;
 use crate::org::graphql::Department;
+use crate::record::keyset::page_size;
+use crate::record::OrderDirection;
 use crate::trail::graphql::TrailEvent;
 use entities::{audit, audit_finding};
 
@@ -261,41 +262,7 @@ pub struct AuditFilter_ {
     pub search: Option<String>,
 }
 
-pub struct AuditEdge {
-    cursor: String,
-    node: Audit,
-}
-
-#[Object]
-impl AuditEdge {
-    async fn cursor(&self) -> &str {
-        &self.cursor
-    }
-    async fn node(&self) -> &Audit {
-        &self.node
-    }
-}
-
-/// A page of the audit programme.
-pub struct AuditConnection {
-    edges: Vec<AuditEdge>,
-    page_info: PageInfo,
-    count_query: sea_orm::Select<audit::Entity>,
-}
-
-#[Object]
-impl AuditConnection {
-    async fn edges(&self) -> &[AuditEdge] {
-        &self.edges
-    }
-    async fn page_info(&self) -> &PageInfo {
-        &self.page_info
-    }
-    /// How many audits match the filter (all pages).
-    async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
-        Ok(service::count(state(ctx), self.count_query.clone()).await? as i64)
-    }
-}
+crate::listed!(Audit => "AuditEdge", "AuditConnection");
 
 #[derive(Default)]
 pub struct AuditQuery;
@@ -311,7 +278,7 @@ impl AuditQuery {
         after: Option<String>,
         filter: Option<AuditFilter_>,
         order_by: Option<AuditOrder>,
-    ) -> GqlResult<AuditConnection> {
+    ) -> GqlResult<Connection<Audit>> {
         let st = state(ctx);
         let rc = request(ctx);
         rc.principal()?;
@@ -328,29 +295,11 @@ impl AuditQuery {
             planned_to: f.planned_to.map(Into::into),
             search: f.search,
         };
-        let had_cursor = after.is_some();
         let order = order_by
             .map(|o| (o.field, o.direction))
             .unwrap_or((AuditOrderField::PlannedStart, OrderDirection::Asc));
         let page = service::list(st, rc, q, order, first, after).await?;
-        let edges: Vec<AuditEdge> = page
-            .rows
-            .into_iter()
-            .map(|(m, access, cursor)| AuditEdge {
-                cursor,
-                node: Audit::new(m, access),
-            })
-            .collect();
-        Ok(AuditConnection {
-            page_info: PageInfo {
-                has_next_page: page.has_next,
-                has_previous_page: had_cursor,
-                start_cursor: edges.first().map(|e| e.cursor.clone()),
-                end_cursor: edges.last().map(|e| e.cursor.clone()),
-            },
-            edges,
-            count_query: page.count_query,
-        })
+        Ok(Connection::of(page, |(m, access)| Audit::new(m, access)))
     }
 }
 

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use chrono::NaiveDate;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -13,8 +13,8 @@ use super::workflow::{self, Access};
 use crate::auth::{Principal, Role, Scope};
 use crate::context::{AppState, RequestCtx};
 use crate::error::{AppError, AppResult};
-use crate::graphql::pagination::{after_position, decode_cursor, encode_cursor, Position};
-use crate::incident::service::now;
+use crate::record::keyset::{self, ColumnOrder, Page};
+use crate::record::{now, text, versioned, OrderDirection};
 use crate::trail::{self, Actor, Diff};
 use entities::{audit, audit_finding as finding, corrective_action as action};
 
@@ -67,25 +67,14 @@ fn status_of(m: &audit::Model) -> S {
     S::parse(&m.status).unwrap_or(S::Planned)
 }
 
-fn required(field: &str, value: &str, max: usize) -> AppResult<String> {
-    let v = value.trim();
-    if v.is_empty() || v.chars().count() > max {
-        return Err(AppError::invalid(
-            field,
-            format!("{field} is 1 to {max} characters"),
-        ));
-    }
-    Ok(v.to_string())
-}
-
 pub async fn plan(
     state: &AppState,
     rc: &RequestCtx,
     input: NewAudit,
 ) -> AppResult<(audit::Model, Access)> {
     let p = rc.principal()?;
-    let title = required("title", &input.title, 200)?;
-    let standard = required("standard", &input.standard, 20_000)?;
+    let title = text::required("title", input.title, 200)?;
+    let standard = text::required("standard", input.standard, 20_000)?;
     if input.planned_end < input.planned_start {
         return Err(AppError::invalid(
             "plannedEnd",
@@ -98,15 +87,7 @@ pub async fn plan(
         .map(str::trim)
         .filter(|e| !e.is_empty())
     {
-        Some(e) if e.contains('@') && e.len() <= 320 && !e.contains(char::is_whitespace) => {
-            Some(e.to_lowercase())
-        }
-        Some(_) => {
-            return Err(AppError::invalid(
-                "leadEmail",
-                "leadEmail must be an email address",
-            ))
-        }
+        Some(e) => Some(text::email("leadEmail", e)?),
         None => None,
     };
     let Some(dept) = crate::org::service::department(state, input.department_id).await? else {
@@ -117,8 +98,8 @@ pub async fn plan(
             "audits are planned by the department's handlers and quality leads",
         ));
     }
-    let staff = rc.staff_id(state).await?;
     let tx = state.db.begin_write().await?;
+    let staff = rc.staff_in(state, &*tx).await?;
     if let Some(of) = input.reaudit_of {
         if audit::Entity::find_by_id(of).one(&*tx).await?.is_none() {
             return Err(AppError::invalid("reauditOfId", "no such audit"));
@@ -191,15 +172,15 @@ pub async fn record_finding(
     input: NewFinding,
 ) -> AppResult<(audit::Model, Access)> {
     let p = rc.principal()?;
-    let criterion = required("criterion", &input.criterion, 500)?;
+    let criterion = text::required("criterion", input.criterion, 500)?;
     workflow::check_finding(
         input.target_percent,
         input.sample_size,
         input.compliant_count,
     )?;
     let key = workflow::criterion_key(&criterion);
-    let staff = rc.staff_id(state).await?;
     let tx = state.db.begin_write().await?;
+    let staff = rc.staff_in(state, &*tx).await?;
     let current = audit::Entity::find_by_id(input.audit_id)
         .lock_exclusive()
         .one(&*tx)
@@ -330,8 +311,8 @@ pub async fn transition(
     expected_version: i32,
 ) -> AppResult<(audit::Model, Access)> {
     let p = rc.principal()?;
-    let staff = rc.staff_id(state).await?;
     let tx = state.db.begin_write().await?;
+    let staff = rc.staff_in(state, &*tx).await?;
     let current = audit::Entity::find_by_id(id)
         .lock_exclusive()
         .one(&*tx)
@@ -348,12 +329,7 @@ pub async fn transition(
     }
     // A stale version first: whoever saw an older audit learns that, not that the move
     // no longer fits the status someone else has just set.
-    if current.version != expected_version {
-        return Err(AppError::Conflict {
-            expected: expected_version,
-            actual: current.version,
-        });
-    }
+    versioned::check(current.version, expected_version)?;
     let from = status_of(&current);
     workflow::check_transition(from, to, access)?;
     if to == S::Reported {
@@ -380,20 +356,7 @@ pub async fn transition(
         S::Closed => next.closed_at = Some(now),
         S::Planned => {}
     }
-    next.version = expected_version + 1;
-    next.updated_at = now;
-    let res = audit::Entity::update_many()
-        .set(next.clone().into_active_model().reset_all())
-        .filter(audit::Column::Id.eq(id))
-        .filter(audit::Column::Version.eq(expected_version))
-        .exec(&*tx)
-        .await?;
-    if res.rows_affected != 1 {
-        return Err(AppError::Conflict {
-            expected: expected_version,
-            actual: expected_version + 1,
-        });
-    }
+    let next = versioned::save(&*tx, next, expected_version).await?;
     let mut diff = Diff::new();
     diff.field("status", &current.status, &next.status).field(
         "version",
@@ -456,33 +419,46 @@ pub struct AuditFilter {
     pub search: Option<String>,
 }
 
-pub struct Page {
-    pub rows: Vec<(audit::Model, Access, String)>,
-    pub has_next: bool,
-    pub count_query: Select<audit::Entity>,
+/// The order of the audit programme.
+fn sort_key(
+    field: super::model::AuditOrderField,
+    direction: OrderDirection,
+) -> ColumnOrder<audit::Entity> {
+    use super::model::AuditOrderField as F;
+    use crate::record::keyset::typed;
+    match field {
+        F::PlannedStart => ColumnOrder {
+            column: audit::Column::PlannedStart,
+            id: audit::Column::Id,
+            direction,
+            value: |m| serde_json::json!(m.planned_start),
+            parse: typed::<NaiveDate>,
+            id_of: |m| m.id,
+        },
+        F::CreatedAt => ColumnOrder {
+            column: audit::Column::CreatedAt,
+            id: audit::Column::Id,
+            direction,
+            value: |m| serde_json::json!(m.created_at),
+            parse: typed::<chrono::DateTime<chrono::Utc>>,
+            id_of: |m| m.id,
+        },
+    }
 }
 
+/// A page of the audit programme, each audit with the caller's access to it.
 pub async fn list(
     state: &AppState,
     rc: &RequestCtx,
     f: AuditFilter,
-    order: (
-        super::model::AuditOrderField,
-        crate::incident::model::OrderDirection,
-    ),
+    order: (super::model::AuditOrderField, OrderDirection),
     first: u64,
     after: Option<String>,
-) -> AppResult<Page> {
-    use super::model::AuditOrderField as F;
-    let column = match order.0 {
-        F::PlannedStart => audit::Column::PlannedStart,
-        F::CreatedAt => audit::Column::CreatedAt,
-    };
-    let ascending = order.1 == crate::incident::model::OrderDirection::Asc;
+) -> AppResult<Page<(audit::Model, Access)>> {
     let p = rc.principal()?;
     let mut c = Condition::all();
     if p.is_service() && !p.has_scope(Scope::IncidentsRead) {
-        c = c.add(sea_orm::sea_query::Expr::val(1).eq(0));
+        c = c.add(crate::record::visibility::nothing());
     }
     if !f.statuses.is_empty() {
         c = c.add(audit::Column::Status.is_in(f.statuses.iter().map(|s| s.as_str())));
@@ -496,65 +472,21 @@ pub async fn list(
     if let Some(to) = f.planned_to {
         c = c.add(audit::Column::PlannedStart.lte(to));
     }
-    if let Some(s) = f.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        use sea_orm::sea_query::{Expr, Func, LikeExpr, SimpleExpr};
-        let pattern = crate::incident::service::escape_like(s);
-        let lower: SimpleExpr = Func::lower(Expr::col(audit::Column::Title)).into();
-        c = c.add(Expr::expr(lower).like(LikeExpr::new(pattern).escape('\\')));
+    if let Some(search) = text::contains_any(&[audit::Column::Title], f.search.as_deref()) {
+        c = c.add(search);
     }
-    let filtered = audit::Entity::find().filter(c);
-    let mut page = filtered.clone();
-    if let Some(cursor) = after {
-        let pos: Position = decode_cursor(&cursor)?;
-        let bad = || AppError::invalid("after", "after is not a cursor from this list");
-        let value: sea_orm::Value = match order.0 {
-            F::PlannedStart => serde_json::from_value::<NaiveDate>(pos.v)
-                .map_err(|_| bad())?
-                .into(),
-            F::CreatedAt => serde_json::from_value::<chrono::DateTime<chrono::Utc>>(pos.v)
-                .map_err(|_| bad())?
-                .into(),
-        };
-        page = page.filter(after_position(
-            column,
-            value,
-            audit::Column::Id,
-            pos.id,
-            ascending,
-        ));
-    }
-    let ord = if ascending {
-        sea_orm::Order::Asc
-    } else {
-        sea_orm::Order::Desc
-    };
-    let mut rows = page
-        .order_by(column, ord.clone())
-        .order_by(audit::Column::Id, ord)
-        .limit(first + 1)
-        .all(&state.db.conn)
-        .await?;
-    let has_next = rows.len() as u64 > first;
-    rows.truncate(first as usize);
-    let mut out = Vec::with_capacity(rows.len());
-    for m in rows {
+    let key = sort_key(order.0, order.1);
+    let page = keyset::list(
+        &state.db.conn,
+        audit::Entity::find().filter(c),
+        &key,
+        first,
+        after.as_deref(),
+    )
+    .await?;
+    page.try_map(|m| async move {
         let access = access_to(state, rc, &m).await?;
-        let cursor = encode_cursor(&Position {
-            v: match order.0 {
-                F::PlannedStart => serde_json::json!(m.planned_start),
-                F::CreatedAt => serde_json::json!(m.created_at),
-            },
-            id: m.id,
-        });
-        out.push((m, access, cursor));
-    }
-    Ok(Page {
-        rows: out,
-        has_next,
-        count_query: filtered,
+        Ok((m, access))
     })
-}
-
-pub async fn count(state: &AppState, q: Select<audit::Entity>) -> AppResult<u64> {
-    Ok(q.count(&state.db.conn).await?)
+    .await
 }

@@ -876,7 +876,7 @@ async fn recount_into(
     rollup_meta::Entity::insert(rollup_meta::ActiveModel {
         id: Set(1),
         timezone: Set(tz_name.to_string()),
-        built_at: Set(crate::incident::service::now()),
+        built_at: Set(crate::record::now()),
         generation: Set(0),
     })
     .on_conflict(

@@ -80,7 +80,8 @@ pub async fn open(
             "you can already read this incident; break-glass access is not needed",
         ));
     }
-    let staff_id = rc.staff_id(state).await?;
+    let tx = state.db.begin_write().await?;
+    let staff_id = rc.staff_in(state, &*tx).await?;
     let now = Utc::now().trunc_subsecs(6);
     let expires = now + Duration::minutes(i64::from(state.settings.break_glass_minutes));
     let row = grant::Model {
@@ -96,7 +97,6 @@ pub async fn open(
         reviewed_by: None,
         review_note: None,
     };
-    let tx = state.db.begin_write().await?;
     grant::Entity::insert(grant::ActiveModel::from(row.clone()))
         .exec_without_returning(&*tx)
         .await?;
@@ -134,8 +134,8 @@ pub async fn review(
             format!("a review note is 1 to {MAX_JUSTIFICATION} characters"),
         ));
     }
-    let staff_id = rc.staff_id(state).await?;
     let tx = state.db.begin_write().await?;
+    let staff_id = rc.staff_in(state, &*tx).await?;
     let current = grant::Entity::find_by_id(grant_id)
         .lock_exclusive()
         .one(&*tx)

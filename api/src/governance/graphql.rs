@@ -1,33 +1,27 @@
 //! The information-governance officer's part of the schema: the access log, the audit
 //! trail and its integrity, subject-access reports, retention and legal holds, break-glass
 //! review; and the break-glass request any person may make.
-use async_graphql::{ComplexObject, Context, InputObject, Object, OutputType, SimpleObject, ID};
+use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use super::retention::{self, RecordType};
-use super::{break_glass, require_ig_officer, subject_access};
+use super::{break_glass, service, subject_access};
 use crate::error::AppError;
+use crate::graphql::connection::Connection;
 use crate::graphql::ids::{self, Kind};
 use crate::graphql::loaders::Loaders;
-use crate::graphql::pagination::{
-    count_of, decode_cursor, encode_cursor, id_page, page_size, PageInfo, TotalCount,
-};
 use crate::graphql::{request, state};
 use crate::incident::graphql::Incident;
 use crate::incident::workflow::Access;
 use crate::org::graphql::StaffMember;
 use crate::protect::NhsNumber;
+use crate::record::keyset::page_size;
+use crate::record::text::reason;
 use crate::trail::graphql::TrailEvent;
-use entities::{access_event, break_glass_grant, incident, legal_hold, trail_event};
+use entities::{access_event, break_glass_grant, incident, legal_hold};
 
 type GqlResult<T> = async_graphql::Result<T>;
-
-/// A uuid cursor (lists ordered by time-ordered ids).
-fn after_id(after: Option<&String>) -> GqlResult<Option<Uuid>> {
-    Ok(after.map(|a| decode_cursor::<Uuid>(a)).transpose()?)
-}
 
 /// The record an id names, for filters and holds: any Node id.
 fn record_id(id: &ID, field: &str) -> GqlResult<(Kind, Uuid)> {
@@ -49,97 +43,13 @@ fn kind_of(entity_type: &str, id: Uuid) -> ID {
     }
 }
 
-/// One item of a list page, with the cursor that continues the list after it.
-#[derive(SimpleObject)]
-#[graphql(
-    concrete(name = "AccessEventEdge", params(AccessEvent)),
-    concrete(name = "TrailEventEdge", params(TrailEvent)),
-    concrete(name = "RetentionRecordEdge", params(RetentionRecord)),
-    concrete(name = "LegalHoldEdge", params(LegalHold)),
-    concrete(name = "BreakGlassGrantEdge", params(BreakGlassGrant)),
-    concrete(
-        name = "NotificationEdge",
-        params(crate::notify::graphql::Notification)
-    ),
-    concrete(name = "ObligationEdge", params(crate::notify::graphql::Obligation))
-)]
-pub struct Edge<T: OutputType> {
-    pub cursor: String,
-    pub node: T,
-}
-
-/// A page of a list, and how many items the whole list holds.
-#[derive(SimpleObject)]
-#[graphql(
-    complex,
-    concrete(name = "AccessLogConnection", params(AccessEvent)),
-    concrete(name = "AuditTrailConnection", params(TrailEvent)),
-    concrete(name = "RetentionRecordConnection", params(RetentionRecord)),
-    concrete(name = "LegalHoldConnection", params(LegalHold)),
-    concrete(name = "BreakGlassGrantConnection", params(BreakGlassGrant)),
-    concrete(
-        name = "NotificationConnection",
-        params(crate::notify::graphql::Notification)
-    ),
-    concrete(
-        name = "ObligationConnection",
-        params(crate::notify::graphql::Obligation)
-    )
-)]
-pub struct Connection<T: OutputType>
-where
-    Edge<T>: OutputType,
-{
-    pub edges: Vec<Edge<T>>,
-    pub page_info: PageInfo,
-    #[graphql(skip)]
-    total: TotalCount,
-}
-
-#[ComplexObject]
-impl<T: OutputType> Connection<T>
-where
-    Edge<T>: OutputType,
-{
-    /// How many match (all pages).
-    async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
-        let st = ctx.data_unchecked::<std::sync::Arc<crate::context::AppState>>();
-        Ok((self.total)(st.clone()).await? as i64)
-    }
-}
-
-impl<T: OutputType> Connection<T>
-where
-    Edge<T>: OutputType,
-{
-    /// A page of `rows`, with each row's cursor and node.
-    pub(crate) fn page<M>(
-        rows: Vec<M>,
-        more: bool,
-        had_after: bool,
-        cursor: impl Fn(&M) -> String,
-        node: impl Fn(M) -> T,
-        total: TotalCount,
-    ) -> Self {
-        let edges: Vec<Edge<T>> = rows
-            .into_iter()
-            .map(|m| Edge {
-                cursor: cursor(&m),
-                node: node(m),
-            })
-            .collect();
-        Self {
-            page_info: PageInfo {
-                has_next_page: more,
-                has_previous_page: had_after,
-                start_cursor: edges.first().map(|e| e.cursor.clone()),
-                end_cursor: edges.last().map(|e| e.cursor.clone()),
-            },
-            edges,
-            total,
-        }
-    }
-}
+crate::listed!(
+    AccessEvent => "AccessEventEdge", "AccessLogConnection";
+    TrailEvent => "TrailEventEdge", "AuditTrailConnection";
+    RetentionRecord => "RetentionRecordEdge", "RetentionRecordConnection";
+    LegalHold => "LegalHoldEdge", "LegalHoldConnection";
+    BreakGlassGrant => "BreakGlassGrantEdge", "BreakGlassGrantConnection";
+);
 
 /// One request's reads of one record's sensitive fields.
 #[derive(SimpleObject)]
@@ -413,52 +323,33 @@ impl GovernanceQuery {
         filter: Option<AccessLogFilter>,
     ) -> GqlResult<Connection<AccessEvent>> {
         let st = state(ctx);
-        require_ig_officer(request(ctx).principal()?, "read the access log")?;
         let first = page_size(first, st.settings.limits.max_page_size)?;
         let f = filter.unwrap_or_default();
-        let mut cond = Condition::all();
-        if let Some(a) = &f.actor_id {
-            cond = cond.add(access_event::Column::ActorId.eq(ids::decode_as(
-                Kind::Staff,
-                a,
-                "actorId",
-            )?));
-        }
-        if let Some(r) = &f.record_id {
-            cond = cond.add(access_event::Column::EntityId.eq(record_id(r, "recordId")?.1));
-        }
-        if let Some(n) = &f.nhs_number {
-            let nhs = NhsNumber::parse(n).map_err(|m| AppError::invalid("nhsNumber", m))?;
-            cond = cond.add(access_event::Column::PatientKey.is_in(st.keys.lookup_hashes(&nhs)));
-        }
-        if let Some(t) = f.after {
-            cond = cond.add(access_event::Column::At.gte(t));
-        }
-        if let Some(t) = f.before {
-            cond = cond.add(access_event::Column::At.lt(t));
-        }
-        if let Some(b) = f.break_glass {
-            cond = cond.add(access_event::Column::BreakGlass.eq(b));
-        }
-        let query = access_event::Entity::find().filter(cond);
-        let after = after_id(after.as_ref())?;
-        let (rows, more) = id_page(
-            &st.db.conn,
-            query.clone(),
-            access_event::Column::Id,
-            first,
-            after,
-            true,
-        )
-        .await?;
-        Ok(Connection::page(
-            rows,
-            more,
-            after.is_some(),
-            |m| encode_cursor(&m.id),
-            AccessEvent::from,
-            count_of(query),
-        ))
+        let q = service::AccessLogQuery {
+            actor_id: f
+                .actor_id
+                .as_ref()
+                .map(|a| ids::decode_as(Kind::Staff, a, "actorId"))
+                .transpose()?,
+            record_id: f
+                .record_id
+                .as_ref()
+                .map(|r| record_id(r, "recordId").map(|(_, id)| id))
+                .transpose()?,
+            patient: f
+                .nhs_number
+                .as_deref()
+                .map(|n| {
+                    NhsNumber::parse(n)
+                        .map_err(|m| AppError::invalid("nhsNumber", m).because(reason::MALFORMED))
+                })
+                .transpose()?,
+            after: f.after,
+            before: f.before,
+            break_glass: f.break_glass,
+        };
+        let page = service::access_log(st, request(ctx), q, first, after.as_deref()).await?;
+        Ok(Connection::of(page, AccessEvent::from))
     }
 
     /// Every change to every record, newest first (ig_officer).
@@ -471,60 +362,31 @@ impl GovernanceQuery {
         filter: Option<AuditTrailFilter>,
     ) -> GqlResult<Connection<TrailEvent>> {
         let st = state(ctx);
-        require_ig_officer(request(ctx).principal()?, "read the audit trail")?;
         let first = page_size(first, st.settings.limits.max_page_size)?;
         let f = filter.unwrap_or_default();
-        let mut cond = Condition::all();
-        if let Some(r) = &f.record_id {
-            cond = cond.add(trail_event::Column::EntityId.eq(record_id(r, "recordId")?.1));
-        }
-        if let Some(t) = &f.record_type {
-            cond = cond.add(trail_event::Column::EntityType.eq(t.as_str()));
-        }
-        if let Some(a) = &f.actor_id {
-            cond = cond.add(trail_event::Column::ActorId.eq(ids::decode_as(
-                Kind::Staff,
-                a,
-                "actorId",
-            )?));
-        }
-        if let Some(a) = &f.action {
-            cond = cond.add(trail_event::Column::Action.eq(a.as_str()));
-        }
-        if let Some(t) = f.after {
-            cond = cond.add(trail_event::Column::OccurredAt.gte(t));
-        }
-        if let Some(t) = f.before {
-            cond = cond.add(trail_event::Column::OccurredAt.lt(t));
-        }
-        let query = trail_event::Entity::find().filter(cond);
-        let after = after_id(after.as_ref())?;
-        let (rows, more) = id_page(
-            &st.db.conn,
-            query.clone(),
-            trail_event::Column::Id,
-            first,
-            after,
-            true,
-        )
-        .await?;
-        Ok(Connection::page(
-            rows,
-            more,
-            after.is_some(),
-            |m| encode_cursor(&m.id),
-            TrailEvent::from,
-            count_of(query),
-        ))
+        let q = service::TrailQuery {
+            record_id: f
+                .record_id
+                .as_ref()
+                .map(|r| record_id(r, "recordId").map(|(_, id)| id))
+                .transpose()?,
+            record_type: f.record_type,
+            actor_id: f
+                .actor_id
+                .as_ref()
+                .map(|a| ids::decode_as(Kind::Staff, a, "actorId"))
+                .transpose()?,
+            action: f.action,
+            after: f.after,
+            before: f.before,
+        };
+        let page = service::audit_trail(st, request(ctx), q, first, after.as_deref()).await?;
+        Ok(Connection::of(page, TrailEvent::from))
     }
 
     /// Checks the whole hash chain of the audit trail (ig_officer). Reads every event.
     async fn audit_trail_integrity(&self, ctx: &Context<'_>) -> GqlResult<TrailIntegrity> {
-        let st = state(ctx);
-        require_ig_officer(request(ctx).principal()?, "verify the audit trail")?;
-        let i = crate::trail::chain::verify(&st.db)
-            .await
-            .map_err(AppError::from)?;
+        let i = service::verify_trail(state(ctx), request(ctx)).await?;
         Ok(TrailIntegrity {
             intact: i.intact(),
             checked_events: i.checked as i64,
@@ -565,39 +427,17 @@ impl GovernanceQuery {
         filter: Option<RetentionFilter>,
     ) -> GqlResult<Connection<RetentionRecord>> {
         let st = state(ctx);
-        require_ig_officer(request(ctx).principal()?, "review retention")?;
         let first = page_size(first, st.settings.limits.max_page_size)?;
-        let position = after
-            .as_ref()
-            .map(|a| decode_cursor::<(String, DateTime<Utc>, Uuid)>(a))
-            .transpose()?
-            .map(|(t, until, id)| {
-                RecordType::parse(&t)
-                    .map(|t| (t, until, id))
-                    .ok_or_else(|| {
-                        AppError::invalid("after", "after is not a cursor from this list")
-                    })
-            })
-            .transpose()?;
         let only = filter.unwrap_or_default().record_type;
-        let (rows, more) = retention::due(&st.db.conn, &st.settings, only, first, position).await?;
-        Ok(Connection::page(
-            rows,
-            more,
-            position.is_some(),
-            |d| encode_cursor(&(d.record_type.as_str(), d.retention_until, d.id)),
-            |d| RetentionRecord {
-                record_type: d.record_type,
-                record_id: kind_of(d.record_type.as_str(), d.id),
-                label: d.label,
-                ended_at: d.ended_at,
-                retention_until: d.retention_until,
-                legal_hold: d.on_hold,
-            },
-            Box::new(move |st| {
-                Box::pin(async move { retention::count_due(&st.db.conn, &st.settings, only).await })
-            }),
-        ))
+        let page = service::retention_due(st, request(ctx), only, first, after.as_deref()).await?;
+        Ok(Connection::of(page, |d| RetentionRecord {
+            record_type: d.record_type,
+            record_id: kind_of(d.record_type.as_str(), d.id),
+            label: d.label,
+            ended_at: d.ended_at,
+            retention_until: d.retention_until,
+            legal_hold: d.on_hold,
+        }))
     }
 
     /// Legal holds, newest first (ig_officer).
@@ -609,30 +449,11 @@ impl GovernanceQuery {
         active_only: Option<bool>,
     ) -> GqlResult<Connection<LegalHold>> {
         let st = state(ctx);
-        require_ig_officer(request(ctx).principal()?, "list legal holds")?;
         let first = page_size(first, st.settings.limits.max_page_size)?;
-        let mut query = legal_hold::Entity::find();
-        if active_only.unwrap_or(false) {
-            query = query.filter(legal_hold::Column::ReleasedAt.is_null());
-        }
-        let after = after_id(after.as_ref())?;
-        let (rows, more) = id_page(
-            &st.db.conn,
-            query.clone(),
-            legal_hold::Column::Id,
-            first,
-            after,
-            true,
-        )
-        .await?;
-        Ok(Connection::page(
-            rows,
-            more,
-            after.is_some(),
-            |m| encode_cursor(&m.id),
-            LegalHold::from,
-            count_of(query),
-        ))
+        let active_only = active_only.unwrap_or(false);
+        let page =
+            service::legal_holds(st, request(ctx), active_only, first, after.as_deref()).await?;
+        Ok(Connection::of(page, LegalHold::from))
     }
 
     /// Break-glass grants, newest first, for review (ig_officer).
@@ -644,30 +465,12 @@ impl GovernanceQuery {
         unreviewed_only: Option<bool>,
     ) -> GqlResult<Connection<BreakGlassGrant>> {
         let st = state(ctx);
-        require_ig_officer(request(ctx).principal()?, "review break-glass access")?;
         let first = page_size(first, st.settings.limits.max_page_size)?;
-        let mut query = break_glass_grant::Entity::find();
-        if unreviewed_only.unwrap_or(false) {
-            query = query.filter(break_glass_grant::Column::ReviewedAt.is_null());
-        }
-        let after = after_id(after.as_ref())?;
-        let (rows, more) = id_page(
-            &st.db.conn,
-            query.clone(),
-            break_glass_grant::Column::Id,
-            first,
-            after,
-            true,
-        )
-        .await?;
-        Ok(Connection::page(
-            rows,
-            more,
-            after.is_some(),
-            |m| encode_cursor(&m.id),
-            BreakGlassGrant::from,
-            count_of(query),
-        ))
+        let unreviewed = unreviewed_only.unwrap_or(false);
+        let page =
+            service::break_glass_grants(st, request(ctx), unreviewed, first, after.as_deref())
+                .await?;
+        Ok(Connection::of(page, BreakGlassGrant::from))
     }
 }
 
@@ -799,18 +602,7 @@ impl GovernanceMutation {
     /// content, keeps a tombstone, writes a trail event (ig_officer). `candour dispose` does
     /// the same from the command line.
     async fn dispose_due_records(&self, ctx: &Context<'_>) -> GqlResult<DisposalPayload> {
-        let st = state(ctx);
-        let rc = request(ctx);
-        let p = rc.principal()?;
-        require_ig_officer(p, "dispose of records")?;
-        let staff = rc.staff_id(st).await?;
-        let d = retention::dispose_due(
-            &st.db,
-            &st.settings,
-            &crate::trail::Actor::of(p, staff),
-            Some(&rc.request_id),
-        )
-        .await?;
+        let d = service::dispose_due(state(ctx), request(ctx)).await?;
         Ok(DisposalPayload {
             incidents: d.incidents as i64,
             audits: d.audits as i64,

@@ -3,6 +3,7 @@
 pub mod break_glass;
 pub mod graphql;
 pub mod retention;
+pub mod service;
 pub mod subject_access;
 
 use crate::auth::{Principal, Role};

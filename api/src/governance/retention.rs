@@ -17,7 +17,7 @@ use crate::config::{Retention, Settings};
 use crate::context::{AppState, RequestCtx};
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
-use crate::graphql::pagination::after_position;
+use crate::record::keyset::after_position;
 use crate::trail::{self, Actor, Diff};
 use entities::{
     audit, audit_finding, break_glass_grant, corrective_action, idempotency_key,
@@ -423,8 +423,8 @@ pub async fn place_hold(
     let p = rc.principal()?;
     super::require_ig_officer(p, "place legal holds")?;
     let why = reason("reason", why)?;
-    let staff = rc.staff_id(state).await?;
     let tx = state.db.begin_write().await?;
+    let staff = rc.staff_in(state, &*tx).await?;
     if !record_exists(&*tx, t, id).await? {
         return Err(AppError::NotFound("record"));
     }
@@ -473,8 +473,8 @@ pub async fn release_hold(
     let p = rc.principal()?;
     super::require_ig_officer(p, "release legal holds")?;
     let why = reason("reason", why)?;
-    let staff = rc.staff_id(state).await?;
     let tx = state.db.begin_write().await?;
+    let staff = rc.staff_in(state, &*tx).await?;
     let hold = legal_hold::Entity::find_by_id(hold_id)
         .lock_exclusive()
         .one(&*tx)

@@ -274,9 +274,10 @@ async fn execute(
         let outcome = run.await;
         // Staff are known from their tokens: a person's record (roles, departments, email)
         // is refreshed on sight, at most once per quarter hour, so emails find them. Not
-        // after an anonymous report.
-        if let Ok(Some(p)) = &auth {
-            if !p.is_service() && !recorder.anonymous() {
+        // after an anonymous report, and not for a request that was refused in any part: a
+        // refused request leaves no record of its caller.
+        if let (Ok(Some(p)), Ok(answered)) = (&auth, &outcome) {
+            if !p.is_service() && !recorder.anonymous() && answered.is_ok() {
                 if let Err(e) = crate::org::service::upsert_staff(state, p).await {
                     tracing::warn!(
                         error = e.code(),

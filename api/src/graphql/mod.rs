@@ -1,5 +1,6 @@
 //! Schema assembly: each domain contributes its query and mutation parts; limits, the
 //! Node interface and request-scoped data live here.
+pub mod connection;
 pub mod http;
 pub mod ids;
 pub mod limits;

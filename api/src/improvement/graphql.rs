@@ -7,13 +7,14 @@ use super::service::{self, NewMeasure, NewProject, PdsaChange, ProjectFilter};
 use super::workflow::{self, Access};
 use crate::audit::graphql::Audit;
 use crate::error::AppError;
+use crate::graphql::connection::Connection;
 use crate::graphql::ids::{self, Kind};
 use crate::graphql::loaders::Loaders;
-use crate::graphql::pagination::{page_size, PageInfo};
 use crate::graphql::scalars::Date;
 use crate::graphql::{request, state};
 use crate::incident::graphql::Incident;
 use crate::org::graphql::Department;
+use crate::record::keyset::page_size;
 use crate::trail::graphql::TrailEvent;
 use entities::{
     improvement_link, improvement_project as project, measure, measurement, pdsa_cycle,
@@ -377,7 +378,7 @@ impl PdsaCycle {
 #[derive(InputObject)]
 pub struct ImprovementProjectOrder {
     pub field: super::model::ImprovementProjectOrderField,
-    pub direction: crate::incident::model::OrderDirection,
+    pub direction: crate::record::OrderDirection,
 }
 
 /// Filters for project lists; all given must match.
@@ -389,41 +390,7 @@ pub struct ImprovementProjectFilter {
     pub search: Option<String>,
 }
 
-pub struct ImprovementProjectEdge {
-    cursor: String,
-    node: ImprovementProject,
-}
-
-#[Object]
-impl ImprovementProjectEdge {
-    async fn cursor(&self) -> &str {
-        &self.cursor
-    }
-    async fn node(&self) -> &ImprovementProject {
-        &self.node
-    }
-}
-
-/// A page of improvement projects.
-pub struct ImprovementProjectConnection {
-    edges: Vec<ImprovementProjectEdge>,
-    page_info: PageInfo,
-    count_query: sea_orm::Select<project::Entity>,
-}
-
-#[Object]
-impl ImprovementProjectConnection {
-    async fn edges(&self) -> &[ImprovementProjectEdge] {
-        &self.edges
-    }
-    async fn page_info(&self) -> &PageInfo {
-        &self.page_info
-    }
-    /// How many projects match the filter (all pages).
-    async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
-        Ok(service::count(state(ctx), self.count_query.clone()).await? as i64)
-    }
-}
+crate::listed!(ImprovementProject => "ImprovementProjectEdge", "ImprovementProjectConnection");
 
 #[derive(Default)]
 pub struct ImprovementQuery;
@@ -440,7 +407,7 @@ impl ImprovementQuery {
         after: Option<String>,
         filter: Option<ImprovementProjectFilter>,
         order_by: Option<ImprovementProjectOrder>,
-    ) -> GqlResult<ImprovementProjectConnection> {
+    ) -> GqlResult<Connection<ImprovementProject>> {
         let st = state(ctx);
         let rc = request(ctx);
         rc.principal()?;
@@ -455,30 +422,14 @@ impl ImprovementQuery {
                 .transpose()?,
             search: f.search,
         };
-        let had_cursor = after.is_some();
         let order = order_by.map(|o| (o.field, o.direction)).unwrap_or((
             super::model::ImprovementProjectOrderField::CreatedAt,
-            crate::incident::model::OrderDirection::Desc,
+            crate::record::OrderDirection::Desc,
         ));
         let page = service::list(st, rc, q, order, first, after).await?;
-        let edges: Vec<ImprovementProjectEdge> = page
-            .rows
-            .into_iter()
-            .map(|(m, access, cursor)| ImprovementProjectEdge {
-                cursor,
-                node: ImprovementProject::new(m, access),
-            })
-            .collect();
-        Ok(ImprovementProjectConnection {
-            page_info: PageInfo {
-                has_next_page: page.has_next,
-                has_previous_page: had_cursor,
-                start_cursor: edges.first().map(|e| e.cursor.clone()),
-                end_cursor: edges.last().map(|e| e.cursor.clone()),
-            },
-            edges,
-            count_query: page.count_query,
-        })
+        Ok(Connection::of(page, |(m, access)| {
+            ImprovementProject::new(m, access)
+        }))
     }
 }
 

@@ -3,10 +3,8 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, NaiveDate, SubsecRound, Utc};
-use sea_orm::sea_query::{Expr, Func, LikeExpr, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, Order,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -15,8 +13,9 @@ use super::workflow::{self, Access};
 use crate::auth::Principal;
 use crate::context::{AppState, RequestCtx};
 use crate::error::{AppError, AppResult};
-use crate::graphql::pagination::{after_position, decode_cursor, encode_cursor, Position};
-use crate::incident::service::{escape_like, now};
+use crate::record::keyset::{self, ColumnOrder, Page};
+use crate::record::text::required;
+use crate::record::{now, versioned, OrderDirection};
 use crate::trail::{self, Actor, Diff};
 use entities::{
     audit, improvement_link as link, improvement_project as project, incident, measure,
@@ -61,42 +60,12 @@ pub struct PdsaChange {
     pub outcome: Option<PdsaOutcome>,
 }
 
-/// Trims a text field; blank becomes None; longer than `max` characters is bad input.
-fn text(field: &str, value: Option<String>, max: usize) -> AppResult<Option<String>> {
-    match value
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-    {
-        Some(v) if v.chars().count() > max => Err(AppError::invalid(
-            field,
-            format!("{field} must be at most {max} characters"),
-        )),
-        other => Ok(other),
-    }
-}
-
-fn required(field: &str, value: String, max: usize) -> AppResult<String> {
-    text(field, Some(value), max)?
-        .ok_or_else(|| AppError::invalid(field, format!("{field} must not be blank")))
-}
+use crate::record::text::optional as text;
 
 fn email(field: &str, value: Option<String>) -> AppResult<Option<String>> {
-    let Some(e) = text(field, value, 320)?.map(|e| e.to_lowercase()) else {
-        return Ok(None);
-    };
-    let valid = e.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty()
-            && domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-    }) && !e.chars().any(char::is_whitespace);
-    if valid {
-        Ok(Some(e))
-    } else {
-        Err(AppError::invalid(
-            field,
-            format!("{field} must be an email address"),
-        ))
+    match text(field, value, 320)? {
+        Some(e) => crate::record::text::email(field, &e).map(Some),
+        None => Ok(None),
     }
 }
 
@@ -190,37 +159,6 @@ fn require_running(m: &project::Model, field: &str) -> AppResult<()> {
                 status.as_str()
             ),
         ));
-    }
-    Ok(())
-}
-
-/// Bumps the project's version if it is still `expected` (optimistic concurrency).
-async fn bump_version<C: ConnectionTrait>(
-    conn: &C,
-    next: &project::Model,
-    expected: i32,
-) -> AppResult<()> {
-    let res = project::Entity::update_many()
-        .set(next.clone().into_active_model().reset_all())
-        .filter(project::Column::Id.eq(next.id))
-        .filter(project::Column::Version.eq(expected))
-        .exec(conn)
-        .await?;
-    if res.rows_affected != 1 {
-        return Err(AppError::Conflict {
-            expected,
-            actual: expected + 1,
-        });
-    }
-    Ok(())
-}
-
-fn check_version(m: &project::Model, expected: i32) -> AppResult<()> {
-    if m.version != expected {
-        return Err(AppError::Conflict {
-            expected,
-            actual: m.version,
-        });
     }
     Ok(())
 }
@@ -371,8 +309,8 @@ pub async fn start(
     check_unique_names("measures.name", measures.iter().map(|m| m.name.as_str()))?;
     let sponsor_email = email("sponsorEmail", input.sponsor_email)?;
     let lead_email = email("leadEmail", input.lead_email)?;
-    let staff = rc.staff_id(state).await?;
     let tx = state.db.begin_write().await?;
+    let staff = rc.staff_in(state, &*tx).await?;
     let (incident_ids, audit_ids) =
         new_links(state, rc, &*tx, &[], input.incident_ids, input.audit_ids).await?;
     let now = now();
@@ -448,11 +386,11 @@ pub async fn transition(
 ) -> AppResult<(project::Model, Access)> {
     let p = rc.principal()?;
     let reason = text("reason", reason, 20_000)?;
-    let staff = rc.staff_id(state).await?;
     let tx = state.db.begin_write().await?;
+    let staff = rc.staff_in(state, &*tx).await?;
     let (current, access) = load_for_change(state, rc, &*tx, id).await?;
     require_manager(access, "move an improvement project")?;
-    check_version(&current, expected_version)?;
+    versioned::check(current.version, expected_version)?;
     let from = status_of(&current);
     workflow::check_transition(from, to, reason.as_deref(), access)?;
     let now = now();
@@ -464,9 +402,7 @@ pub async fn transition(
         S::Closed | S::Abandoned => next.closed_at = Some(now),
         _ => {}
     }
-    next.version = expected_version + 1;
-    next.updated_at = now;
-    bump_version(&*tx, &next, expected_version).await?;
+    let next = versioned::save(&*tx, next, expected_version).await?;
     let mut diff = Diff::new();
     diff.field("status", &current.status, &next.status)
         .text("statusReason", &current.status_reason, &next.status_reason)
@@ -496,11 +432,11 @@ pub async fn add_measure(
 ) -> AppResult<(project::Model, Access)> {
     let p = rc.principal()?;
     let input = parse_measure("measure", input)?;
-    let staff = rc.staff_id(state).await?;
     let tx = state.db.begin_write().await?;
+    let staff = rc.staff_in(state, &*tx).await?;
     let (current, access) = load_for_change(state, rc, &*tx, project_id).await?;
     require_contributor(access)?;
-    check_version(&current, expected_version)?;
+    versioned::check(current.version, expected_version)?;
     require_running(&current, "projectId")?;
     let names: Vec<String> = measure::Entity::find()
         .select_only()
@@ -521,10 +457,8 @@ pub async fn add_measure(
     measure::Entity::insert(row.clone().into_active_model())
         .exec_without_returning(&*tx)
         .await?;
-    let mut next = current.clone();
-    next.version = expected_version + 1;
-    next.updated_at = now;
-    bump_version(&*tx, &next, expected_version).await?;
+    let next = current.clone();
+    let next = versioned::save(&*tx, next, expected_version).await?;
     let mut diff = Diff::new();
     diff.field("measureId", None, Some(row.id))
         .field("measure", None, Some(&row.name))
@@ -565,8 +499,8 @@ pub async fn record_measurement(
             "a measurement cannot be dated in the future",
         ));
     }
-    let staff = rc.staff_id(state).await?;
     let tx = state.db.begin_write().await?;
+    let staff = rc.staff_in(state, &*tx).await?;
     let m = measure::Entity::find_by_id(measure_id)
         .one(&*tx)
         .await?
@@ -619,8 +553,8 @@ pub async fn add_pdsa(
     let p = rc.principal()?;
     let title = required("title", title, 200)?;
     let plan = text("plan", plan, 20_000)?;
-    let staff = rc.staff_id(state).await?;
     let tx = state.db.begin_write().await?;
+    let staff = rc.staff_in(state, &*tx).await?;
     let (project, access) = load_for_change(state, rc, &*tx, project_id).await?;
     require_contributor(access)?;
     require_running(&project, "projectId")?;
@@ -676,8 +610,8 @@ pub async fn update_pdsa(
     let do_ = text("do", change.do_, 20_000)?;
     let study = text("study", change.study, 20_000)?;
     let act = text("act", change.act, 20_000)?;
-    let staff = rc.staff_id(state).await?;
     let tx = state.db.begin_write().await?;
+    let staff = rc.staff_in(state, &*tx).await?;
     let current = pdsa::Entity::find_by_id(cycle_id)
         .lock_exclusive()
         .one(&*tx)
@@ -688,12 +622,7 @@ pub async fn update_pdsa(
         other => other?,
     };
     require_contributor(access)?;
-    if current.version != expected_version {
-        return Err(AppError::Conflict {
-            expected: expected_version,
-            actual: current.version,
-        });
-    }
+    versioned::check(current.version, expected_version)?;
     require_running(&project, "cycleId")?;
     let from = stage_of(&current);
     let stage = change.stage.unwrap_or(from);
@@ -703,7 +632,7 @@ pub async fn update_pdsa(
         .outcome
         .or_else(|| current.outcome.as_deref().and_then(PdsaOutcome::parse));
     workflow::check_cycle(stage, change.outcome, current.start_date, end_date)?;
-    let now = now();
+    let _now = now();
     let mut next = current.clone();
     next.stage = stage.as_str().into();
     next.plan = plan.or(next.plan);
@@ -712,20 +641,7 @@ pub async fn update_pdsa(
     next.act = act.or(next.act);
     next.end_date = end_date;
     next.outcome = outcome.map(|o| o.as_str().into());
-    next.version = expected_version + 1;
-    next.updated_at = now;
-    let res = pdsa::Entity::update_many()
-        .set(next.clone().into_active_model().reset_all())
-        .filter(pdsa::Column::Id.eq(cycle_id))
-        .filter(pdsa::Column::Version.eq(expected_version))
-        .exec(&*tx)
-        .await?;
-    if res.rows_affected != 1 {
-        return Err(AppError::Conflict {
-            expected: expected_version,
-            actual: expected_version + 1,
-        });
-    }
+    let next = versioned::save(&*tx, next, expected_version).await?;
     let mut diff = Diff::new();
     diff.field("pdsaCycleId", None, Some(cycle_id))
         .field("stage", &current.stage, &next.stage)
@@ -758,8 +674,8 @@ pub async fn link(
     audit_ids: Vec<Uuid>,
 ) -> AppResult<(project::Model, Access)> {
     let p = rc.principal()?;
-    let staff = rc.staff_id(state).await?;
     let tx = state.db.begin_write().await?;
+    let staff = rc.staff_in(state, &*tx).await?;
     let (project, access) = load_for_change(state, rc, &*tx, project_id).await?;
     require_manager(
         access,
@@ -883,98 +799,69 @@ fn filter_condition(q: &ProjectFilter) -> Condition {
     if let Some(d) = q.department_id {
         c = c.add(project::Column::DepartmentId.eq(d));
     }
-    if let Some(s) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        let pattern = escape_like(s);
-        let lower = |col: project::Column| -> SimpleExpr { Func::lower(Expr::col(col)).into() };
-        c = c.add(
-            Condition::any()
-                .add(
-                    Expr::expr(lower(project::Column::Title))
-                        .like(LikeExpr::new(pattern.clone()).escape('\\')),
-                )
-                .add(
-                    Expr::expr(lower(project::Column::Aim))
-                        .like(LikeExpr::new(pattern).escape('\\')),
-                ),
-        );
+    if let Some(search) = crate::record::text::contains_any(
+        &[project::Column::Title, project::Column::Aim],
+        q.search.as_deref(),
+    ) {
+        c = c.add(search);
     }
     c
 }
 
-pub struct Page {
-    pub rows: Vec<(project::Model, Access, String)>,
-    pub has_next: bool,
-    /// The filtered query without paging, for a lazy `totalCount`.
-    pub count_query: Select<project::Entity>,
+/// The order of project lists.
+fn sort_key(
+    field: super::model::ImprovementProjectOrderField,
+    direction: OrderDirection,
+) -> ColumnOrder<project::Entity> {
+    use super::model::ImprovementProjectOrderField as F;
+    use crate::record::keyset::typed;
+    let (column, value): (_, fn(&project::Model) -> serde_json::Value) = match field {
+        F::CreatedAt => (project::Column::CreatedAt, |m| {
+            serde_json::json!(m.created_at)
+        }),
+        F::UpdatedAt => (project::Column::UpdatedAt, |m| {
+            serde_json::json!(m.updated_at)
+        }),
+    };
+    ColumnOrder {
+        column,
+        id: project::Column::Id,
+        direction,
+        value,
+        parse: typed::<DateTime<Utc>>,
+        id_of: |m| m.id,
+    }
 }
 
-/// Projects, newest first unless ordered otherwise (by creation or last change).
+/// Projects, newest first unless ordered otherwise (by creation or last change), each with
+/// the caller's access to it.
 pub async fn list(
     state: &AppState,
     rc: &RequestCtx,
     q: ProjectFilter,
-    order: (
-        super::model::ImprovementProjectOrderField,
-        crate::incident::model::OrderDirection,
-    ),
+    order: (super::model::ImprovementProjectOrderField, OrderDirection),
     first: u64,
     after: Option<String>,
-) -> AppResult<Page> {
-    use super::model::ImprovementProjectOrderField as F;
-    let column = match order.0 {
-        F::CreatedAt => project::Column::CreatedAt,
-        F::UpdatedAt => project::Column::UpdatedAt,
-    };
-    let ascending = order.1 == crate::incident::model::OrderDirection::Asc;
+) -> AppResult<Page<(project::Model, Access)>> {
     if !may_view(rc.principal()?) {
         return Err(AppError::forbidden(
             "improvement projects need the incidents:read scope",
         ));
     }
-    let filtered = project::Entity::find().filter(filter_condition(&q));
-    let mut page = filtered.clone();
-    if let Some(cursor) = after {
-        let pos: Position = decode_cursor(&cursor)?;
-        let created: DateTime<Utc> = serde_json::from_value(pos.v)
-            .map_err(|_| AppError::invalid("after", "after is not a cursor from this list"))?;
-        page = page.filter(after_position(
-            column,
-            created.into(),
-            project::Column::Id,
-            pos.id,
-            ascending,
-        ));
-    }
-    let ord = if ascending { Order::Asc } else { Order::Desc };
-    let mut rows = page
-        .order_by(column, ord.clone())
-        .order_by(project::Column::Id, ord)
-        .limit(first + 1)
-        .all(&state.db.conn)
-        .await?;
-    let has_next = rows.len() as u64 > first;
-    rows.truncate(first as usize);
-    let mut out = Vec::with_capacity(rows.len());
-    for m in rows {
+    let key = sort_key(order.0, order.1);
+    let page = keyset::list(
+        &state.db.conn,
+        project::Entity::find().filter(filter_condition(&q)),
+        &key,
+        first,
+        after.as_deref(),
+    )
+    .await?;
+    page.try_map(|m| async move {
         let access = access_to(state, rc, &m).await?;
-        let cursor = encode_cursor(&Position {
-            v: match order.0 {
-                F::CreatedAt => serde_json::json!(m.created_at),
-                F::UpdatedAt => serde_json::json!(m.updated_at),
-            },
-            id: m.id,
-        });
-        out.push((m, access, cursor));
-    }
-    Ok(Page {
-        rows: out,
-        has_next,
-        count_query: filtered,
+        Ok((m, access))
     })
-}
-
-pub async fn count(state: &AppState, q: Select<project::Entity>) -> AppResult<u64> {
-    Ok(q.count(&state.db.conn).await?)
+    .await
 }
 
 #[cfg(test)]

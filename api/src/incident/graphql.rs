@@ -8,30 +8,17 @@ use crate::graphql::scalars::Date;
 use super::model::*;
 use super::service::{self, TransitionRequest};
 use super::workflow::{self, Access};
+use crate::graphql::connection::Connection;
 use crate::graphql::ids::{self, Kind};
 use crate::graphql::loaders::Loaders;
-use crate::graphql::pagination::{page_size, PageInfo};
 use crate::graphql::{request, state};
 use crate::org::graphql::{Department, StaffMember};
+use crate::record::keyset::page_size;
+use crate::record::OrderDirection;
 use crate::trail::graphql::TrailEvent;
 use entities::incident;
 
 type GqlResult<T> = async_graphql::Result<T>;
-
-/// The fields of `Incident` that read what a list page of `Columns::Brief` leaves out.
-const TEXT_FIELDS: [&str; 11] = [
-    "description",
-    "immediateActions",
-    "findings",
-    "learningSummary",
-    "feedbackToReporter",
-    "statusReason",
-    "location",
-    "patient",
-    "equipment",
-    "regulatoryFacts",
-    "dutyOfCandour",
-];
 
 /// An event that caused or could have caused harm, and its review.
 pub struct Incident {
@@ -448,41 +435,7 @@ pub struct IncidentOrder {
     pub direction: OrderDirection,
 }
 
-pub struct IncidentEdge {
-    position: crate::graphql::pagination::Position,
-    node: Incident,
-}
-
-#[Object]
-impl IncidentEdge {
-    async fn cursor(&self) -> String {
-        crate::graphql::pagination::encode_cursor(&self.position)
-    }
-    async fn node(&self) -> &Incident {
-        &self.node
-    }
-}
-
-/// A page of incidents.
-pub struct IncidentConnection {
-    edges: Vec<IncidentEdge>,
-    page_info: PageInfo,
-    count_query: sea_orm::Select<incident::Entity>,
-}
-
-#[Object]
-impl IncidentConnection {
-    async fn edges(&self) -> &[IncidentEdge] {
-        &self.edges
-    }
-    async fn page_info(&self) -> &PageInfo {
-        &self.page_info
-    }
-    /// How many incidents match the filter (all pages).
-    async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
-        Ok(service::count(state(ctx), self.count_query.clone()).await? as i64)
-    }
-}
+crate::listed!(Incident => "IncidentEdge", "IncidentConnection");
 
 #[derive(Default)]
 pub struct IncidentQuery;
@@ -537,7 +490,7 @@ impl IncidentQuery {
         after: Option<String>,
         filter: Option<IncidentFilter>,
         order_by: Option<IncidentOrder>,
-    ) -> GqlResult<IncidentConnection> {
+    ) -> GqlResult<Connection<Incident>> {
         let st = state(ctx);
         let rc = request(ctx);
         rc.principal()?;
@@ -559,34 +512,15 @@ impl IncidentQuery {
             mine: f.mine.unwrap_or(false),
         };
         let order = order_by.map(|o| (o.field, o.direction)).unwrap_or_default();
-        let had_cursor = after.is_some();
         // A page that shows none of the text reads none of it.
         let node = ctx.look_ahead().field("edges").field("node");
-        let columns = if TEXT_FIELDS.iter().any(|f| node.field(f).exists()) {
+        let columns = if super::columns::text_fields().any(|f| node.field(f).exists()) {
             service::Columns::All
         } else {
             service::Columns::Brief
         };
         let page = service::list(st, rc, query, order, first, after, columns).await?;
-        let edges: Vec<IncidentEdge> = page
-            .rows
-            .into_iter()
-            .map(|(m, access, position)| IncidentEdge {
-                position,
-                node: Incident::new(m, access),
-            })
-            .collect();
-        let cursor = |e: &IncidentEdge| crate::graphql::pagination::encode_cursor(&e.position);
-        Ok(IncidentConnection {
-            page_info: PageInfo {
-                has_next_page: page.has_next,
-                has_previous_page: had_cursor,
-                start_cursor: edges.first().map(cursor),
-                end_cursor: edges.last().map(cursor),
-            },
-            edges,
-            count_query: page.count_query,
-        })
+        Ok(Connection::of(page, |(m, access)| Incident::new(m, access)))
     }
 }
 

@@ -1,4 +1,5 @@
 //! Incidents: reporting, triage, the review state machine, comments and the duty of candour.
+pub mod columns;
 pub mod graphql;
 pub mod model;
 pub mod reference;

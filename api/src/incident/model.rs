@@ -4,19 +4,7 @@ use async_graphql::Enum;
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
-macro_rules! stored_enum {
-    ($name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $($text => Some($name::$variant),)+ _ => None }
-            }
-        }
-    };
-}
+use crate::stored_enum;
 
 /// Where an incident is in its review.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -217,13 +205,6 @@ pub enum IncidentOrderField {
     ReportedAt,
     OccurredAt,
     PhysicalHarm,
-}
-
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OrderDirection {
-    Asc,
-    #[default]
-    Desc,
 }
 
 /// Filters on incident lists; all given filters must match.

@@ -1,65 +1,41 @@
 //! Incident persistence and rules: each public function checks permission, applies the
 //! rules and writes the change and its trail event in one transaction.
 use chrono::{DateTime, Datelike, Duration, SubsecRound, Utc};
-use sea_orm::sea_query::{Expr, Func, LikeExpr, Query, SimpleExpr};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, Order,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QuerySelect, QueryTrait,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::model::*;
 use super::workflow::{self, Access, ClosingFacts};
-use crate::auth::{Principal, Role, Scope};
+use crate::auth::{Principal, Role};
 use crate::context::{AppState, RequestCtx};
 use crate::error::{is_unique_violation, AppError, AppResult};
-use crate::graphql::pagination::{decode_cursor, Position};
+use crate::record::keyset::{self, ColumnOrder, Page};
+use crate::record::text::{self, reason, required};
+use crate::record::{now, versioned, visibility, OrderDirection};
 use crate::trail::{self, Actor, Diff};
 use entities::{candour_step, idempotency_key, incident, incident_comment};
 
 const ENTITY: &str = "Incident";
-
-/// Timestamps are kept to the microsecond, the precision PostgreSQL stores, so that both
-/// databases compare and page identically.
-pub fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
-}
-
-/// Trims a text field; blank becomes None; longer than `max` characters is bad input.
-fn text(field: &str, value: Option<String>, max: usize) -> AppResult<Option<String>> {
-    let Some(v) = value else { return Ok(None) };
-    let v = v.trim();
-    if v.is_empty() {
-        return Ok(None);
-    }
-    if v.chars().count() > max {
-        return Err(AppError::invalid(
-            field,
-            format!("{field} must be at most {max} characters"),
-        ));
-    }
-    Ok(Some(v.to_string()))
-}
-
-fn required(field: &str, value: String, max: usize) -> AppResult<String> {
-    text(field, Some(value), max)?
-        .ok_or_else(|| AppError::invalid(field, format!("{field} must not be blank")))
-}
 
 fn check_category(
     state: &AppState,
     field: &str,
     category: Option<String>,
 ) -> AppResult<Option<String>> {
-    let category = text(field, category, 100)?;
+    let category = text::optional(field, category, 100)?;
     let taxonomy = &state.settings.incident_categories;
     if let Some(c) = &category {
         if !taxonomy.is_empty() && !taxonomy.iter().any(|t| t == c) {
             return Err(AppError::invalid(
                 field,
                 format!("{field} must be one of the configured categories"),
-            ));
+            )
+            .because(reason::NOT_ALLOWED));
         }
     }
     Ok(category)
@@ -71,10 +47,10 @@ async fn parse_report(state: &AppState, mut input: NewIncident) -> AppResult<New
     input.description = required("description", input.description, 20_000)?;
     let now = now();
     if input.occurred_at > now + Duration::minutes(5) {
-        return Err(AppError::invalid(
-            "occurredAt",
-            "occurredAt must not be in the future",
-        ));
+        return Err(
+            AppError::invalid("occurredAt", "occurredAt must not be in the future")
+                .because(reason::IN_FUTURE),
+        );
     }
     input.occurred_at = input.occurred_at.trunc_subsecs(6);
     if input.psychological_harm == HarmLevel::Fatal {
@@ -93,18 +69,22 @@ async fn parse_report(state: &AppState, mut input: NewIncident) -> AppResult<New
         .await?
         .is_none()
     {
-        return Err(AppError::invalid("departmentId", "no such department"));
+        return Err(
+            AppError::invalid("departmentId", "no such department").because(reason::UNKNOWN)
+        );
     }
-    input.location = text("location", input.location, 200)?;
+    input.location = text::optional("location", input.location, 200)?;
     input.category = check_category(state, "category", input.category)?;
-    input.immediate_actions = text("immediateActions", input.immediate_actions, 10_000)?;
+    input.immediate_actions = text::optional("immediateActions", input.immediate_actions, 10_000)?;
     if let Some(p) = input.patient.take() {
         // The message never repeats the number.
         let nhs_number = match p.nhs_number.as_deref().map(str::trim) {
             Some("") | None => None,
             Some(n) => Some(
                 crate::protect::NhsNumber::parse(n)
-                    .map_err(|m| AppError::invalid("patient.nhsNumber", m))?
+                    .map_err(|m| {
+                        AppError::invalid("patient.nhsNumber", m).because(reason::MALFORMED)
+                    })?
                     .as_str()
                     .to_string(),
             ),
@@ -113,11 +93,12 @@ async fn parse_report(state: &AppState, mut input: NewIncident) -> AppResult<New
             return Err(AppError::invalid(
                 "patient.dateOfBirth",
                 "a date of birth cannot be in the future",
-            ));
+            )
+            .because(reason::IN_FUTURE));
         }
         let patient = PatientDetails {
             nhs_number,
-            name: text("patient.name", p.name, 200)?,
+            name: text::optional("patient.name", p.name, 200)?,
             date_of_birth: p.date_of_birth,
         };
         if patient.nhs_number.is_some() || patient.name.is_some() || patient.date_of_birth.is_some()
@@ -127,10 +108,10 @@ async fn parse_report(state: &AppState, mut input: NewIncident) -> AppResult<New
     }
     if let Some(e) = input.equipment.take() {
         let equipment = EquipmentDetails {
-            asset_id: text("equipment.assetId", e.asset_id, 100)?,
-            manufacturer: text("equipment.manufacturer", e.manufacturer, 200)?,
-            model: text("equipment.model", e.model, 200)?,
-            serial_number: text("equipment.serialNumber", e.serial_number, 100)?,
+            asset_id: text::optional("equipment.assetId", e.asset_id, 100)?,
+            manufacturer: text::optional("equipment.manufacturer", e.manufacturer, 200)?,
+            model: text::optional("equipment.model", e.model, 200)?,
+            serial_number: text::optional("equipment.serialNumber", e.serial_number, 100)?,
         };
         if equipment.asset_id.is_some()
             || equipment.manufacturer.is_some()
@@ -237,7 +218,7 @@ pub fn follow_up_hash(code: &str) -> String {
 /// What an anonymous reporter may read with their code: status and learning, nothing else.
 pub async fn follow_up(state: &AppState, code: &str) -> AppResult<Option<incident::Model>> {
     if code.trim().is_empty() || code.len() > 100 {
-        return Err(AppError::invalid("code", "not a follow-up code"));
+        return Err(AppError::invalid("code", "not a follow-up code").because(reason::MALFORMED));
     }
     Ok(incident::Entity::find()
         .filter(incident::Column::FollowUpCodeHash.eq(follow_up_hash(code)))
@@ -275,17 +256,6 @@ pub async fn report(
             return Ok((existing, receipt, None));
         }
     }
-    // An anonymous report looks nobody up and writes nothing about its reporter.
-    let reporter_id = if input.anonymous {
-        None
-    } else {
-        rc.staff_id(state).await?
-    };
-    let actor = if input.anonymous {
-        Actor::anonymous()
-    } else {
-        Actor::of(p, reporter_id)
-    };
     let follow_up = input.anonymous.then(new_follow_up_code);
     let now = now();
     state
@@ -299,6 +269,18 @@ pub async fn report(
             return Ok((existing, receipt, None));
         }
     }
+    // An anonymous report looks nobody up and writes nothing about its reporter. A named
+    // one records its reporter in this transaction, so a refused report records nobody.
+    let reporter_id = if input.anonymous {
+        None
+    } else {
+        rc.staff_in(state, &*tx).await?
+    };
+    let actor = if input.anonymous {
+        Actor::anonymous()
+    } else {
+        Actor::of(p, reporter_id)
+    };
     let reference = state.references.next(&*tx, "INC", now.year()).await?;
     let id = Uuid::now_v7();
     let patient = input
@@ -381,20 +363,7 @@ pub async fn report(
         None,
         &model,
     ));
-    let mut diff = Diff::new();
-    diff.field("reference", None, Some(&model.reference))
-        .field("status", None, Some(&model.status))
-        .text("title", None, Some(&model.title))
-        .field("kind", None, Some(&model.kind))
-        .field("physicalHarm", None, Some(input.physical_harm.as_str()))
-        .field(
-            "psychologicalHarm",
-            None,
-            Some(input.psychological_harm.as_str()),
-        )
-        .field("nearMiss", None, Some(model.near_miss))
-        .sensitive("description", true)
-        .sensitive("patient", input.patient.is_some());
+    let diff = super::columns::diff(None, &model);
     inserts.push(trail::service::event(
         Some(&rc.request_id),
         &actor,
@@ -515,45 +484,16 @@ async fn load_for_change(
     Ok((m, access))
 }
 
-/// The client must have seen the current version (checked after permission, so a caller
-/// who may not act learns nothing from the version).
-fn check_version(current: &incident::Model, expected: i32) -> AppResult<()> {
-    if current.version == expected {
-        Ok(())
-    } else {
-        Err(AppError::Conflict {
-            expected,
-            actual: current.version,
-        })
-    }
-}
-
 /// Writes `updated` if the stored version is still `expected` (the version of `before`);
 /// bumps the version, and moves the incident in the dashboard's rollups.
 async fn save(
     state: &AppState,
     tx: &sea_orm::DatabaseTransaction,
     before: &incident::Model,
-    mut updated: incident::Model,
+    updated: incident::Model,
     expected: i32,
 ) -> AppResult<incident::Model> {
-    updated.version = expected + 1;
-    updated.updated_at = now();
-    let am = updated.clone().into_active_model().reset_all();
-    let result = incident::Entity::update_many()
-        .set(am)
-        .filter(incident::Column::Id.eq(updated.id))
-        .filter(incident::Column::Version.eq(expected))
-        .exec(tx)
-        .await?;
-    if result.rows_affected != 1 {
-        let actual = incident::Entity::find_by_id(updated.id)
-            .one(tx)
-            .await?
-            .map(|m| m.version)
-            .unwrap_or_default();
-        return Err(AppError::Conflict { expected, actual });
-    }
+    let updated = versioned::save(tx, updated, expected).await?;
     crate::dashboard::rollup::incident_changed(tx, state.settings.tz(), Some(before), &updated)
         .await?;
     Ok(updated)
@@ -607,18 +547,18 @@ pub async fn triage(
         ));
     }
     let category = check_category(state, "category", t.category)?;
-    let learning_summary = text("learningSummary", t.learning_summary, 20_000)?;
-    let findings = text("findings", t.findings, 50_000)?;
-    let feedback = text("feedbackToReporter", t.feedback_to_reporter, 20_000)?;
-    let staff = rc.staff_id(state).await?;
+    let learning_summary = text::optional("learningSummary", t.learning_summary, 20_000)?;
+    let findings = text::optional("findings", t.findings, 50_000)?;
+    let feedback = text::optional("feedbackToReporter", t.feedback_to_reporter, 20_000)?;
     let tx = state.db.begin_write().await?;
+    let staff = rc.staff_in(state, &*tx).await?;
     let (current, access) = load_for_change(state, rc, &tx, id).await?;
     if !access.manage {
         return Err(AppError::forbidden(
             "only the incident's handlers and quality leads may triage it",
         ));
     }
-    check_version(&current, expected_version)?;
+    versioned::check(current.version, expected_version)?;
     let status = status_of(&current);
     if is_final(status) {
         return Err(AppError::invalid(
@@ -669,47 +609,7 @@ pub async fn triage(
         next.triaged_at = Some(now());
     }
     let next = save(state, &tx, &current, next, expected_version).await?;
-    let mut diff = Diff::new();
-    diff.field("status", &current.status, &next.status)
-        .field("handlerId", current.handler_id, next.handler_id)
-        .field("category", &current.category, &next.category)
-        .field(
-            "physicalHarm",
-            HarmLevel::from_rank(current.physical_harm).as_str(),
-            HarmLevel::from_rank(next.physical_harm).as_str(),
-        )
-        .field(
-            "psychologicalHarm",
-            HarmLevel::from_rank(current.psychological_harm).as_str(),
-            HarmLevel::from_rank(next.psychological_harm).as_str(),
-        )
-        .field(
-            "learningResponse",
-            &current.learning_response,
-            &next.learning_response,
-        )
-        .text(
-            "learningSummary",
-            &current.learning_summary,
-            &next.learning_summary,
-        )
-        .text("findings", &current.findings, &next.findings)
-        .text(
-            "feedbackToReporter",
-            &current.feedback_to_reporter,
-            &next.feedback_to_reporter,
-        )
-        .field(
-            "dutyOfCandourApplies",
-            current.duty_of_candour_applies,
-            next.duty_of_candour_applies,
-        )
-        .field(
-            "regulatoryFacts",
-            &current.regulatory_facts,
-            &next.regulatory_facts,
-        )
-        .field("version", current.version, next.version);
+    let diff = super::columns::diff(Some(&current), &next);
     trail::record(
         &*tx,
         rc,
@@ -764,15 +664,15 @@ pub async fn transition(
     req: TransitionRequest,
 ) -> AppResult<(incident::Model, Access)> {
     let p = rc.principal()?;
-    let reason = text("reason", req.reason, 2_000)?;
+    let reason = text::optional("reason", req.reason, 2_000)?;
     if req.duplicate_of.is_some() && req.to != IncidentStatus::Declined {
         return Err(AppError::invalid(
             "duplicateOfId",
             "duplicateOfId is given only when declining a duplicate",
         ));
     }
-    let staff = rc.staff_id(state).await?;
     let tx = state.db.begin_write().await?;
+    let staff = rc.staff_in(state, &*tx).await?;
     let (current, access) = load_for_change(state, rc, &tx, id).await?;
     if !access.manage && !access.close {
         return Err(AppError::forbidden(
@@ -781,7 +681,7 @@ pub async fn transition(
     }
     // A stale version first: whoever saw an older incident learns that, not that the move
     // no longer fits the status someone else has just set.
-    check_version(&current, req.expected_version)?;
+    versioned::check(current.version, req.expected_version)?;
     let from = status_of(&current);
     workflow::check_transition(from, req.to, access, reason.as_deref())?;
     if let Some(dup) = req.duplicate_of {
@@ -830,16 +730,7 @@ pub async fn transition(
         _ => {}
     }
     let next = save(state, &tx, &current, next, req.expected_version).await?;
-    let mut diff = Diff::new();
-    diff.field("status", &current.status, &next.status)
-        .text("statusReason", &current.status_reason, &next.status_reason)
-        .field(
-            "duplicateOfId",
-            current.duplicate_of_id,
-            next.duplicate_of_id,
-        )
-        .field("closedAt", current.closed_at, next.closed_at)
-        .field("version", current.version, next.version);
+    let diff = super::columns::diff(Some(&current), &next);
     trail::record(
         &*tx,
         rc,
@@ -865,8 +756,8 @@ pub async fn comment(
 ) -> AppResult<(incident::Model, Access)> {
     let p = rc.principal()?;
     let body = required("body", body, 10_000)?;
-    let staff = rc.staff_id(state).await?;
     let tx = state.db.begin_write().await?;
+    let staff = rc.staff_in(state, &*tx).await?;
     let (current, access) = load_for_change(state, rc, &tx, id).await?;
     workflow::may_comment(p, access)?;
     let comment = incident_comment::Model {
@@ -912,15 +803,15 @@ pub async fn record_candour_step(
             "takenAt must not be in the future",
         ));
     }
-    let staff = rc.staff_id(state).await?;
     let tx = state.db.begin_write().await?;
+    let staff = rc.staff_in(state, &*tx).await?;
     let (current, access) = load_for_change(state, rc, &tx, id).await?;
     if !access.manage {
         return Err(AppError::forbidden(
             "only the incident's handlers and quality leads may record duty-of-candour steps",
         ));
     }
-    check_version(&current, expected_version)?;
+    versioned::check(current.version, expected_version)?;
     if is_final(status_of(&current)) {
         return Err(AppError::invalid(
             "incidentId",
@@ -968,62 +859,23 @@ pub async fn record_candour_step(
     Ok((next, access))
 }
 
-pub struct Page {
-    /// Each row, the caller's access to it, and its place in the order (for a cursor:
-    /// encoded only when one is asked for).
-    pub rows: Vec<(incident::Model, Access, Position)>,
-    pub has_next: bool,
-    /// The filtered query without paging, for a lazy `totalCount`.
-    pub count_query: Select<incident::Entity>,
-}
-
-/// A LIKE pattern that finds `s` anywhere, case-insensitively (compare with LOWER(col)),
-/// with `%`, `_` and `\` taken literally (escape character `\`).
-pub fn escape_like(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('%');
-    for c in s.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
-}
-
-/// Which incidents the caller may see at all, as a condition on the incident table.
+/// Which incidents the caller may see at all, as a condition on the incident table: their
+/// departments' (handlers), all (quality leads, reading service accounts), and what they
+/// reported themselves.
 async fn visible(state: &AppState, rc: &RequestCtx) -> AppResult<Condition> {
     let p = rc.principal()?;
-    if p.has_role(Role::QualityLead)
-        || p.has_scope(Scope::IncidentsRead)
-        || p.has_scope(Scope::IncidentsManage)
-    {
+    if visibility::sees_all(p) {
         return Ok(Condition::all());
     }
-    let mut any = Condition::any();
-    if p.has_role(Role::Handler) && !p.department_codes.is_empty() {
-        any = any.add(
-            incident::Column::DepartmentId.in_subquery(
-                Query::select()
-                    .column(entities::department::Column::Id)
-                    .from(entities::department::Entity)
-                    .and_where(
-                        entities::department::Column::Code
-                            .is_in(p.department_codes.iter().cloned()),
-                    )
-                    .to_owned(),
-            ),
-        );
-    }
-    if let Some(me) = rc.staff_id(state).await? {
-        any = any.add(incident::Column::ReporterId.eq(me));
-    }
-    if any.is_empty() {
-        // Nothing visible: a condition that is never true.
-        return Ok(Condition::all().add(Expr::val(1).eq(0)));
-    }
-    Ok(any)
+    let own = rc
+        .staff_id(state)
+        .await?
+        .map(|me| Condition::all().add(incident::Column::ReporterId.eq(me)));
+    Ok(visibility::departmental(
+        p,
+        incident::Column::DepartmentId,
+        own,
+    ))
 }
 
 fn filter_condition(q: &IncidentQuery) -> Condition {
@@ -1049,70 +901,59 @@ fn filter_condition(q: &IncidentQuery) -> Condition {
     if let Some(n) = q.near_miss {
         c = c.add(incident::Column::NearMiss.eq(n));
     }
-    if let Some(s) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        let pattern = escape_like(s);
-        let lower = |col: incident::Column| -> SimpleExpr { Func::lower(Expr::col(col)).into() };
-        c = c.add(
-            Condition::any()
-                .add(
-                    Expr::expr(lower(incident::Column::Title))
-                        .like(LikeExpr::new(pattern.clone()).escape('\\')),
-                )
-                .add(
-                    Expr::expr(lower(incident::Column::Reference))
-                        .like(LikeExpr::new(pattern).escape('\\')),
-                ),
-        );
+    if let Some(search) = text::contains_any(
+        &[incident::Column::Title, incident::Column::Reference],
+        q.search.as_deref(),
+    ) {
+        c = c.add(search);
     }
     c
 }
 
-fn sort_value(m: &incident::Model, field: IncidentOrderField) -> serde_json::Value {
-    match field {
-        IncidentOrderField::ReportedAt => serde_json::json!(m.reported_at),
-        IncidentOrderField::OccurredAt => serde_json::json!(m.occurred_at),
-        IncidentOrderField::PhysicalHarm => serde_json::json!(m.physical_harm),
+/// The order of an incident list.
+pub fn sort_key(
+    field: IncidentOrderField,
+    direction: OrderDirection,
+) -> ColumnOrder<incident::Entity> {
+    use crate::record::keyset::typed;
+    let (column, value, parse): (_, fn(&incident::Model) -> serde_json::Value, _) = match field {
+        IncidentOrderField::ReportedAt => (
+            incident::Column::ReportedAt,
+            |m| serde_json::json!(m.reported_at),
+            typed::<DateTime<Utc>> as fn(_) -> _,
+        ),
+        IncidentOrderField::OccurredAt => (
+            incident::Column::OccurredAt,
+            |m| serde_json::json!(m.occurred_at),
+            typed::<DateTime<Utc>>,
+        ),
+        IncidentOrderField::PhysicalHarm => (
+            incident::Column::PhysicalHarm,
+            |m| serde_json::json!(m.physical_harm),
+            typed::<i16>,
+        ),
+    };
+    ColumnOrder {
+        column,
+        id: incident::Column::Id,
+        direction,
+        value,
+        parse,
+        id_of: |m| m.id,
     }
 }
-
-/// The columns a list page reads when it shows none of the incidents' text (`Columns::Brief`).
-const BRIEF: [incident::Column; 25] = [
-    incident::Column::Id,
-    incident::Column::Reference,
-    incident::Column::Title,
-    incident::Column::OccurredAt,
-    incident::Column::ReportedAt,
-    incident::Column::DepartmentId,
-    incident::Column::EventType,
-    incident::Column::Kind,
-    incident::Column::Category,
-    incident::Column::NearMiss,
-    incident::Column::PhysicalHarm,
-    incident::Column::PsychologicalHarm,
-    incident::Column::PatientNhsHash,
-    incident::Column::Anonymous,
-    incident::Column::ReporterId,
-    incident::Column::HandlerId,
-    incident::Column::LearningResponse,
-    incident::Column::DutyOfCandourApplies,
-    incident::Column::Status,
-    incident::Column::DuplicateOfId,
-    incident::Column::TriagedAt,
-    incident::Column::ClosedAt,
-    incident::Column::Version,
-    incident::Column::UpdatedAt,
-    incident::Column::DisposedAt,
-];
 
 /// Which of an incident's columns a list reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Columns {
     All,
-    /// Without the free text, patient and equipment details and regulatory facts: for a
-    /// page that shows none of them (the text is most of a row's bytes).
+    /// Without the free text, patient and equipment details and regulatory facts
+    /// (`columns::Brief::Blank`): for a page that shows none of them (the text is most of
+    /// a row's bytes).
     Brief,
 }
 
+/// A page of the incidents the caller may see, each with the caller's access to it.
 pub async fn list(
     state: &AppState,
     rc: &RequestCtx,
@@ -1121,214 +962,41 @@ pub async fn list(
     first: u64,
     after: Option<String>,
     columns: Columns,
-) -> AppResult<Page> {
-    let (field, direction) = order;
+) -> AppResult<Page<(incident::Model, Access)>> {
     let mut filtered = incident::Entity::find()
         .filter(visible(state, rc).await?)
         .filter(filter_condition(&query));
     if query.mine {
         // A service account, or someone never seen before, reported nothing.
         filtered = filtered.filter(match rc.staff_id(state).await? {
-            Some(me) => incident::Column::ReporterId.eq(me),
-            None => Expr::val(1).eq(0),
+            Some(me) => Condition::all().add(incident::Column::ReporterId.eq(me)),
+            None => visibility::nothing(),
         });
     }
-    let column = match field {
-        IncidentOrderField::ReportedAt => incident::Column::ReportedAt,
-        IncidentOrderField::OccurredAt => incident::Column::OccurredAt,
-        IncidentOrderField::PhysicalHarm => incident::Column::PhysicalHarm,
-    };
-    let mut page = filtered.clone();
-    if let Some(cursor) = after {
-        let pos: Position = decode_cursor(&cursor)?;
-        let bad = || AppError::invalid("after", "after is not a cursor from this list");
-        let value: sea_orm::Value = match field {
-            IncidentOrderField::PhysicalHarm => {
-                sea_orm::Value::from(pos.v.as_i64().ok_or_else(bad)? as i16)
+    let key = sort_key(order.0, order.1);
+    let page = keyset::list_with(filtered, &key, first, after.as_deref(), |page| async move {
+        let page = match columns {
+            Columns::All => page,
+            Columns::Brief => {
+                // The rest stand empty in the model; the page selected none of them.
+                let mut brief = page.select_only().columns(super::columns::brief_columns());
+                for (name, sql) in super::columns::blanks() {
+                    brief = brief.column_as(Expr::cust(sql.to_string()), name.to_string());
+                }
+                brief
             }
-            _ => sea_orm::Value::from(
-                serde_json::from_value::<DateTime<Utc>>(pos.v).map_err(|_| bad())?,
-            ),
         };
-        let after_cond = crate::graphql::pagination::after_position(
-            column,
-            value,
-            incident::Column::Id,
-            pos.id,
-            direction == OrderDirection::Asc,
-        );
-        page = page.filter(after_cond);
-    }
-    let ord = match direction {
-        OrderDirection::Asc => Order::Asc,
-        OrderDirection::Desc => Order::Desc,
-    };
-    let page = page
-        .order_by(column, ord.clone())
-        .order_by(incident::Column::Id, ord)
-        .limit(first + 1);
-    let mut rows = match columns {
-        Columns::All => {
-            let stmt = page.build(state.db.backend());
-            incidents_of(&state.db.conn.query_all(stmt).await?)?
-        }
-        Columns::Brief => {
-            // The rest stand empty in the model; the page selected none of them.
-            let blank = |c: &str, v: &str| (Expr::cust(v.to_string()), c.to_string());
-            let mut brief = page.select_only().columns(BRIEF);
-            for (expr, alias) in [
-                blank("description", "''"),
-                blank("location", "NULL"),
-                blank("immediate_actions", "NULL"),
-                blank("patient_nhs_sealed", "NULL"),
-                blank("patient_name_sealed", "NULL"),
-                blank("patient_dob_sealed", "NULL"),
-                blank("equipment_asset_id", "NULL"),
-                blank("equipment_manufacturer", "NULL"),
-                blank("equipment_model", "NULL"),
-                blank("equipment_serial_number", "NULL"),
-                blank("follow_up_code_hash", "NULL"),
-                blank("learning_summary", "NULL"),
-                blank("findings", "NULL"),
-                blank("feedback_to_reporter", "NULL"),
-                blank("status_reason", "NULL"),
-                blank("regulatory_facts", "'[]'"),
-            ] {
-                brief = brief.column_as(expr, alias);
-            }
-            let stmt = brief.build(state.db.backend());
-            incidents_of(&state.db.conn.query_all(stmt).await?)?
-        }
-    };
-    let has_next = rows.len() as u64 > first;
-    rows.truncate(first as usize);
-    let mut out = Vec::with_capacity(rows.len());
-    for m in rows {
-        let access = access_to(state, rc, &m).await?;
-        let position = Position {
-            v: sort_value(&m, field),
-            id: m.id,
-        };
-        out.push((m, access, position));
-    }
-    Ok(Page {
-        rows: out,
-        has_next,
-        count_query: filtered,
+        let stmt = page.build(state.db.backend());
+        Ok(super::columns::decode(
+            &state.db.conn.query_all(stmt).await?,
+        )?)
     })
-}
-
-/// Incident rows as models, decoded by the driver by position (see `db::Cells`): a page
-/// decodes up to 101 rows of 41 columns.
-fn incidents_of(rows: &[sea_orm::QueryResult]) -> Result<Vec<incident::Model>, sea_orm::DbErr> {
-    let Some(first) = rows.first() else {
-        return Ok(Vec::new());
-    };
-    const NAMES: [&str; 41] = [
-        "id",
-        "reference",
-        "title",
-        "description",
-        "occurred_at",
-        "reported_at",
-        "department_id",
-        "location",
-        "event_type",
-        "kind",
-        "category",
-        "near_miss",
-        "physical_harm",
-        "psychological_harm",
-        "immediate_actions",
-        "patient_nhs_sealed",
-        "patient_name_sealed",
-        "patient_dob_sealed",
-        "patient_nhs_hash",
-        "equipment_asset_id",
-        "equipment_manufacturer",
-        "equipment_model",
-        "equipment_serial_number",
-        "anonymous",
-        "follow_up_code_hash",
-        "reporter_id",
-        "handler_id",
-        "learning_response",
-        "learning_summary",
-        "findings",
-        "feedback_to_reporter",
-        "duty_of_candour_applies",
-        "status",
-        "status_reason",
-        "duplicate_of_id",
-        "triaged_at",
-        "closed_at",
-        "version",
-        "updated_at",
-        "disposed_at",
-        "regulatory_facts",
-    ];
-    let found = crate::db::Cells(first).positions(&NAMES);
-    let mut at = [0usize; 41];
-    for (k, p) in found.into_iter().enumerate() {
-        at[k] = p.ok_or_else(|| {
-            sea_orm::DbErr::Custom(format!("incident column {} not read", NAMES[k]))
-        })?;
-    }
-    let [i_id, i_reference, i_title, i_description, i_occurred_at, i_reported_at, i_department_id, i_location, i_event_type, i_kind, i_category, i_near_miss, i_physical_harm, i_psychological_harm, i_immediate_actions, i_patient_nhs_sealed, i_patient_name_sealed, i_patient_dob_sealed, i_patient_nhs_hash, i_equipment_asset_id, i_equipment_manufacturer, i_equipment_model, i_equipment_serial_number, i_anonymous, i_follow_up_code_hash, i_reporter_id, i_handler_id, i_learning_response, i_learning_summary, i_findings, i_feedback_to_reporter, i_duty_of_candour_applies, i_status, i_status_reason, i_duplicate_of_id, i_triaged_at, i_closed_at, i_version, i_updated_at, i_disposed_at, i_regulatory_facts] =
-        at;
-    rows.iter()
-        .map(|r| {
-            let c = crate::db::Cells(r);
-            Ok(incident::Model {
-                id: c.at(i_id)?,
-                reference: c.at(i_reference)?,
-                title: c.at(i_title)?,
-                description: c.at(i_description)?,
-                occurred_at: c.at(i_occurred_at)?,
-                reported_at: c.at(i_reported_at)?,
-                department_id: c.at(i_department_id)?,
-                location: c.at(i_location)?,
-                event_type: c.at(i_event_type)?,
-                kind: c.at(i_kind)?,
-                category: c.at(i_category)?,
-                near_miss: c.at(i_near_miss)?,
-                physical_harm: c.at(i_physical_harm)?,
-                psychological_harm: c.at(i_psychological_harm)?,
-                immediate_actions: c.at(i_immediate_actions)?,
-                patient_nhs_sealed: c.at(i_patient_nhs_sealed)?,
-                patient_name_sealed: c.at(i_patient_name_sealed)?,
-                patient_dob_sealed: c.at(i_patient_dob_sealed)?,
-                patient_nhs_hash: c.at(i_patient_nhs_hash)?,
-                equipment_asset_id: c.at(i_equipment_asset_id)?,
-                equipment_manufacturer: c.at(i_equipment_manufacturer)?,
-                equipment_model: c.at(i_equipment_model)?,
-                equipment_serial_number: c.at(i_equipment_serial_number)?,
-                anonymous: c.at(i_anonymous)?,
-                follow_up_code_hash: c.at(i_follow_up_code_hash)?,
-                reporter_id: c.at(i_reporter_id)?,
-                handler_id: c.at(i_handler_id)?,
-                learning_response: c.at(i_learning_response)?,
-                learning_summary: c.at(i_learning_summary)?,
-                findings: c.at(i_findings)?,
-                feedback_to_reporter: c.at(i_feedback_to_reporter)?,
-                duty_of_candour_applies: c.at(i_duty_of_candour_applies)?,
-                status: c.at(i_status)?,
-                status_reason: c.at(i_status_reason)?,
-                duplicate_of_id: c.at(i_duplicate_of_id)?,
-                triaged_at: c.at(i_triaged_at)?,
-                closed_at: c.at(i_closed_at)?,
-                version: c.at(i_version)?,
-                updated_at: c.at(i_updated_at)?,
-                disposed_at: c.at(i_disposed_at)?,
-                regulatory_facts: c.at(i_regulatory_facts)?,
-            })
-        })
-        .collect()
-}
-
-pub async fn count(state: &AppState, query: Select<incident::Entity>) -> AppResult<u64> {
-    use sea_orm::PaginatorTrait;
-    Ok(query.count(&state.db.conn).await?)
+    .await?;
+    page.try_map(|m| async move {
+        let access = access_to(state, rc, &m).await?;
+        Ok((m, access))
+    })
+    .await
 }
 
 #[cfg(test)]
@@ -1347,10 +1015,5 @@ mod tests {
         );
         assert_eq!(follow_up_hash("O1-IL"), follow_up_hash("0111"));
         assert_ne!(follow_up_hash(&a), follow_up_hash(&b));
-    }
-
-    #[test]
-    fn like_patterns_are_escaped() {
-        assert_eq!(escape_like("50%_a\\"), "%50\\%\\_a\\\\%");
     }
 }

@@ -1,51 +1,21 @@
 //! The notifications part of the schema: the outbox and its deliveries (quality leads),
 //! personal email preferences, and the obligations board.
-use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, ID};
+use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
-use entities::{
-    notification, notification_attempt, notification_preference, obligation, obligation_step,
-};
-use sea_orm::sea_query::{OnConflict, Query};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use entities::{notification, obligation};
 use uuid::Uuid;
 
+pub use super::model::{NotificationStatus, ObligationStatus};
 use super::rules::ObligationStepKind;
-use super::{obligations, NotificationKind, DEAD, QUEUED, SENT};
-use crate::auth::Role;
+use super::{obligations, service, NotificationKind, QUEUED};
 use crate::error::AppError;
-use crate::governance::graphql::Connection;
+use crate::graphql::connection::Connection;
 use crate::graphql::ids::{self, Kind};
-use crate::graphql::pagination::{
-    after_position, count_of, decode_cursor, encode_cursor, id_page, page_size, Position,
-};
 use crate::graphql::{request, state};
+use crate::record::keyset::page_size;
+use crate::record::text::reason;
 
 type GqlResult<T> = async_graphql::Result<T>;
-
-/// Where an email is.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NotificationStatus {
-    /// Waiting for its first attempt.
-    Queued,
-    /// An attempt failed; another is due at `nextAttemptAt`.
-    Retrying,
-    /// Accepted by the mail server.
-    Sent,
-    /// Given up after the configured attempts (or refused outright); a quality lead may
-    /// retry it.
-    Dead,
-}
-
-impl NotificationStatus {
-    fn of(m: &notification::Model) -> Self {
-        match m.status.as_str() {
-            SENT => Self::Sent,
-            DEAD => Self::Dead,
-            _ if m.attempts > 0 => Self::Retrying,
-            _ => Self::Queued,
-        }
-    }
-}
 
 /// One email to one recipient.
 #[derive(SimpleObject)]
@@ -109,12 +79,7 @@ pub struct DeliveryAttempt {
 impl Notification {
     /// Every attempt, oldest first.
     async fn deliveries(&self, ctx: &Context<'_>) -> GqlResult<Vec<DeliveryAttempt>> {
-        let rows = notification_attempt::Entity::find()
-            .filter(notification_attempt::Column::NotificationId.eq(self.uuid))
-            .order_by_asc(notification_attempt::Column::Id)
-            .all(&state(ctx).db.conn)
-            .await
-            .map_err(AppError::from)?;
+        let rows = service::deliveries(state(ctx), self.uuid).await?;
         Ok(rows
             .into_iter()
             .map(|r| DeliveryAttempt {
@@ -137,34 +102,6 @@ pub struct NotificationFilter {
     pub reference: Option<String>,
     /// To this address.
     pub recipient: Option<String>,
-}
-
-/// Whether an obligation is still owed.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ObligationStatus {
-    /// The clock is running (or has run out: see `overdue`).
-    Open,
-    /// Met: the completing step is recorded.
-    Submitted,
-    /// The incident's facts changed and no longer call for it.
-    Withdrawn,
-}
-
-impl ObligationStatus {
-    fn parse(s: &str) -> Self {
-        match s {
-            obligations::SUBMITTED => Self::Submitted,
-            obligations::WITHDRAWN => Self::Withdrawn,
-            _ => Self::Open,
-        }
-    }
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => obligations::OPEN,
-            Self::Submitted => obligations::SUBMITTED,
-            Self::Withdrawn => obligations::WITHDRAWN,
-        }
-    }
 }
 
 /// A step recorded on an obligation.
@@ -236,12 +173,7 @@ impl Obligation {
 impl Obligation {
     /// Steps taken, in the order they were taken.
     async fn steps(&self, ctx: &Context<'_>) -> GqlResult<Vec<ObligationStep>> {
-        let rows = obligation_step::Entity::find()
-            .filter(obligation_step::Column::ObligationId.eq(self.uuid))
-            .order_by_asc(obligation_step::Column::TakenAt)
-            .all(&state(ctx).db.conn)
-            .await
-            .map_err(AppError::from)?;
+        let rows = service::obligation_steps(state(ctx), self.uuid).await?;
         Ok(rows
             .into_iter()
             .filter_map(|r| {
@@ -281,14 +213,6 @@ pub struct NotificationPreference {
 #[derive(Default)]
 pub struct NotifyQuery;
 
-fn require_quality_lead(ctx: &Context<'_>, what: &str) -> GqlResult<()> {
-    let p = request(ctx).principal()?;
-    if !p.has_role(Role::QualityLead) {
-        return Err(AppError::forbidden(format!("only quality leads may {what}")).into());
-    }
-    Ok(())
-}
-
 #[Object]
 impl NotifyQuery {
     /// Emails in the outbox, newest first (quality leads): status, attempts and errors.
@@ -300,58 +224,16 @@ impl NotifyQuery {
         filter: Option<NotificationFilter>,
     ) -> GqlResult<Connection<Notification>> {
         let st = state(ctx);
-        require_quality_lead(ctx, "list notifications")?;
         let first = page_size(first, st.settings.limits.max_page_size)?;
         let f = filter.unwrap_or_default();
-        let mut query = notification::Entity::find();
-        if let Some(statuses) = f.status.filter(|s| !s.is_empty()) {
-            let mut any = Condition::any();
-            for s in statuses {
-                any = any.add(match s {
-                    NotificationStatus::Queued => Condition::all()
-                        .add(notification::Column::Status.eq(QUEUED))
-                        .add(notification::Column::Attempts.eq(0)),
-                    NotificationStatus::Retrying => Condition::all()
-                        .add(notification::Column::Status.eq(QUEUED))
-                        .add(notification::Column::Attempts.gt(0)),
-                    NotificationStatus::Sent => {
-                        Condition::all().add(notification::Column::Status.eq(SENT))
-                    }
-                    NotificationStatus::Dead => {
-                        Condition::all().add(notification::Column::Status.eq(DEAD))
-                    }
-                });
-            }
-            query = query.filter(any);
-        }
-        if let Some(kinds) = f.kind.filter(|k| !k.is_empty()) {
-            query =
-                query.filter(notification::Column::Kind.is_in(kinds.iter().map(|k| k.as_str())));
-        }
-        if let Some(r) = f.reference {
-            query = query.filter(notification::Column::Reference.eq(r.trim().to_ascii_uppercase()));
-        }
-        if let Some(r) = f.recipient {
-            query = query.filter(notification::Column::Recipient.eq(r.trim().to_lowercase()));
-        }
-        let after = after.map(|a| decode_cursor::<Uuid>(&a)).transpose()?;
-        let (rows, more) = id_page(
-            &st.db.conn,
-            query.clone(),
-            notification::Column::Id,
-            first,
-            after,
-            true,
-        )
-        .await?;
-        Ok(Connection::page(
-            rows,
-            more,
-            after.is_some(),
-            |m| encode_cursor(&m.id),
-            Notification::from,
-            count_of(query),
-        ))
+        let q = service::NotificationQuery {
+            statuses: f.status.unwrap_or_default(),
+            kinds: f.kind.unwrap_or_default(),
+            reference: f.reference,
+            recipient: f.recipient,
+        };
+        let page = service::notifications(st, request(ctx), q, first, after.as_deref()).await?;
+        Ok(Connection::of(page, Notification::from))
     }
 
     /// Everything owed to a regulator or a patient, soonest due first: quality leads see
@@ -364,109 +246,32 @@ impl NotifyQuery {
         filter: Option<ObligationFilter>,
     ) -> GqlResult<Connection<Obligation>> {
         let st = state(ctx);
-        let p = request(ctx).principal()?;
+        request(ctx).principal()?;
         let first = page_size(first, st.settings.limits.max_page_size)?;
-        let mut query = obligation::Entity::find();
-        if !p.has_role(Role::QualityLead) {
-            if !p.has_role(Role::Handler) {
-                return Err(AppError::forbidden(
-                    "only handlers and quality leads may list obligations",
-                )
-                .into());
-            }
-            query = query.filter(
-                obligation::Column::DepartmentId.in_subquery(
-                    Query::select()
-                        .column(entities::department::Column::Id)
-                        .from(entities::department::Entity)
-                        .and_where(
-                            entities::department::Column::Code
-                                .is_in(p.department_codes.iter().cloned()),
-                        )
-                        .to_owned(),
-                ),
-            );
-        }
         let f = filter.unwrap_or_default();
-        let statuses = f
-            .status
-            .filter(|s| !s.is_empty())
-            .unwrap_or(vec![ObligationStatus::Open]);
-        query = query.filter(obligation::Column::Status.is_in(statuses.iter().map(|s| s.as_str())));
+        let incident_id = match f.incident_id {
+            Some(id) => match ids::decode(&id) {
+                Some((Kind::Incident, uuid)) => Some(uuid),
+                _ => {
+                    return Err(
+                        AppError::invalid("incidentId", "incidentId is not an incident id")
+                            .because(reason::MALFORMED)
+                            .into(),
+                    )
+                }
+            },
+            None => None,
+        };
+        let q = service::ObligationQuery {
+            due_before: f.due_before,
+            overdue: f.overdue,
+            kinds: f.kind.unwrap_or_default(),
+            statuses: f.status.unwrap_or_default(),
+            incident_id,
+        };
+        let page = service::obligations(st, request(ctx), q, first, after.as_deref()).await?;
         let now = Utc::now();
-        if let Some(before) = f.due_before {
-            query = query.filter(obligation::Column::DueAt.lt(before));
-        }
-        match f.overdue {
-            Some(true) => {
-                query = query
-                    .filter(obligation::Column::Status.eq(obligations::OPEN))
-                    .filter(obligation::Column::DueAt.lt(now))
-            }
-            Some(false) => {
-                query = query.filter(
-                    Condition::any()
-                        .add(obligation::Column::Status.ne(obligations::OPEN))
-                        .add(obligation::Column::DueAt.gte(now)),
-                )
-            }
-            None => {}
-        }
-        if let Some(kinds) = f.kind.filter(|k| !k.is_empty()) {
-            query = query.filter(obligation::Column::Kind.is_in(kinds));
-        }
-        if let Some(id) = f.incident_id {
-            let (kind, uuid) = ids::decode(&id).ok_or_else(|| {
-                AppError::invalid("incidentId", "incidentId is not an incident id")
-            })?;
-            if kind != Kind::Incident {
-                return Err(
-                    AppError::invalid("incidentId", "incidentId is not an incident id").into(),
-                );
-            }
-            query = query.filter(obligation::Column::IncidentId.eq(uuid));
-        }
-        let count = count_of(query.clone());
-        let mut page = query
-            .order_by_asc(obligation::Column::DueAt)
-            .order_by_asc(obligation::Column::Id);
-        let had_after = after.is_some();
-        if let Some(a) = after {
-            let pos: Position = decode_cursor(&a)?;
-            let v: DateTime<Utc> = serde_json::from_value(pos.v)
-                .map_err(|_| AppError::invalid("after", "after is not a cursor from this list"))?;
-            page = page.filter(after_position(
-                obligation::Column::DueAt,
-                v.into(),
-                obligation::Column::Id,
-                pos.id,
-                true,
-            ));
-        }
-        let mut rows = page
-            .limit(first + 1)
-            .all(&st.db.conn)
-            .await
-            .map_err(AppError::from)?;
-        let more = rows.len() as u64 > first;
-        rows.truncate(first as usize);
-        let refs = incident_references(st, rows.iter().map(|o| o.incident_id).collect()).await?;
-        Ok(Connection::page(
-            rows,
-            more,
-            had_after,
-            |m| {
-                encode_cursor(&Position {
-                    v: serde_json::to_value(m.due_at).unwrap_or_default(),
-                    id: m.id,
-                })
-            },
-            |m| {
-                let r = refs.get(&m.incident_id).cloned().unwrap_or_default();
-                Obligation::of(m, r, now)
-            },
-            count,
-        ))
+        Ok(Connection::of(page, |(m, r)| Obligation::of(m, r, now)))
     }
 
     /// Your email preferences: every kind, whether you receive it, and which are mandatory.
@@ -474,25 +279,7 @@ impl NotifyQuery {
         &self,
         ctx: &Context<'_>,
     ) -> GqlResult<Vec<NotificationPreference>> {
-        let st = state(ctx);
-        let rc = request(ctx);
-        let p = rc.principal()?;
-        if p.is_service() {
-            return Err(AppError::forbidden("service accounts receive no email").into());
-        }
-        let me = rc.staff_id(st).await?;
-        let off: Vec<String> = match me {
-            Some(id) => notification_preference::Entity::find()
-                .filter(notification_preference::Column::StaffId.eq(id))
-                .filter(notification_preference::Column::Enabled.eq(false))
-                .all(&st.db.conn)
-                .await
-                .map_err(AppError::from)?
-                .into_iter()
-                .map(|p| p.kind)
-                .collect(),
-            None => Vec::new(),
-        };
+        let off = service::switched_off(state(ctx), request(ctx)).await?;
         Ok(NotificationKind::ALL
             .into_iter()
             .map(|k| NotificationPreference {
@@ -502,26 +289,6 @@ impl NotifyQuery {
             })
             .collect())
     }
-}
-
-/// References of incidents by id, in one query.
-pub async fn incident_references(
-    st: &crate::context::AppState,
-    ids: Vec<Uuid>,
-) -> GqlResult<std::collections::HashMap<Uuid, String>> {
-    if ids.is_empty() {
-        return Ok(Default::default());
-    }
-    let rows: Vec<(Uuid, String)> = entities::incident::Entity::find()
-        .select_only()
-        .column(entities::incident::Column::Id)
-        .column(entities::incident::Column::Reference)
-        .filter(entities::incident::Column::Id.is_in(ids))
-        .into_tuple()
-        .all(&st.db.conn)
-        .await
-        .map_err(AppError::from)?;
-    Ok(rows.into_iter().collect())
 }
 
 #[derive(InputObject)]
@@ -571,8 +338,6 @@ impl NotifyMutation {
         ctx: &Context<'_>,
         input: RetryNotificationInput,
     ) -> GqlResult<NotificationPayload> {
-        let st = state(ctx);
-        require_quality_lead(ctx, "retry notifications")?;
         let id = match ids::decode(&input.notification_id) {
             Some((Kind::Notification, id)) => id,
             _ => {
@@ -580,27 +345,11 @@ impl NotifyMutation {
                     "notificationId",
                     "notificationId is not a notification id",
                 )
+                .because(reason::MALFORMED)
                 .into())
             }
         };
-        let tx = st.db.begin_write().await?;
-        let n = notification::Entity::find_by_id(id)
-            .one(&*tx)
-            .await
-            .map_err(AppError::from)?
-            .ok_or(AppError::NotFound("notification"))?;
-        if n.status != DEAD {
-            return Err(AppError::invalid(
-                "notificationId",
-                "only a dead-lettered notification can be retried",
-            )
-            .into());
-        }
-        let updated = notification::Entity::update(super::dispatch::requeue(n))
-            .exec(&*tx)
-            .await
-            .map_err(AppError::from)?;
-        tx.commit().await?;
+        let updated = service::retry(state(ctx), request(ctx), id).await?;
         Ok(NotificationPayload {
             notification: updated.into(),
         })
@@ -612,47 +361,7 @@ impl NotifyMutation {
         ctx: &Context<'_>,
         input: SetNotificationPreferenceInput,
     ) -> GqlResult<NotificationPreferencePayload> {
-        let st = state(ctx);
-        let rc = request(ctx);
-        let p = rc.principal()?;
-        if p.is_service() {
-            return Err(AppError::forbidden("service accounts receive no email").into());
-        }
-        if input.kind.mandatory() && !input.enabled {
-            return Err(AppError::invalid(
-                "kind",
-                "this kind of email is mandatory and cannot be switched off",
-            )
-            .into());
-        }
-        let me = rc
-            .staff_id(st)
-            .await?
-            .ok_or_else(|| AppError::forbidden("no staff record for this token"))?;
-        let row = notification_preference::ActiveModel {
-            staff_id: Set(me),
-            kind: Set(input.kind.as_str().into()),
-            enabled: Set(input.enabled),
-            updated_at: Set(Utc::now()),
-        };
-        let tx = st.db.begin_write().await?;
-        notification_preference::Entity::insert(row)
-            .on_conflict(
-                OnConflict::columns([
-                    notification_preference::Column::StaffId,
-                    notification_preference::Column::Kind,
-                ])
-                .update_columns([
-                    notification_preference::Column::Enabled,
-                    notification_preference::Column::UpdatedAt,
-                ])
-                .to_owned(),
-            )
-            .exec_without_returning(&*tx)
-            .await
-            .map_err(AppError::from)?;
-        tx.commit().await?;
-        st.notifier.recipients.preferences_changed();
+        service::set_preference(state(ctx), request(ctx), input.kind, input.enabled).await?;
         Ok(NotificationPreferencePayload {
             preference: NotificationPreference {
                 kind: input.kind,
@@ -677,10 +386,11 @@ impl NotifyMutation {
                     "obligationId",
                     "obligationId is not an obligation id",
                 )
+                .because(reason::MALFORMED)
                 .into())
             }
         };
-        let m = obligations::record_step(
+        let (m, r) = service::record_obligation_step(
             st,
             request(ctx),
             obligations::StepRequest {
@@ -691,10 +401,13 @@ impl NotifyMutation {
             },
         )
         .await?;
-        let refs = incident_references(st, vec![m.incident_id]).await?;
-        let r = refs.get(&m.incident_id).cloned().unwrap_or_default();
         Ok(ObligationPayload {
             obligation: Obligation::of(m, r, Utc::now()),
         })
     }
 }
+
+crate::listed!(
+    Notification => "NotificationEdge", "NotificationConnection";
+    Obligation => "ObligationEdge", "ObligationConnection";
+);

@@ -6,10 +6,12 @@ pub mod calendar;
 pub mod dispatch;
 pub mod events;
 pub mod graphql;
+pub mod model;
 pub mod obligations;
 pub mod recipients;
 pub mod rules;
 pub mod schedule;
+pub mod service;
 pub mod templates;
 
 use std::sync::Arc;

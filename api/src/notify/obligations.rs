@@ -254,7 +254,6 @@ pub async fn record_step(
             "a submitted report needs the regulator's reference",
         ));
     }
-    let staff = rc.staff_id(state).await?;
     let o = obligation::Entity::find_by_id(req.obligation_id)
         .one(&state.db.conn)
         .await?
@@ -273,6 +272,7 @@ pub async fn record_step(
         ));
     }
     let tx = state.db.begin_write().await?;
+    let staff = rc.staff_in(state, &*tx).await?;
     if o.kind == DUTY_OF_CANDOUR {
         // The incident's candour steps change too: lock the incident first, in the same
         // order as recordDutyOfCandourStep, so the two mutations cannot interleave.

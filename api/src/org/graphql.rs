@@ -90,12 +90,15 @@ pub struct Viewer {
 
 #[async_graphql::ComplexObject]
 impl Viewer {
-    /// The caller's staff record (null for service accounts).
+    /// The caller's staff record (null for service accounts). Asking for it records the
+    /// caller as staff, as any request answered in full does.
     async fn staff(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<StaffMember>> {
         let rc = request(ctx);
-        let Some(id) = rc.staff_id(state(ctx)).await? else {
+        let p = rc.principal()?;
+        if p.is_service() {
             return Ok(None);
-        };
+        }
+        let id = service::upsert_staff(state(ctx), p).await?;
         let found = service::staff_by_ids(&state(ctx).db.conn, &[id]).await?;
         Ok(found.into_iter().next().map(StaffMember))
     }

@@ -3,7 +3,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use sea_orm::sea_query::{OnConflict, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use crate::auth::{Principal, Role};
@@ -64,7 +64,6 @@ pub async fn create_department(
     let principal = rc.principal()?;
     principal.require_role(Role::Admin, "creating a department")?;
     let input = parse_department(input)?;
-    let staff_id = rc.staff_id(state).await?;
     let model = department::Model {
         id: Uuid::now_v7(),
         code: input.code,
@@ -73,6 +72,7 @@ pub async fn create_department(
         created_at: Utc::now(),
     };
     let tx = state.db.begin_write().await?;
+    let staff_id = rc.staff_in(state, &*tx).await?;
     let am: department::ActiveModel = model.clone().into();
     if let Err(e) = department::Entity::insert(am)
         .exec_without_returning(&*tx)
@@ -167,20 +167,40 @@ fn fingerprint(p: &Principal) -> u64 {
     h.finish()
 }
 
-/// Inserts or refreshes the staff record for a person from their token's claims, and
-/// returns its id. Writes at most once per STAFF_REFRESH per subject unless claims change.
-pub async fn upsert_staff(state: &AppState, p: &Principal) -> AppResult<Uuid> {
+/// Whether this instance wrote the person's staff record, with these claims, lately
+/// enough not to write it again; and its id.
+pub fn staff_seen_lately(state: &AppState, p: &Principal) -> Option<Uuid> {
     let fp = fingerprint(p);
-    if let Some((id, seen_fp, at)) = state
+    let seen = state.staff_seen.lock().expect("staff cache");
+    match seen.get(&p.subject) {
+        Some((id, seen_fp, at)) if *seen_fp == fp && at.elapsed() < STAFF_REFRESH => Some(*id),
+        _ => None,
+    }
+}
+
+/// The id of a person's staff record, if Candour has seen them before. Writes nothing.
+pub async fn known_staff_id(state: &AppState, p: &Principal) -> AppResult<Option<Uuid>> {
+    if let Some((id, _, _)) = state
         .staff_seen
         .lock()
         .expect("staff cache")
         .get(&p.subject)
     {
-        if *seen_fp == fp && at.elapsed() < STAFF_REFRESH {
-            return Ok(*id);
-        }
+        return Ok(Some(*id));
     }
+    Ok(staff::Entity::find()
+        .select_only()
+        .column(staff::Column::Id)
+        .filter(staff::Column::Subject.eq(p.subject.as_str()))
+        .into_tuple()
+        .one(&state.db.conn)
+        .await?)
+}
+
+/// Inserts or refreshes a person's staff record from their token's claims, on `conn` (the
+/// caller's write transaction, so that the record is kept only if the change is), and
+/// returns its id.
+pub async fn write_staff<C: ConnectionTrait>(conn: &C, p: &Principal) -> AppResult<Uuid> {
     // Seen on which day, not when: a time to the minute, read beside an anonymous report's
     // time, could point to the one person who opened Candour just before it.
     let now = Utc::now()
@@ -202,7 +222,9 @@ pub async fn upsert_staff(state: &AppState, p: &Principal) -> AppResult<Uuid> {
             staff::Column::LastSeenAt,
         ])
         .values_panic([
-            Uuid::now_v7().into(),
+            // Random, not time-ordered: a UUID v7 would tell the millisecond the person
+            // was first seen.
+            Uuid::new_v4().into(),
             p.subject.clone().into(),
             p.name.clone().into(),
             // Lower case: owners of actions are matched by email, which is case-insensitive.
@@ -227,14 +249,27 @@ pub async fn upsert_staff(state: &AppState, p: &Principal) -> AppResult<Uuid> {
         )
         .returning_col(staff::Column::Id)
         .to_owned();
-    let db = &state.db;
-    let _turn = db.write_turn().await;
-    let row = db
-        .conn
-        .query_one(db.backend().build(&stmt))
+    let row = conn
+        .query_one(conn.get_database_backend().build(&stmt))
         .await?
         .ok_or_else(|| AppError::Internal("staff upsert returned no row".into()))?;
-    let id: Uuid = row.try_get("", "id")?;
+    Ok(row.try_get("", "id")?)
+}
+
+/// Inserts or refreshes the staff record for a person from their token's claims, on its
+/// own, and returns its id. Writes at most once per STAFF_REFRESH per subject unless
+/// claims change. For a request that was answered without refusal (staff are known from
+/// their tokens) and for the access log.
+pub async fn upsert_staff(state: &AppState, p: &Principal) -> AppResult<Uuid> {
+    if let Some(id) = staff_seen_lately(state, p) {
+        return Ok(id);
+    }
+    let fp = fingerprint(p);
+    let db = &state.db;
+    let id = {
+        let _turn = db.write_turn().await;
+        write_staff(&db.conn, p).await?
+    };
     // Roles, departments or email may have changed: whom emails go to follows at once.
     state.notifier.recipients.staff_changed();
     state
