@@ -19,6 +19,9 @@ pub use candour::config::Settings;
 
 pub mod logs;
 pub mod mail;
+pub mod steps;
+
+pub use steps::*;
 
 /// The HS256 secret every test server is configured with (at least 32 characters).
 pub const JWT_SECRET: &str = "candour-test-suite-hs256-secret-0123456789abcdef";

@@ -16,6 +16,7 @@ mod listing;
 mod logs;
 mod notifications;
 mod obligations;
+mod refusals;
 mod reporting;
 mod schema;
 mod triage;

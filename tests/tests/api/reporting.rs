@@ -623,7 +623,7 @@ async fn references_continue_where_a_database_numbered_earlier_left_off() {
     // A database whose references this year reached 41 under the per-year counter row
     // (as `candour seed` and earlier versions leave it).
     let year = london_today().year();
-    let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
+    let db = app.db().await;
     use sea_orm::ConnectionTrait;
     db.execute_unprepared(&format!(
         "INSERT INTO reference_counter (prefix, year, last_value) VALUES ('INC', {year}, 41)"

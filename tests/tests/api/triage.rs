@@ -2,26 +2,11 @@
 //! closure: the state machine, who may move it, what closing demands, duty of candour and
 //! optimistic concurrency.
 
-use std::collections::BTreeSet;
-
 use candour_tests::*;
 use futures_util::future::join;
 use serde_json::{json, Value};
 
 const FEEDBACK: &str = "Thank you for reporting: rails are now checked at every handover.";
-
-fn set(values: &Value) -> BTreeSet<String> {
-    values
-        .as_array()
-        .unwrap_or_else(|| panic!("not a list: {values}"))
-        .iter()
-        .map(|v| v.as_str().expect("enum value").to_string())
-        .collect()
-}
-
-fn set_of(values: &[&str]) -> BTreeSet<String> {
-    values.iter().map(|s| s.to_string()).collect()
-}
 
 async fn report(app: &TestApp, h: &Hospital, physical_harm: &str) -> Value {
     app.report_incident(
