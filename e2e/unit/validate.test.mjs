@@ -1,16 +1,19 @@
-// The report form's rules against the server's: the same messages (checked against the
-// Rust source, so that they cannot drift apart), the same NHS number check, and only the
+// The report form's rules against the server's: the same fields, reason codes and limits
+// (checked against the Rust source, so that they cannot drift apart), words chosen by
+// reason code and never by the server's wording, the same NHS number check, and only the
 // sections a kind uses in what is sent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
-  nhsNumberProblem, validateReport, toInput, fullDescription, describe, localDateTime,
+  nhsNumberProblem, validateReport, toInput, fullDescription, describe, localDateTime, WORDS,
 } from '../../api/web/assets/js/lib/validate.js';
 
 const src = (p) => readFileSync(fileURLToPath(new URL(`../../api/src/${p}`, import.meta.url)), 'utf8');
-const server = src('incident/service.rs') + src('protect.rs');
+const server = src('incident/service.rs') + src('protect.rs') + src('record/text.rs');
+// The reason codes the server gives (record/text.rs `reason`).
+const REASONS = [...src('record/text.rs').matchAll(/pub const ([A-Z_]+): &str = "([A-Z_]+)";/g)].map((m) => m[2]);
 
 const now = new Date('2026-11-25T12:00:00Z');
 const good = {
@@ -35,15 +38,20 @@ test('a good report has no problems', () => {
 
 test('NHS numbers: ten digits and the modulus 11 check digit, spaces and hyphens ignored', () => {
   for (const valid of ['9434765919', '943 476 5919', '943-476-5919', '4010232137']) assert.equal(nhsNumberProblem(valid), null, valid);
-  assert.equal(nhsNumberProblem('943476591'), 'an NHS number is 10 digits');
-  assert.equal(nhsNumberProblem('94347659190'), 'an NHS number is 10 digits');
-  assert.equal(nhsNumberProblem('94347659x9'), 'an NHS number is 10 digits');
-  assert.equal(nhsNumberProblem('9434765918'), 'not a valid NHS number (check digit)');
+  const length = { field: 'patient.nhsNumber', reason: 'MALFORMED', message: 'an NHS number is 10 digits' };
+  const check = { field: 'patient.nhsNumber', reason: 'CHECK_DIGIT', message: 'not a valid NHS number (check digit)' };
+  assert.deepEqual(nhsNumberProblem('943476591'), length);
+  assert.deepEqual(nhsNumberProblem('94347659190'), length);
+  assert.deepEqual(nhsNumberProblem('94347659x9'), length);
+  assert.deepEqual(nhsNumberProblem('9434765918'), check);
   // A remainder that gives check digit 10 is never issued.
-  assert.equal(nhsNumberProblem('1000000010'), 'not a valid NHS number (check digit)');
+  assert.deepEqual(nhsNumberProblem('1000000010'), check);
+  // The server gives the same reasons for the same two cases.
+  assert.ok(server.includes('(reason::MALFORMED, "an NHS number is 10 digits")'));
+  assert.ok(server.includes('(reason::CHECK_DIGIT, "not a valid NHS number (check digit)")'));
 });
 
-test('every message the form gives for a rule the server checks is the server’s own', () => {
+test('every problem the form finds for a rule the server checks has the server’s field, reason code and limit', () => {
   const cases = [
     problems({ title: '  ' }),
     problems({ title: 'x'.repeat(201) }),
@@ -61,19 +69,24 @@ test('every message the form gives for a rule the server checks is the server’
     problems({ psychologicalHarm: 'FATAL' }),
     problems({ kind: 'EQUIPMENT', equipment: { assetId: 'x'.repeat(101) } }),
   ];
+  const field = (f) => f.split('.').pop();
   for (const found of cases) {
     assert.equal(found.length, 1, JSON.stringify(found));
-    const { field, message } = found[0];
-    const generic = message.match(/^(\S+) must (not be blank|be at most (\d+) characters)$/);
-    if (generic) {
-      // text()/required() in service.rs: format!("{field} must be at most {max} characters").
-      assert.ok(server.includes('"{field} must not be blank"') && server.includes('"{field} must be at most {max} characters"'));
-      assert.equal(generic[1], field);
-      if (generic[3]) assert.ok(server.includes(`"${field}", `) || server.includes(`("${field}"`), `the server checks ${field}`);
+    const p = found[0];
+    assert.ok(REASONS.includes(p.reason), `${p.reason} is one of the server's reason codes`);
+    if (p.reason === 'TOO_LONG' || p.reason === 'BLANK') {
+      // text::required / text::optional with the field and its limit.
+      // (or, for a check shared by several inputs, with the field passed in).
+      const limit = p.reason === 'TOO_LONG' ? p.limit.toLocaleString('en-US').replace(',', '_?') : '';
+      const call = new RegExp(`(required|optional)\\(\\s*("${p.field}",|field, ${field(p.field)},)[^;]*?${limit}[^;]*?\\)`);
+      assert.match(server, call, `the server checks ${p.field}${p.limit ? ` up to ${p.limit}` : ''}`);
+      if (p.reason === 'TOO_LONG') assert.equal(typeof p.limit, 'number');
     } else {
-      assert.ok(server.includes(`"${message}"`), `the server does not say ${JSON.stringify(message)}`);
-      assert.ok(server.includes(`"${field}"`), `the server does not name field ${field}`);
+      // The message is the server's (shown only when the page has no words for it).
+      assert.ok(server.includes(`"${p.message}"`), `the server does not say ${JSON.stringify(p.message)}`);
+      assert.ok(server.includes(`"${p.field}"`) || server.includes(`"${field(p.field)}"`), `the server does not name field ${p.field}`);
     }
+    assert.notEqual(describe(p), p.message, `${p.field}|${p.reason} has words`);
   }
 });
 
@@ -118,15 +131,26 @@ test('the dose of a radiation incident is added to its description', () => {
   assert.equal(toInput(v, 'k').description, fullDescription(v));
 });
 
-test('every problem has plain words, and an unknown server message is still shown', () => {
+test('every problem has plain words, chosen by reason and limit, and an unknown one is still shown', () => {
   for (const p of [
     ...problems({ title: '', description: '', occurredDate: '', departmentId: '', kind: '', physicalHarm: '' }),
-    { field: 'category', message: 'category must be one of the configured categories' },
-    { field: 'departmentId', message: 'no such department' },
+    { field: 'category', reason: 'NOT_ALLOWED', message: 'category must be one of the configured categories' },
+    { field: 'departmentId', reason: 'UNKNOWN', message: 'no such department' },
   ]) {
-    assert.notEqual(describe(p.field, p.message), p.message.charAt(0).toUpperCase() + p.message.slice(1), `${p.field}: ${p.message} has no words`);
+    const shown = describe(p);
+    assert.notEqual(shown, p.message.charAt(0).toUpperCase() + p.message.slice(1), `${p.field}|${p.reason} has no words`);
   }
-  assert.equal(describe('title', 'something new'), 'Something new');
-  // The taxonomy message is the server's.
+  // The wording of the server's message does not matter; its reason and limit do.
+  assert.equal(describe({ field: 'title', reason: 'TOO_LONG', limit: 200, message: 'anything at all' }), 'The summary must be 200 characters or fewer');
+  assert.equal(describe({ field: 'description', reason: 'TOO_LONG', limit: 20000, message: '' }), 'The description must be 20,000 characters or fewer');
+  assert.equal(describe({ field: 'title', reason: 'SOMETHING_NEW', message: 'something new' }), 'Something new');
+  // A page's own words come first.
+  assert.equal(describe({ field: 'title', reason: 'BLANK', message: 'x' }, { 'title|BLANK': 'Name it' }), 'Name it');
+  // Every word is keyed by a reason code the server has, or by one of the form's own
+  // (the parts of a date and time the server receives as one value).
+  for (const key of Object.keys(WORDS)) {
+    const reason = key.split('|')[1];
+    assert.ok(REASONS.includes(reason) || ['NO_DATE', 'NO_TIME'].includes(reason), key);
+  }
   assert.ok(server.includes('"{field} must be one of the configured categories"'));
 });

@@ -9,11 +9,11 @@ export class ApiError extends Error {
     this.data = data;
     this.code = errors[0]?.extensions?.code;
   }
-  /** The errors that name a field: [{field, message}]. */
+  /** The errors that name a field: [{field, reason, limit, message}]. */
   fieldErrors() {
     return this.errors
       .filter((e) => e.extensions?.code === 'BAD_USER_INPUT' && e.extensions?.field)
-      .map((e) => ({ field: e.extensions.field, message: e.message }));
+      .map((e) => ({ field: e.extensions.field, reason: e.extensions.reason, limit: e.extensions.limit, message: e.message }));
   }
 }
 

@@ -43,7 +43,8 @@ function describeBy(el, id) {
 }
 
 /**
- * Shows `problems` ([{field, message}], field null for a problem with no field) in the
+ * Shows `problems` ([{field, reason, limit, message}], field null for a problem with no
+ * field; `describe(problem)` gives the words for one with a field) in the
  * summary and beside their fields, then moves focus to the summary.
  */
 export function show(summary, form, problems, { describe = defaultDescribe } = {}) {
@@ -51,7 +52,7 @@ export function show(summary, form, problems, { describe = defaultDescribe } = {
   const list = summary.querySelector('ul');
   const seen = new Set();
   for (const p of problems) {
-    const text = p.field ? describe(p.field, p.message) : p.message;
+    const text = p.field ? describe(p) : p.message;
     const group = p.field && form ? form.querySelector(`[data-field="${CSS.escape(p.field)}"]`) : null;
     const control = group && controlOf(group);
     if (!control || seen.has(p.field)) {

@@ -1,7 +1,9 @@
 // The report form's rules, the same as the server's (api/src/incident/service.rs
-// parse_report and api/src/protect.rs NhsNumber): each problem is the server's own
-// { field, message }, so a problem found here and the same problem found by the server
-// read alike. `describe` turns either into the words the page shows.
+// parse_report, api/src/record/text.rs and api/src/protect.rs NhsNumber). Each problem is
+// { field, reason, limit, message } like the server's bad input (`extensions.field`,
+// `.reason`, `.limit`), so a problem found here and the same problem found by the server
+// read alike: `describe` picks the page's words by field and reason code, never by the
+// server's wording (the message is shown only for a problem the page has no words for).
 
 /** Characters as the server counts them (Unicode scalar values). */
 function length(s) {
@@ -12,26 +14,36 @@ function blank(s) {
   return s == null || String(s).trim() === '';
 }
 
+/** One problem, shaped like the server's bad input. */
+export function problem(field, reason, message, limit) {
+  return limit === undefined ? { field, reason, message } : { field, reason, limit, message };
+}
+
+function tooLong(field, max) {
+  return problem(field, 'TOO_LONG', `${field} must be at most ${max} characters`, max);
+}
+
 function requiredText(field, value, max, out) {
-  if (blank(value)) out.push({ field, message: `${field} must not be blank` });
-  else if (length(value.trim()) > max) out.push({ field, message: `${field} must be at most ${max} characters` });
+  if (blank(value)) out.push(problem(field, 'BLANK', `${field} must not be blank`));
+  else if (length(value.trim()) > max) out.push(tooLong(field, max));
 }
 
 function optionalText(field, value, max, out) {
-  if (!blank(value) && length(value.trim()) > max) {
-    out.push({ field, message: `${field} must be at most ${max} characters` });
-  }
+  if (!blank(value) && length(value.trim()) > max) out.push(tooLong(field, max));
 }
 
-/** The server's message for an NHS number, or null when it is valid (spaces and hyphens ignored). */
-export function nhsNumberProblem(s) {
+/**
+ * The problem with an NHS number given as `field`, or null when it is valid (spaces and
+ * hyphens ignored): the server's reason MALFORMED (not ten digits) or CHECK_DIGIT.
+ */
+export function nhsNumberProblem(s, field = 'patient.nhsNumber') {
   const digits = String(s).replace(/[\s-]/g, '');
-  if (!/^[0-9]{10}$/.test(digits)) return 'an NHS number is 10 digits';
+  if (!/^[0-9]{10}$/.test(digits)) return problem(field, 'MALFORMED', 'an NHS number is 10 digits');
   const d = [...digits].map(Number);
   const sum = d.slice(0, 9).reduce((acc, v, i) => acc + v * (10 - i), 0);
   let check = 11 - (sum % 11);
   if (check === 11) check = 0;
-  if (check === 10 || check !== d[9]) return 'not a valid NHS number (check digit)';
+  if (check === 10 || check !== d[9]) return problem(field, 'CHECK_DIGIT', 'not a valid NHS number (check digit)');
   return null;
 }
 
@@ -92,30 +104,30 @@ export function fullDescription(v) {
 export function validateReport(v, now = new Date()) {
   const out = [];
   requiredText('title', v.title, 200, out);
-  if (blank(v.description)) out.push({ field: 'description', message: 'description must not be blank' });
-  else if (length(fullDescription(v)) > 20000) out.push({ field: 'description', message: 'description must be at most 20000 characters' });
+  if (blank(v.description)) out.push(problem('description', 'BLANK', 'description must not be blank'));
+  else if (length(fullDescription(v)) > 20000) out.push(tooLong('description', 20000));
 
-  if (blank(v.occurredDate) && blank(v.occurredTime)) out.push({ field: 'occurredAt', message: 'occurredAt is required' });
-  else if (blank(v.occurredDate)) out.push({ field: 'occurredAt', message: 'occurredAt needs a date' });
-  else if (blank(v.occurredTime)) out.push({ field: 'occurredAt', message: 'occurredAt needs a time' });
+  if (blank(v.occurredDate) && blank(v.occurredTime)) out.push(problem('occurredAt', 'BLANK', 'occurredAt is required'));
+  else if (blank(v.occurredDate)) out.push(problem('occurredAt', 'NO_DATE', 'occurredAt needs a date'));
+  else if (blank(v.occurredTime)) out.push(problem('occurredAt', 'NO_TIME', 'occurredAt needs a time'));
   else {
     const t = localDateTime(v.occurredDate, v.occurredTime);
-    if (!t) out.push({ field: 'occurredAt', message: 'occurredAt is not a real date' });
+    if (!t) out.push(problem('occurredAt', 'MALFORMED', 'occurredAt is not a real date'));
     // The server allows five minutes for clocks that differ.
-    else if (t.getTime() > now.getTime() + 5 * 60 * 1000) out.push({ field: 'occurredAt', message: 'occurredAt must not be in the future' });
+    else if (t.getTime() > now.getTime() + 5 * 60 * 1000) out.push(problem('occurredAt', 'IN_FUTURE', 'occurredAt must not be in the future'));
   }
-  if (blank(v.departmentId)) out.push({ field: 'departmentId', message: 'departmentId is required' });
-  if (blank(v.kind)) out.push({ field: 'kind', message: 'kind is required' });
+  if (blank(v.departmentId)) out.push(problem('departmentId', 'BLANK', 'departmentId is required'));
+  if (blank(v.kind)) out.push(problem('kind', 'BLANK', 'kind is required'));
 
   if (sectionApplies('patient', v.kind)) {
     const p = v.patient ?? {};
     if (!blank(p.nhsNumber)) {
-      const problem = nhsNumberProblem(p.nhsNumber.trim());
-      if (problem) out.push({ field: 'patient.nhsNumber', message: problem });
+      const bad = nhsNumberProblem(p.nhsNumber.trim());
+      if (bad) out.push(bad);
     }
     optionalText('patient.name', p.name, 200, out);
     if (!blank(p.dateOfBirth) && p.dateOfBirth > utcDay(now)) {
-      out.push({ field: 'patient.dateOfBirth', message: 'a date of birth cannot be in the future' });
+      out.push(problem('patient.dateOfBirth', 'IN_FUTURE', 'a date of birth cannot be in the future'));
     }
   }
   if (sectionApplies('equipment', v.kind)) {
@@ -127,13 +139,13 @@ export function validateReport(v, now = new Date()) {
   }
 
   if (v.nearMiss === 'yes' && !blank(v.physicalHarm) && v.physicalHarm !== 'NONE') {
-    out.push({ field: 'nearMiss', message: 'a near miss did not reach the patient, so its physical harm is NONE' });
+    out.push(problem('nearMiss', 'RULE', 'a near miss did not reach the patient, so its physical harm is NONE'));
   }
-  if (blank(v.physicalHarm)) out.push({ field: 'physicalHarm', message: 'physicalHarm is required' });
+  if (blank(v.physicalHarm)) out.push(problem('physicalHarm', 'BLANK', 'physicalHarm is required'));
 
   optionalText('location', v.location, 200, out);
   optionalText('immediateActions', v.immediateActions, 10000, out);
-  if (v.psychologicalHarm === 'FATAL') out.push({ field: 'psychologicalHarm', message: 'psychological harm is recorded up to SEVERE' });
+  if (v.psychologicalHarm === 'FATAL') out.push(problem('psychologicalHarm', 'RULE', 'psychological harm is recorded up to SEVERE'));
   optionalText('category', v.category, 100, out);
   return out;
 }
@@ -181,43 +193,55 @@ export function toInput(v, idempotencyKey) {
   return input;
 }
 
-// What the page says for each problem, client's or server's, in plain words.
-const WORDS = {
-  'title|title must not be blank': 'Enter a short summary of what happened',
-  'title|title must be at most 200 characters': 'The summary must be 200 characters or fewer',
-  'description|description must not be blank': 'Describe what happened',
-  'description|description must be at most 20000 characters': 'The description must be 20,000 characters or fewer',
-  'occurredAt|occurredAt is required': 'Enter the date and time it happened',
-  'occurredAt|occurredAt needs a date': 'Enter the date it happened',
-  'occurredAt|occurredAt needs a time': 'Enter the time it happened (roughly is fine)',
-  'occurredAt|occurredAt is not a real date': 'The date it happened must be a real date',
-  'occurredAt|occurredAt must not be in the future': 'The date and time it happened must be in the past',
-  'departmentId|departmentId is required': 'Choose the department it happened in',
-  'departmentId|no such department': 'Choose a department from the list',
-  'kind|kind is required': 'Choose what kind of incident it was',
-  'physicalHarm|physicalHarm is required': 'Choose how much physical harm was caused',
-  'nearMiss|a near miss did not reach the patient, so its physical harm is NONE':
+// What the page says for each problem, client's or server's, in plain words: by field and
+// reason code; a function is given the problem (for its limit).
+const upTo = (what) => (p) => (p.limit == null ? asSentence(p.message) : `${what} must be ${p.limit.toLocaleString('en-GB')} characters or fewer`);
+export const WORDS = {
+  'title|BLANK': 'Enter a short summary of what happened',
+  'title|TOO_LONG': upTo('The summary'),
+  'description|BLANK': 'Describe what happened',
+  'description|TOO_LONG': upTo('The description'),
+  'occurredAt|BLANK': 'Enter the date and time it happened',
+  'occurredAt|NO_DATE': 'Enter the date it happened',
+  'occurredAt|NO_TIME': 'Enter the time it happened (roughly is fine)',
+  'occurredAt|MALFORMED': 'The date it happened must be a real date',
+  'occurredAt|IN_FUTURE': 'The date and time it happened must be in the past',
+  'departmentId|BLANK': 'Choose the department it happened in',
+  'departmentId|UNKNOWN': 'Choose a department from the list',
+  'kind|BLANK': 'Choose what kind of incident it was',
+  'physicalHarm|BLANK': 'Choose how much physical harm was caused',
+  'nearMiss|RULE':
     'A near miss did not reach the patient, so it caused no physical harm: choose ‘No physical harm’, or answer ‘No, it happened’',
-  'patient.nhsNumber|an NHS number is 10 digits': 'Enter the NHS number as 10 digits',
-  'patient.nhsNumber|not a valid NHS number (check digit)': 'This is not a valid NHS number: check each digit',
-  'patient.dateOfBirth|a date of birth cannot be in the future': 'The date of birth must be today or in the past',
-  'patient.name|patient.name must be at most 200 characters': 'The patient’s name must be 200 characters or fewer',
-  'equipment.assetId|equipment.assetId must be at most 100 characters': 'The asset number must be 100 characters or fewer',
-  'equipment.manufacturer|equipment.manufacturer must be at most 200 characters': 'The manufacturer must be 200 characters or fewer',
-  'equipment.model|equipment.model must be at most 200 characters': 'The model must be 200 characters or fewer',
-  'equipment.serialNumber|equipment.serialNumber must be at most 100 characters': 'The serial number must be 100 characters or fewer',
-  'location|location must be at most 200 characters': 'Where it happened must be 200 characters or fewer',
-  'immediateActions|immediateActions must be at most 10000 characters': 'What was done straight away must be 10,000 characters or fewer',
-  'psychologicalHarm|psychological harm is recorded up to SEVERE': 'Choose a psychological harm level up to severe',
-  'category|category must be at most 100 characters': 'The category must be 100 characters or fewer',
-  'category|category must be one of the configured categories': 'Enter one of the categories your trust uses, or leave it empty',
-  'code|not a follow-up code': 'Enter the follow-up code you were given',
+  'patient.nhsNumber|MALFORMED': 'Enter the NHS number as 10 digits',
+  'patient.nhsNumber|CHECK_DIGIT': 'This is not a valid NHS number: check each digit',
+  'patient.dateOfBirth|IN_FUTURE': 'The date of birth must be today or in the past',
+  'patient.name|TOO_LONG': upTo('The patient’s name'),
+  'equipment.assetId|TOO_LONG': upTo('The asset number'),
+  'equipment.manufacturer|TOO_LONG': upTo('The manufacturer'),
+  'equipment.model|TOO_LONG': upTo('The model'),
+  'equipment.serialNumber|TOO_LONG': upTo('The serial number'),
+  'location|TOO_LONG': upTo('Where it happened'),
+  'immediateActions|TOO_LONG': upTo('What was done straight away'),
+  'psychologicalHarm|RULE': 'Choose a psychological harm level up to severe',
+  'category|TOO_LONG': upTo('The category'),
+  'category|NOT_ALLOWED': 'Enter one of the categories your trust uses, or leave it empty',
+  'code|MALFORMED': 'Enter the follow-up code you were given',
 };
 
-/** The words for a problem; a message this page does not know is shown as the server said it. */
-export function describe(field, message) {
-  const known = WORDS[`${field}|${message}`];
-  if (known) return known;
+/** The server's own words for a problem the page has no words for, as a sentence. */
+export function asSentence(message) {
   const m = String(message ?? 'Something is wrong with this answer');
   return m.charAt(0).toUpperCase() + m.slice(1);
+}
+
+/**
+ * The page's words for a problem ({ field, reason, limit, message }), looked up in `words`
+ * (then in the report form's) by field and reason code; a problem with none is shown as
+ * the server said it.
+ */
+export function describe(p, words = {}) {
+  const key = `${p.field}|${p.reason}`;
+  const known = words[key] ?? WORDS[key];
+  if (typeof known === 'function') return known(p);
+  return known ?? asSentence(p.message);
 }

@@ -6,6 +6,7 @@ import { ACTION_STATUSES, ACTION_MOVES, PRIORITIES } from '../lib/labels.js';
 import { when, day } from '../lib/format.js';
 import { textGroup, radioGroup, button } from '../lib/forms.js';
 import * as errors from '../lib/errors.js';
+import { problem, asSentence } from '../lib/validate.js';
 
 const id = decodeURIComponent(window.location.pathname.split('/')[2] ?? '');
 const summary = $('#error-summary');
@@ -21,11 +22,11 @@ const LOAD = `query Action($id: ID!) { node(id: $id) { ... on CorrectiveAction {
 } } }`;
 
 const WORDS = {
-  'status|status is required': 'Choose what has happened to the action',
-  'effective|verifying an action needs a verdict on its effectiveness': 'Say whether the action fixed the problem',
-  'note|cancelling an action needs a reason (note)': 'Give the reason for cancelling it',
+  'status|BLANK': 'Choose what has happened to the action',
+  'effective|BLANK': 'Say whether the action fixed the problem',
+  'note|BLANK': 'Give the reason for cancelling it',
 };
-const describe = (field, message) => WORDS[`${field}|${message}`] ?? message.charAt(0).toUpperCase() + message.slice(1);
+const describe = (p) => WORDS[`${p.field}|${p.reason}`] ?? asSentence(p.message);
 
 function source(a) {
   const s = a.source;
@@ -70,9 +71,9 @@ function render(a) {
       const status = fd.get('status');
       const note = (fd.get('note') ?? '').trim();
       const p = [];
-      if (!status) p.push({ field: 'status', message: 'status is required' });
-      if (status === 'VERIFIED' && !fd.get('effective')) p.push({ field: 'effective', message: 'verifying an action needs a verdict on its effectiveness' });
-      if (status === 'CANCELLED' && !note) p.push({ field: 'note', message: 'cancelling an action needs a reason (note)' });
+      if (!status) p.push(problem('status', 'BLANK', 'status is required'));
+      if (status === 'VERIFIED' && !fd.get('effective')) p.push(problem('effective', 'BLANK', 'verifying an action needs a verdict on its effectiveness'));
+      if (status === 'CANCELLED' && !note) p.push(problem('note', 'BLANK', 'cancelling an action needs a reason (note)'));
       if (p.length) return errors.show(summary, root, p, { describe });
       const input = { actionId: a.id, expectedVersion: a.version, status, note: note || undefined };
       if (status === 'VERIFIED') input.effective = fd.get('effective') === 'yes';

@@ -206,7 +206,7 @@ async function main() {
     if ($('#to').value) filter.to = $('#to').value;
     if ($('#department').value) filter.departmentIds = [$('#department').value];
     if (filter.from && filter.to && filter.from > filter.to) {
-      errors.show($('#error-summary'), $('#dashboard-form'), [{ field: 'from', message: 'The start date must be on or before the end date' }], { describe: (f, m) => m });
+      errors.show($('#error-summary'), $('#dashboard-form'), [{ field: 'from', message: 'The start date must be on or before the end date' }], { describe: (p) => p.message });
       return;
     }
     show(filter);

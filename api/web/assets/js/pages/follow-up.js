@@ -4,7 +4,7 @@ import { start } from '../lib/layout.js';
 import { gql, ApiError } from '../lib/api.js';
 import { $, h, replace, summaryList, tag, focus } from '../lib/dom.js';
 import { statusLabel, statusTone as tone } from '../lib/labels.js';
-import { describe as serverWords } from '../lib/validate.js';
+import { describe as wordsFor, problem } from '../lib/validate.js';
 import { when } from '../lib/format.js';
 import * as errors from '../lib/errors.js';
 
@@ -13,10 +13,10 @@ const QUERY = `query FollowUp($code: String!) {
 }`;
 
 const WORDS = {
-  'code|blank': 'Enter your follow-up code',
-  'code|unknown': 'No report has this code. Check each character and try again',
+  'code|BLANK': 'Enter your follow-up code',
+  'code|UNKNOWN': 'No report has this code. Check each character and try again',
 };
-const describe = (field, message) => WORDS[`${field}|${message}`] ?? serverWords(field, message);
+const describe = (p) => wordsFor(p, WORDS);
 
 start({ auth: 'optional' });
 const form = $('#follow-up-form');
@@ -25,9 +25,9 @@ const summary = $('#error-summary');
 form.addEventListener('submit', async (e) => {
   e.preventDefault();
   const code = $('#code').value.trim();
-  const fail = (message) => errors.show(summary, form, [{ field: 'code', message }], { describe });
+  const fail = (reason, message) => errors.show(summary, form, [problem('code', reason, message)], { describe });
   $('#result').hidden = true;
-  if (!code) return fail('blank');
+  if (!code) return fail('BLANK', 'code must not be blank');
   let found;
   try {
     found = (await gql(QUERY, { code }, { auth: false })).followUp;
@@ -35,7 +35,7 @@ form.addEventListener('submit', async (e) => {
     if (err instanceof ApiError && err.fieldErrors().length) return errors.show(summary, form, err.fieldErrors(), { describe });
     return errors.show(summary, form, errors.problemsOf(err));
   }
-  if (!found) return fail('unknown');
+  if (!found) return fail('UNKNOWN', 'no report has this code');
   errors.clear(summary, form);
   $('#result-reference').textContent = found.reference;
   replace($('#result-body'),

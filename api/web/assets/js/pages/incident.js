@@ -9,7 +9,7 @@ import {
 } from '../lib/labels.js';
 import { when, day, todayIso, addDays } from '../lib/format.js';
 import { textGroup, selectGroup, radioGroup, checkbox, button, table } from '../lib/forms.js';
-import { describe as reportWords } from '../lib/validate.js';
+import { describe as wordsFor, problem } from '../lib/validate.js';
 import * as errors from '../lib/errors.js';
 
 const reference = decodeURIComponent(window.location.pathname.split('/')[2] ?? '');
@@ -30,29 +30,31 @@ const FIELDS = `
 
 const LOAD = `query Incident($ref: String!) { me { staff { id } } incidentByReference(reference: $ref) { ${FIELDS} } }`;
 
+// The move being made, for the words of a missing reason.
+let moving = null;
 const WORDS = {
-  'reason|declining an incident needs a reason': 'Give the reason for declining it',
-  'reason|reopening an incident needs a reason': 'Give the reason for reopening it',
-  'to|to is required': 'Choose where the incident goes next',
-  'feedbackToReporter|an incident cannot close before feedback to the reporter is recorded':
+  'reason|BLANK': () => (moving === 'DECLINED' ? 'Give the reason for declining it' : 'Give the reason for reopening it'),
+  'to|BLANK': 'Choose where the incident goes next',
+  'feedbackToReporter|RULE':
     'Record the feedback to the reporter before closing: staff stop reporting when they never hear back',
-  'correctiveActions|an incident cannot close while it has open corrective actions':
+  'correctiveActions|RULE':
     'Every corrective action must be completed or cancelled before the incident closes',
-  'learningResponse|an incident with moderate harm or worse needs a learning response before it closes':
+  'learningResponse|RULE':
     'Choose a learning response before closing: the harm was moderate or worse',
-  'learningSummary|an incident with moderate harm or worse needs a learning summary before it closes':
+  'learningSummary|RULE':
     'Write a learning summary before closing: the harm was moderate or worse',
-  'dutyOfCandour|the duty of candour applies and is incomplete: verbal notification, written notification and final letter must be recorded':
+  'dutyOfCandour|RULE':
     'Record the duty of candour first: told in person, written notification and final letter',
-  'body|body must not be blank': 'Write the note',
-  'title|a title is 1 to 200 characters': 'Enter what the action is, in up to 200 characters',
-  'ownerEmail|ownerEmail must be an email address': 'Enter the owner’s email address, like name@trust.nhs.uk',
-  'dueDate|dueDate is required': 'Enter the date it is due',
-  'takenAt|takenAt must not be in the future': 'The date the step was taken must be today or earlier',
-  'takenAt|takenAt is required': 'Enter the date the step was taken',
-  'step|this step is already recorded': 'This step is already recorded',
+  'body|BLANK': 'Write the note',
+  'title|BLANK': 'Enter what the action is, in up to 200 characters',
+  'title|TOO_LONG': (p) => `Enter what the action is, in up to ${p.limit} characters`,
+  'ownerEmail|MALFORMED': 'Enter the owner’s email address, like name@trust.nhs.uk',
+  'dueDate|BLANK': 'Enter the date it is due',
+  'takenAt|IN_FUTURE': 'The date the step was taken must be today or earlier',
+  'takenAt|BLANK': 'Enter the date the step was taken',
+  'step|DUPLICATE': 'This step is already recorded',
 };
-const describe = (field, message) => WORDS[`${field}|${message}`] ?? reportWords(field, message);
+const describe = (p) => wordsFor(p, WORDS);
 
 let incident = null;
 let me = null;
@@ -164,9 +166,10 @@ function moves(i) {
     e.preventDefault();
     const to = new FormData(form).get('to');
     const reason = form.elements.reason.value.trim();
-    if (!to) return problems(form, [{ field: 'to', message: 'to is required' }]);
-    if (to === 'DECLINED' && !reason) return problems(form, [{ field: 'reason', message: 'declining an incident needs a reason' }]);
-    if (isFinal(i.status) && !reason) return problems(form, [{ field: 'reason', message: 'reopening an incident needs a reason' }]);
+    moving = to;
+    if (!to) return problems(form, [problem('to', 'BLANK', 'to is required')]);
+    if (to === 'DECLINED' && !reason) return problems(form, [problem('reason', 'BLANK', 'declining an incident needs a reason')]);
+    if (isFinal(i.status) && !reason) return problems(form, [problem('reason', 'BLANK', 'reopening an incident needs a reason')]);
     change(form, `mutation($input: TransitionIncidentInput!) { transitionIncident(input: $input) { incident { status } } }`,
       { input: { incidentId: i.id, to, expectedVersion: i.version, reason: reason || undefined } },
       () => `The incident is now: ${statusLabel(incident.status)}.`);
@@ -216,11 +219,11 @@ function candour(i) {
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     const dateValue = form.elements.takenAt.value;
-    if (!dateValue) return problems(form, [{ field: 'takenAt', message: 'takenAt is required' }]);
+    if (!dateValue) return problems(form, [problem('takenAt', 'BLANK', 'takenAt is required')]);
     const [y, m, dd] = dateValue.split('-').map(Number);
     const now = new Date();
     const t = dateValue === todayIso() ? now : new Date(y, m - 1, dd, 12);
-    if (t > now) return problems(form, [{ field: 'takenAt', message: 'takenAt must not be in the future' }]);
+    if (t > now) return problems(form, [problem('takenAt', 'IN_FUTURE', 'takenAt must not be in the future')]);
     change(form, `mutation($input: RecordDutyOfCandourStepInput!) { recordDutyOfCandourStep(input: $input) { incident { id } } }`,
       { input: { incidentId: i.id, expectedVersion: i.version, step: form.elements.step.value, takenAt: t.toISOString() } },
       'The duty of candour step is recorded.');
@@ -251,9 +254,10 @@ function actions(i) {
     e.preventDefault();
     const f = form.elements;
     const p = [];
-    if (!f.title.value.trim() || [...f.title.value.trim()].length > 200) p.push({ field: 'title', message: 'a title is 1 to 200 characters' });
-    if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(f.ownerEmail.value.trim())) p.push({ field: 'ownerEmail', message: 'ownerEmail must be an email address' });
-    if (!f.dueDate.value) p.push({ field: 'dueDate', message: 'dueDate is required' });
+    if (!f.title.value.trim()) p.push(problem('title', 'BLANK', 'title must not be blank'));
+    else if ([...f.title.value.trim()].length > 200) p.push(problem('title', 'TOO_LONG', 'title must be at most 200 characters', 200));
+    if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(f.ownerEmail.value.trim())) p.push(problem('ownerEmail', 'MALFORMED', 'ownerEmail must be an email address'));
+    if (!f.dueDate.value) p.push(problem('dueDate', 'BLANK', 'dueDate is required'));
     if (p.length) return problems(form, p);
     change(form, `mutation($input: CreateCorrectiveActionInput!) { createCorrectiveAction(input: $input) { correctiveAction { id } } }`,
       { input: { sourceId: i.id, title: f.title.value.trim(), ownerEmail: f.ownerEmail.value.trim(), dueDate: f.dueDate.value, priority: f.priority.value } },
@@ -274,7 +278,7 @@ function notes(i) {
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     const body = form.elements.body.value.trim();
-    if (!body) return problems(form, [{ field: 'body', message: 'body must not be blank' }]);
+    if (!body) return problems(form, [problem('body', 'BLANK', 'body must not be blank')]);
     change(form, `mutation($input: CommentOnIncidentInput!) { commentOnIncident(input: $input) { incident { id } } }`,
       { input: { incidentId: i.id, body } }, 'The note is added.');
   });

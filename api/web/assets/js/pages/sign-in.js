@@ -13,13 +13,14 @@ const NOTICES = {
   invalid: 'That sign-in link was not valid. Sign in again, or ask for a new link.',
 };
 
+// The checks of a pasted token are the page's own (reason codes of its own).
 const WORDS = {
-  'token|blank': 'Paste your sign-in token',
-  'token|malformed': 'This is not a sign-in token: check you copied all of it',
-  'token|expired': 'This sign-in token has expired: ask for a new one',
-  'token|refused': 'Candour did not accept this token: ask for a new one',
+  'token|BLANK': 'Paste your sign-in token',
+  'token|MALFORMED': 'This is not a sign-in token: check you copied all of it',
+  'token|EXPIRED': 'This sign-in token has expired: ask for a new one',
+  'token|REFUSED': 'Candour did not accept this token: ask for a new one',
 };
-const describe = (field, message) => WORDS[`${field}|${message}`] ?? message;
+const describe = (p) => WORDS[`${p.field}|${p.reason}`] ?? p.message;
 
 /** Where to go after signing in: a path on this site only. */
 function next() {
@@ -44,15 +45,15 @@ const summary = $('#error-summary');
 form.addEventListener('submit', async (e) => {
   e.preventDefault();
   const t = $('#token').value.trim().replace(/^Bearer\s+/i, '');
-  const fail = (message) => errors.show(summary, form, [{ field: 'token', message }], { describe });
-  if (!t) return fail('blank');
+  const fail = (reason) => errors.show(summary, form, [{ field: 'token', reason, message: reason }], { describe });
+  if (!t) return fail('BLANK');
   const claims = decodeClaims(t);
-  if (!claims) return fail('malformed');
-  if (expired(claims)) return fail('expired');
+  if (!claims) return fail('MALFORMED');
+  if (expired(claims)) return fail('EXPIRED');
   try {
     await gql('{ me { subject } }', {}, { with: t });
   } catch (err) {
-    if (err instanceof ApiError && err.code === 'UNAUTHENTICATED') return fail('refused');
+    if (err instanceof ApiError && err.code === 'UNAUTHENTICATED') return fail('REFUSED');
     return errors.show(summary, form, errors.problemsOf(err));
   }
   signIn(t);
