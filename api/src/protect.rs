@@ -33,12 +33,25 @@ impl std::fmt::Debug for NhsNumber {
 impl NhsNumber {
     /// Parses an NHS number, ignoring spaces and hyphens (`943 476 5919`).
     pub fn parse(s: &str) -> Result<Self, &'static str> {
+        Self::parse_why(s).map_err(|(_, message)| message)
+    }
+
+    /// Parses the NHS number given as `field`; a bad one is bad input with the reason
+    /// `MALFORMED` (not ten digits) or `CHECK_DIGIT`. The message never repeats the number.
+    pub fn field(field: &str, s: &str) -> crate::error::AppResult<Self> {
+        Self::parse_why(s)
+            .map_err(|(why, message)| crate::error::AppError::invalid(field, message).because(why))
+    }
+
+    fn parse_why(s: &str) -> Result<Self, (&'static str, &'static str)> {
+        use crate::record::text::reason;
+        const CHECK: (&str, &str) = (reason::CHECK_DIGIT, "not a valid NHS number (check digit)");
         let digits: String = s
             .chars()
             .filter(|c| !c.is_whitespace() && *c != '-')
             .collect();
         if digits.len() != 10 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err("an NHS number is 10 digits");
+            return Err((reason::MALFORMED, "an NHS number is 10 digits"));
         }
         let d: Vec<u32> = digits.bytes().map(|b| u32::from(b - b'0')).collect();
         let sum: u32 = d[..9]
@@ -49,11 +62,11 @@ impl NhsNumber {
         let check = match 11 - (sum % 11) {
             11 => 0,
             // No valid check digit: such numbers are never issued.
-            10 => return Err("not a valid NHS number (check digit)"),
+            10 => return Err(CHECK),
             c => c,
         };
         if check != d[9] {
-            return Err("not a valid NHS number (check digit)");
+            return Err(CHECK);
         }
         Ok(Self(digits))
     }

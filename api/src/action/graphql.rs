@@ -2,18 +2,18 @@
 use async_graphql::{Context, InputObject, Object, SimpleObject, Union, ID};
 use chrono::{DateTime, Utc};
 
-use crate::graphql::scalars::Date;
+use crate::record::scalars::Date;
 
 use super::model::{CorrectiveActionOrderField, CorrectiveActionStatus, Priority};
 use super::service::{self, ActionChange, ActionFilter, NewAction, Source};
 use super::workflow::{self, Access};
 use crate::error::AppError;
 use crate::graphql::connection::Connection;
-use crate::graphql::ids::{self, Kind};
 use crate::graphql::loaders::Loaders;
 use crate::graphql::{request, state};
 use crate::incident::graphql::Incident;
 use crate::org::graphql::{Department, StaffMember};
+use crate::record::ids::{self, Kind};
 use crate::record::keyset::page_size;
 use crate::record::OrderDirection;
 use crate::trail::graphql::TrailEvent;
@@ -363,7 +363,7 @@ impl ActionMutation {
                 return Err(AppError::invalid(
                     "sourceId",
                     "sourceId must be the ID of an incident, an audit finding or an improvement project",
-                )
+                ).because(crate::record::text::reason::MALFORMED)
                 .into())
             }
         };

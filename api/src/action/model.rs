@@ -15,29 +15,15 @@ pub enum CorrectiveActionStatus {
     Cancelled,
 }
 
+crate::stored_enum!(CorrectiveActionStatus {
+    Open => "OPEN",
+    InProgress => "IN_PROGRESS",
+    Completed => "COMPLETED",
+    Verified => "VERIFIED",
+    Cancelled => "CANCELLED",
+});
+
 impl CorrectiveActionStatus {
-    pub const ALL: [Self; 5] = [
-        Self::Open,
-        Self::InProgress,
-        Self::Completed,
-        Self::Verified,
-        Self::Cancelled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => "OPEN",
-            Self::InProgress => "IN_PROGRESS",
-            Self::Completed => "COMPLETED",
-            Self::Verified => "VERIFIED",
-            Self::Cancelled => "CANCELLED",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.as_str() == s)
-    }
-
     /// Work not yet done: blocks closing the source incident and can be overdue.
     pub fn is_open(self) -> bool {
         matches!(self, Self::Open | Self::InProgress)
@@ -55,22 +41,7 @@ pub enum Priority {
     Urgent,
 }
 
-impl Priority {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Low => "LOW",
-            Self::Medium => "MEDIUM",
-            Self::High => "HIGH",
-            Self::Urgent => "URGENT",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [Self::Low, Self::Medium, Self::High, Self::Urgent]
-            .into_iter()
-            .find(|v| v.as_str() == s)
-    }
-}
+crate::stored_enum!(Priority { Low => "LOW", Medium => "MEDIUM", High => "HIGH", Urgent => "URGENT" });
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CorrectiveActionOrderField {

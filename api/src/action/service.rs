@@ -2,8 +2,7 @@
 //! in one transaction.
 use chrono::{Days, NaiveDate};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -172,7 +171,8 @@ async fn incident_source<C: ConnectionTrait>(
         None => Default::default(),
     };
     let Some(source) = source.filter(|_| source_access.view) else {
-        return Err(AppError::invalid("sourceId", "no such incident"));
+        return Err(AppError::invalid("sourceId", "no such incident")
+            .because(crate::record::text::reason::UNKNOWN));
     };
     if !source_access.manage {
         return Err(AppError::forbidden(
@@ -295,7 +295,8 @@ pub async fn update(
             return Err(AppError::invalid(
                 "effective",
                 "verifying an action needs a verdict on its effectiveness",
-            ));
+            )
+            .because(crate::record::text::reason::BLANK));
         }
         (t, Some(_)) if t != Some(S::Verified) => {
             return Err(AppError::invalid(
@@ -306,10 +307,10 @@ pub async fn update(
         _ => {}
     }
     if to == Some(S::Cancelled) && note.is_none() {
-        return Err(AppError::invalid(
-            "note",
-            "cancelling an action needs a reason (note)",
-        ));
+        return Err(
+            AppError::invalid("note", "cancelling an action needs a reason (note)")
+                .because(crate::record::text::reason::BLANK),
+        );
     }
     let now = now();
     let mut next = current.clone();
@@ -443,15 +444,6 @@ pub async fn get(
     Ok((m, access))
 }
 
-/// Open (not yet done) actions of an incident: the incident's closing rule.
-pub async fn open_for_incident<C: ConnectionTrait>(conn: &C, incident_id: Uuid) -> AppResult<u64> {
-    Ok(action::Entity::find()
-        .filter(action::Column::IncidentId.eq(incident_id))
-        .filter(action::Column::Status.is_in(S::OPEN_STATES.map(|s| s.as_str())))
-        .count(conn)
-        .await?)
-}
-
 #[derive(Default)]
 pub struct ActionFilter {
     pub statuses: Vec<S>,
@@ -481,24 +473,13 @@ fn sort_key(
     field: CorrectiveActionOrderField,
     direction: OrderDirection,
 ) -> ColumnOrder<action::Entity> {
-    use crate::record::keyset::typed;
     match field {
-        CorrectiveActionOrderField::DueDate => ColumnOrder {
-            column: action::Column::DueDate,
-            id: action::Column::Id,
-            direction,
-            value: |m| serde_json::json!(m.due_date),
-            parse: typed::<NaiveDate>,
-            id_of: |m| m.id,
-        },
-        CorrectiveActionOrderField::CreatedAt => ColumnOrder {
-            column: action::Column::CreatedAt,
-            id: action::Column::Id,
-            direction,
-            value: |m| serde_json::json!(m.created_at),
-            parse: typed::<chrono::DateTime<chrono::Utc>>,
-            id_of: |m| m.id,
-        },
+        CorrectiveActionOrderField::DueDate => {
+            crate::column_order!(action::DueDate, due_date: NaiveDate, direction)
+        }
+        CorrectiveActionOrderField::CreatedAt => {
+            crate::column_order!(action::CreatedAt, created_at: chrono::DateTime<chrono::Utc>, direction)
+        }
     }
 }
 

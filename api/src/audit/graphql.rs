@@ -2,7 +2,7 @@
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
-use crate::graphql::scalars::Date;
+use crate::record::scalars::Date;
 
 use super::model::{AuditOrderField, AuditStatus};
 use super::service::{self, AuditFilter, NewAudit, NewFinding};
@@ -10,10 +10,10 @@ use super::workflow::{self, Access};
 use crate::action::graphql::CorrectiveAction;
 use crate::error::AppError;
 use crate::graphql::connection::Connection;
-use crate::graphql::ids::{self, Kind};
 use crate::graphql::loaders::Loaders;
 use crate::graphql::{request, state};
 use crate::org::graphql::Department;
+use crate::record::ids::{self, Kind};
 use crate::record::keyset::page_size;
 use crate::record::OrderDirection;
 use crate::trail::graphql::TrailEvent;

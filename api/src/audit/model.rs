@@ -13,27 +13,12 @@ pub enum AuditStatus {
     Closed,
 }
 
-impl AuditStatus {
-    pub const ALL: [Self; 4] = [
-        Self::Planned,
-        Self::InProgress,
-        Self::Reported,
-        Self::Closed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Planned => "PLANNED",
-            Self::InProgress => "IN_PROGRESS",
-            Self::Reported => "REPORTED",
-            Self::Closed => "CLOSED",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.as_str() == s)
-    }
-}
+crate::stored_enum!(AuditStatus {
+    Planned => "PLANNED",
+    InProgress => "IN_PROGRESS",
+    Reported => "REPORTED",
+    Closed => "CLOSED",
+});
 
 /// The ordering of the audit programme.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]

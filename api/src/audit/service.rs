@@ -91,7 +91,8 @@ pub async fn plan(
         None => None,
     };
     let Some(dept) = crate::org::service::department(state, input.department_id).await? else {
-        return Err(AppError::invalid("departmentId", "no such department"));
+        return Err(AppError::invalid("departmentId", "no such department")
+            .because(crate::record::text::reason::UNKNOWN));
     };
     if !access(p, &dept.code, None).manage {
         return Err(AppError::forbidden(
@@ -102,7 +103,8 @@ pub async fn plan(
     let staff = rc.staff_in(state, &*tx).await?;
     if let Some(of) = input.reaudit_of {
         if audit::Entity::find_by_id(of).one(&*tx).await?.is_none() {
-            return Err(AppError::invalid("reauditOfId", "no such audit"));
+            return Err(AppError::invalid("reauditOfId", "no such audit")
+                .because(crate::record::text::reason::UNKNOWN));
         }
     }
     let now = now();
@@ -385,7 +387,10 @@ pub async fn action_source<C: ConnectionTrait>(
     conn: &C,
     finding_id: Uuid,
 ) -> AppResult<Uuid> {
-    let not_found = || AppError::invalid("sourceId", "no such audit finding");
+    let not_found = || {
+        AppError::invalid("sourceId", "no such audit finding")
+            .because(crate::record::text::reason::UNKNOWN)
+    };
     let f = finding::Entity::find_by_id(finding_id)
         .one(conn)
         .await?
@@ -425,24 +430,13 @@ fn sort_key(
     direction: OrderDirection,
 ) -> ColumnOrder<audit::Entity> {
     use super::model::AuditOrderField as F;
-    use crate::record::keyset::typed;
     match field {
-        F::PlannedStart => ColumnOrder {
-            column: audit::Column::PlannedStart,
-            id: audit::Column::Id,
-            direction,
-            value: |m| serde_json::json!(m.planned_start),
-            parse: typed::<NaiveDate>,
-            id_of: |m| m.id,
-        },
-        F::CreatedAt => ColumnOrder {
-            column: audit::Column::CreatedAt,
-            id: audit::Column::Id,
-            direction,
-            value: |m| serde_json::json!(m.created_at),
-            parse: typed::<chrono::DateTime<chrono::Utc>>,
-            id_of: |m| m.id,
-        },
+        F::PlannedStart => {
+            crate::column_order!(audit::PlannedStart, planned_start: NaiveDate, direction)
+        }
+        F::CreatedAt => {
+            crate::column_order!(audit::CreatedAt, created_at: chrono::DateTime<chrono::Utc>, direction)
+        }
     }
 }
 

@@ -6,10 +6,10 @@ use super::model::*;
 use super::rollup::metric;
 use super::service::{self, Scope};
 use super::spc;
-use crate::graphql::ids::{self, Kind};
-use crate::graphql::scalars::Date;
 use crate::graphql::{request, state};
 use crate::org::graphql::{Department, StaffMember};
+use crate::record::ids::{self, Kind};
+use crate::record::scalars::Date;
 
 type GqlResult<T> = async_graphql::Result<T>;
 

@@ -5,6 +5,7 @@
 pub mod graphql;
 pub mod model;
 pub mod period;
+pub mod plain;
 pub mod rollup;
 pub mod service;
 pub mod sketch;

@@ -5,8 +5,8 @@ use uuid::Uuid;
 
 use async_graphql::{ContextSelectionSet, ScalarType, ServerResult, Value};
 
-use crate::graphql::lists::{plain_list, Ints, Plain, PlainList, Strings};
-use crate::graphql::scalars::Date;
+use crate::dashboard::plain::{plain_list, Ints, Plain, PlainList, Strings};
+use crate::record::scalars::Date;
 
 /// How a series is bucketed: calendar days, weeks from Monday, or calendar months, in the
 /// trust's time zone.

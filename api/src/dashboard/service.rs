@@ -12,8 +12,8 @@ use super::rollup::{self, dim, metric, IncidentFacts, TRUST};
 use super::sketch;
 use crate::auth::{Role, Scope as TokenScope};
 use crate::context::{AppState, RequestCtx};
+use crate::dashboard::plain::{Ints, PlainList, ScalarList};
 use crate::error::{AppError, AppResult};
-use crate::graphql::lists::{Ints, PlainList, ScalarList};
 use crate::incident::model::{HarmLevel, IncidentKind, IncidentStatus};
 use entities::{
     action_rollup, audit, audit_finding, corrective_action, department, improvement_project,
@@ -87,7 +87,8 @@ pub async fn scope(
             let mut chosen = Vec::with_capacity(ids.len());
             for id in ids {
                 let Some(d) = all.iter().find(|d| d.id == id) else {
-                    return Err(AppError::invalid("departmentIds", "no such department"));
+                    return Err(AppError::invalid("departmentIds", "no such department")
+                        .because(crate::record::text::reason::UNKNOWN));
                 };
                 if !allowed(d) {
                     return Err(AppError::forbidden(
@@ -729,8 +730,8 @@ pub async fn audit_series(state: &AppState, scope: &Scope) -> AppResult<Vec<Audi
                         })
                         .points
                         .push(CompliancePoint {
-                            audit_id: crate::graphql::ids::encode(
-                                crate::graphql::ids::Kind::Audit,
+                            audit_id: crate::record::ids::encode(
+                                crate::record::ids::Kind::Audit,
                                 c.id,
                             ),
                             planned_start: c.planned_start.into(),

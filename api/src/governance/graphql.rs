@@ -9,15 +9,14 @@ use super::retention::{self, RecordType};
 use super::{break_glass, service, subject_access};
 use crate::error::AppError;
 use crate::graphql::connection::Connection;
-use crate::graphql::ids::{self, Kind};
 use crate::graphql::loaders::Loaders;
 use crate::graphql::{request, state};
 use crate::incident::graphql::Incident;
 use crate::incident::workflow::Access;
 use crate::org::graphql::StaffMember;
 use crate::protect::NhsNumber;
+use crate::record::ids::{self, Kind};
 use crate::record::keyset::page_size;
-use crate::record::text::reason;
 use crate::trail::graphql::TrailEvent;
 use entities::{access_event, break_glass_grant, incident, legal_hold};
 
@@ -25,7 +24,11 @@ type GqlResult<T> = async_graphql::Result<T>;
 
 /// The record an id names, for filters and holds: any Node id.
 fn record_id(id: &ID, field: &str) -> GqlResult<(Kind, Uuid)> {
-    ids::decode(id).ok_or_else(|| AppError::invalid(field, format!("{field} is not an id")).into())
+    ids::decode(id).ok_or_else(|| {
+        AppError::invalid(field, format!("{field} is not an id"))
+            .because(crate::record::text::reason::MALFORMED)
+            .into()
+    })
 }
 
 fn kind_of(entity_type: &str, id: Uuid) -> ID {
@@ -339,10 +342,7 @@ impl GovernanceQuery {
             patient: f
                 .nhs_number
                 .as_deref()
-                .map(|n| {
-                    NhsNumber::parse(n)
-                        .map_err(|m| AppError::invalid("nhsNumber", m).because(reason::MALFORMED))
-                })
+                .map(|n| NhsNumber::field("nhsNumber", n))
                 .transpose()?,
             after: f.after,
             before: f.before,
@@ -542,7 +542,8 @@ impl GovernanceMutation {
     ) -> GqlResult<BreakGlassPayload> {
         let id = ids::decode_as(Kind::Incident, &input.incident_id, "incidentId")?;
         let (grant, m) =
-            break_glass::open(state(ctx), request(ctx), id, input.justification).await?;
+            crate::incident::break_glass::open(state(ctx), request(ctx), id, input.justification)
+                .await?;
         Ok(BreakGlassPayload {
             grant: grant.into(),
             incident: Incident::new(m, Access::BREAK_GLASS),

@@ -8,8 +8,8 @@
 use chrono::{DateTime, Duration, Months, SubsecRound, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, Select,
 };
 use uuid::Uuid;
 
@@ -32,21 +32,13 @@ pub enum RecordType {
     ImprovementProject,
 }
 
+crate::stored_enum!(RecordType {
+    Incident => "Incident",
+    Audit => "Audit",
+    ImprovementProject => "ImprovementProject",
+});
+
 impl RecordType {
-    pub const ALL: [RecordType; 3] = [Self::Incident, Self::Audit, Self::ImprovementProject];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Incident => "Incident",
-            Self::Audit => "Audit",
-            Self::ImprovementProject => "ImprovementProject",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.as_str() == s)
-    }
-
     fn rank(self) -> u8 {
         self as u8
     }
@@ -402,14 +394,7 @@ async fn record_exists<C: ConnectionTrait>(conn: &C, t: RecordType, id: Uuid) ->
 }
 
 fn reason(field: &str, text: String) -> AppResult<String> {
-    let t = text.trim().to_string();
-    if t.is_empty() || t.chars().count() > 2000 {
-        return Err(AppError::invalid(
-            field,
-            format!("{field} is 1 to 2000 characters"),
-        ));
-    }
-    Ok(t)
+    crate::record::text::required(field, text, 2000)
 }
 
 /// Places a legal hold on a record; CONFLICT when one is already active on it.
@@ -583,31 +568,12 @@ async fn dispose_one(
             if m.disposed_at.is_some() || incident_until(r, &m).is_none_or(|u| u > now) {
                 return Ok(false);
             }
-            let am = incident::ActiveModel {
-                id: Set(m.id),
-                title: Set("Disposed record".into()),
-                description: Set(String::new()),
-                location: Set(None),
-                category: Set(None),
-                immediate_actions: Set(None),
-                patient_nhs_sealed: Set(None),
-                patient_name_sealed: Set(None),
-                patient_dob_sealed: Set(None),
-                patient_nhs_hash: Set(None),
-                equipment_asset_id: Set(None),
-                equipment_manufacturer: Set(None),
-                equipment_model: Set(None),
-                equipment_serial_number: Set(None),
-                follow_up_code_hash: Set(None),
-                learning_summary: Set(None),
-                findings: Set(None),
-                feedback_to_reporter: Set(None),
-                status_reason: Set(None),
-                disposed_at: Set(Some(now)),
-                version: Set(m.version + 1),
-                updated_at: Set(now),
-                ..Default::default()
-            };
+            // What the register of incident columns says disposal removes, and its stamps.
+            let mut tombstone = crate::incident::columns::cleared(&m);
+            tombstone.disposed_at = Some(now);
+            tombstone.version = m.version + 1;
+            tombstone.updated_at = now;
+            let am = tombstone.into_active_model().reset_all();
             let disposed = incident::Entity::update(am).exec(&*tx).await?;
             // Disposal removes the category too: the dashboard counts it as uncategorised.
             crate::dashboard::rollup::incident_changed(&*tx, settings.tz(), Some(&m), &disposed)

@@ -149,9 +149,13 @@ pub async fn retention_due(
             .collect(),
         has_next: more,
         had_after: position.is_some(),
-        total: Box::new(move |st| {
-            Box::pin(async move { retention::count_due(&st.db.conn, &st.settings, only).await })
-        }),
+        total: {
+            let settings = state.settings.clone();
+            Box::new(move |conn| {
+                let settings = settings.clone();
+                Box::pin(async move { retention::count_due(&conn, &settings, only).await })
+            })
+        },
     })
 }
 

@@ -6,7 +6,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use crate::context::{AppState, RequestCtx};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::protect::NhsNumber;
 use entities::{access_event, incident};
 
@@ -24,7 +24,7 @@ pub async fn report(
     nhs_number: &str,
 ) -> AppResult<SubjectAccess> {
     super::require_ig_officer(rc.principal()?, "produce subject-access reports")?;
-    let nhs = NhsNumber::parse(nhs_number).map_err(|m| AppError::invalid("nhsNumber", m))?;
+    let nhs = NhsNumber::field("nhsNumber", nhs_number)?;
     let keys = state.keys.lookup_hashes(&nhs);
     let incidents = incident::Entity::find()
         .filter(incident::Column::PatientNhsHash.is_in(keys.clone()))

@@ -79,7 +79,7 @@ impl<T: Listed> Connection<T> {
     /// How many items match the filter (all pages).
     async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
         let st = ctx.data_unchecked::<std::sync::Arc<crate::context::AppState>>();
-        Ok((self.total)(st.clone()).await? as i64)
+        Ok((self.total)(st.db.conn.clone()).await? as i64)
     }
 }
 

@@ -289,14 +289,20 @@ async fn execute(
         let logged = match &outcome {
             Ok(_) => {
                 let notes = recorder.take();
-                access::write(
-                    state,
-                    auth.as_ref().ok().and_then(|p| p.as_ref()),
-                    &request_id,
-                    purpose.as_deref(),
-                    notes,
-                )
-                .await
+                let principal = auth.as_ref().ok().and_then(|p| p.as_ref());
+                match read_by(state, principal, &notes).await {
+                    Ok(reader) => {
+                        access::write(
+                            state,
+                            reader.as_ref(),
+                            &request_id,
+                            purpose.as_deref(),
+                            notes,
+                        )
+                        .await
+                    }
+                    Err(e) => Err(e),
+                }
             }
             Err(_) => Ok(()),
         };
@@ -481,6 +487,27 @@ pub async fn get(req: HttpRequest, svc: web::Data<GraphqlService>) -> HttpRespon
         Err(message) => return request_error(StatusCode::BAD_REQUEST, media, &message),
     }
     execute(&svc, &req, BatchRequest::Single(request), media).await
+}
+
+/// Who made a request's sensitive reads, for the access log: a person's staff record is
+/// written (or refreshed) first, since the log names them by it.
+async fn read_by(
+    state: &AppState,
+    principal: Option<&Principal>,
+    notes: &[crate::trail::access::AccessNote],
+) -> crate::error::AppResult<Option<crate::trail::Actor>> {
+    let Some(p) = principal else {
+        return Ok(None);
+    };
+    if notes.is_empty() {
+        return Ok(None);
+    }
+    let staff = if p.is_service() {
+        None
+    } else {
+        Some(crate::org::service::upsert_staff(state, p).await?)
+    };
+    Ok(Some(crate::trail::Actor::of(p, staff)))
 }
 
 #[cfg(test)]

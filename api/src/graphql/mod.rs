@@ -2,12 +2,9 @@
 //! Node interface and request-scoped data live here.
 pub mod connection;
 pub mod http;
-pub mod ids;
 pub mod limits;
-pub mod lists;
 pub mod loaders;
 pub mod pagination;
-pub mod scalars;
 
 use std::sync::Arc;
 
@@ -23,7 +20,7 @@ use crate::improvement::graphql::{
 };
 use crate::incident::graphql::{Incident, IncidentMutation, IncidentQuery};
 use crate::org::graphql::{Department, OrgMutation, OrgQuery, StaffMember};
-use ids::Kind;
+use crate::record::ids::{self, Kind};
 
 /// An object with a global ID that `node(id:)` can fetch again.
 #[derive(Interface)]
@@ -50,7 +47,9 @@ impl NodeQuery {
         let rc = request(ctx);
         rc.principal()?;
         let Some((kind, uuid)) = ids::decode(&id) else {
-            return Err(crate::error::AppError::invalid("id", "not a Candour ID").into());
+            return Err(crate::error::AppError::invalid("id", "not a Candour ID")
+                .because(crate::record::text::reason::MALFORMED)
+                .into());
         };
         let st = state(ctx);
         Ok(match kind {

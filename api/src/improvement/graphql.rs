@@ -8,13 +8,13 @@ use super::workflow::{self, Access};
 use crate::audit::graphql::Audit;
 use crate::error::AppError;
 use crate::graphql::connection::Connection;
-use crate::graphql::ids::{self, Kind};
 use crate::graphql::loaders::Loaders;
-use crate::graphql::scalars::Date;
 use crate::graphql::{request, state};
 use crate::incident::graphql::Incident;
 use crate::org::graphql::Department;
+use crate::record::ids::{self, Kind};
 use crate::record::keyset::page_size;
+use crate::record::scalars::Date;
 use crate::trail::graphql::TrailEvent;
 use entities::{
     improvement_link, improvement_project as project, measure, measurement, pdsa_cycle,

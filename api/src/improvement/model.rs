@@ -1,24 +1,5 @@
 use async_graphql::Enum;
 
-/// Stores and parses an enumeration by its GraphQL name.
-macro_rules! named {
-    ($ty:ident { $($variant:ident => $name:literal),+ $(,)? }) => {
-        impl $ty {
-            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(Self::$variant => $name),+
-                }
-            }
-
-            pub fn parse(s: &str) -> Option<Self> {
-                Self::ALL.iter().copied().find(|v| v.as_str() == s)
-            }
-        }
-    };
-}
-
 /// Where an improvement project is.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ImprovementStatus {
@@ -34,7 +15,7 @@ pub enum ImprovementStatus {
     Abandoned,
 }
 
-named!(ImprovementStatus {
+crate::stored_enum!(ImprovementStatus {
     Proposed => "PROPOSED",
     Active => "ACTIVE",
     Sustaining => "SUSTAINING",
@@ -65,7 +46,7 @@ pub enum MeasureKind {
     Balancing,
 }
 
-named!(MeasureKind {
+crate::stored_enum!(MeasureKind {
     Outcome => "OUTCOME",
     Process => "PROCESS",
     Balancing => "BALANCING",
@@ -80,7 +61,7 @@ pub enum Direction {
     Lower,
 }
 
-named!(Direction {
+crate::stored_enum!(Direction {
     Higher => "HIGHER",
     Lower => "LOWER",
 });
@@ -98,7 +79,7 @@ pub enum PdsaStage {
     Act,
 }
 
-named!(PdsaStage {
+crate::stored_enum!(PdsaStage {
     Plan => "PLAN",
     Do => "DO",
     Study => "STUDY",
@@ -116,7 +97,7 @@ pub enum PdsaOutcome {
     Abandon,
 }
 
-named!(PdsaOutcome {
+crate::stored_enum!(PdsaOutcome {
     Adopt => "ADOPT",
     Adapt => "ADAPT",
     Abandon => "ABANDON",
@@ -129,10 +110,10 @@ mod tests {
     #[test]
     fn names_round_trip() {
         for s in ImprovementStatus::ALL {
-            assert_eq!(ImprovementStatus::parse(s.as_str()), Some(*s));
+            assert_eq!(ImprovementStatus::parse(s.as_str()), Some(s));
         }
         for s in PdsaStage::ALL {
-            assert_eq!(PdsaStage::parse(s.as_str()), Some(*s));
+            assert_eq!(PdsaStage::parse(s.as_str()), Some(s));
         }
         assert_eq!(
             MeasureKind::parse("BALANCING"),

@@ -199,7 +199,8 @@ async fn new_links<C: ConnectionTrait>(
             return Err(AppError::invalid(
                 "incidentIds",
                 "incidentIds names an incident that does not exist or is not yours to see",
-            ));
+            )
+            .because(crate::record::text::reason::UNKNOWN));
         }
     }
     if !audit_ids.is_empty() {
@@ -287,7 +288,10 @@ pub async fn start(
     let p = rc.principal()?;
     let department = crate::org::service::department(state, input.department_id)
         .await?
-        .ok_or_else(|| AppError::invalid("departmentId", "no such department"))?;
+        .ok_or_else(|| {
+            AppError::invalid("departmentId", "no such department")
+                .because(crate::record::text::reason::UNKNOWN)
+        })?;
     if p.is_service() || !workflow::may_start(p, &department.code) {
         return Err(AppError::forbidden(
             "improvement projects are started by quality leads and the department's handlers",
@@ -494,10 +498,10 @@ pub async fn record_measurement(
     }
     let now = now();
     if at > now + Duration::minutes(FUTURE_SLACK_MINUTES) {
-        return Err(AppError::invalid(
-            "at",
-            "a measurement cannot be dated in the future",
-        ));
+        return Err(
+            AppError::invalid("at", "a measurement cannot be dated in the future")
+                .because(crate::record::text::reason::IN_FUTURE),
+        );
     }
     let tx = state.db.begin_write().await?;
     let staff = rc.staff_in(state, &*tx).await?;
@@ -728,7 +732,8 @@ pub async fn action_source<C: ConnectionTrait>(
         None => Access::default(),
     };
     let Some(m) = m.filter(|_| access.view) else {
-        return Err(AppError::invalid("sourceId", "no such improvement project"));
+        return Err(AppError::invalid("sourceId", "no such improvement project")
+            .because(crate::record::text::reason::UNKNOWN));
     };
     if !access.manage {
         return Err(AppError::forbidden(
@@ -814,22 +819,13 @@ fn sort_key(
     direction: OrderDirection,
 ) -> ColumnOrder<project::Entity> {
     use super::model::ImprovementProjectOrderField as F;
-    use crate::record::keyset::typed;
-    let (column, value): (_, fn(&project::Model) -> serde_json::Value) = match field {
-        F::CreatedAt => (project::Column::CreatedAt, |m| {
-            serde_json::json!(m.created_at)
-        }),
-        F::UpdatedAt => (project::Column::UpdatedAt, |m| {
-            serde_json::json!(m.updated_at)
-        }),
-    };
-    ColumnOrder {
-        column,
-        id: project::Column::Id,
-        direction,
-        value,
-        parse: typed::<DateTime<Utc>>,
-        id_of: |m| m.id,
+    match field {
+        F::CreatedAt => {
+            crate::column_order!(project::CreatedAt, created_at: DateTime<Utc>, direction)
+        }
+        F::UpdatedAt => {
+            crate::column_order!(project::UpdatedAt, updated_at: DateTime<Utc>, direction)
+        }
     }
 }
 

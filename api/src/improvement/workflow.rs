@@ -90,10 +90,10 @@ pub fn check_transition(
         ));
     }
     if needs_reason(to) && reason.is_none_or(|r| r.trim().is_empty()) {
-        return Err(AppError::invalid(
-            "reason",
-            "abandoning a project needs a reason",
-        ));
+        return Err(
+            AppError::invalid("reason", "abandoning a project needs a reason")
+                .because(crate::record::text::reason::BLANK),
+        );
     }
     Ok(())
 }

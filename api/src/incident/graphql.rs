@@ -3,16 +3,16 @@
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
-use crate::graphql::scalars::Date;
+use crate::record::scalars::Date;
 
 use super::model::*;
 use super::service::{self, TransitionRequest};
 use super::workflow::{self, Access};
 use crate::graphql::connection::Connection;
-use crate::graphql::ids::{self, Kind};
 use crate::graphql::loaders::Loaders;
 use crate::graphql::{request, state};
 use crate::org::graphql::{Department, StaffMember};
+use crate::record::ids::{self, Kind};
 use crate::record::keyset::page_size;
 use crate::record::OrderDirection;
 use crate::trail::graphql::TrailEvent;
@@ -291,7 +291,7 @@ impl Incident {
             .collect();
         let kinds: Vec<CandourStep> = steps.iter().map(|s| s.step).collect();
         Ok(DutyOfCandour {
-            applies: service::duty_applies(&self.m),
+            applies: workflow::duty_applies(&self.m),
             complete: workflow::candour_complete(&kinds),
             steps,
         })

@@ -81,10 +81,7 @@ async fn parse_report(state: &AppState, mut input: NewIncident) -> AppResult<New
         let nhs_number = match p.nhs_number.as_deref().map(str::trim) {
             Some("") | None => None,
             Some(n) => Some(
-                crate::protect::NhsNumber::parse(n)
-                    .map_err(|m| {
-                        AppError::invalid("patient.nhsNumber", m).because(reason::MALFORMED)
-                    })?
+                crate::protect::NhsNumber::field("patient.nhsNumber", n)?
                     .as_str()
                     .to_string(),
             ),
@@ -126,7 +123,13 @@ async fn parse_report(state: &AppState, mut input: NewIncident) -> AppResult<New
             return Err(AppError::invalid(
                 "idempotencyKey",
                 "idempotencyKey must be 1 to 128 characters",
-            ));
+            )
+            .because(if key.is_empty() {
+                reason::BLANK
+            } else {
+                reason::TOO_LONG
+            })
+            .limit(128));
         }
         // An anonymous report's key is not tied to its reporter, so whoever sends it again
         // gets the receipt back: it must be as hard to guess as a random UUID.
@@ -434,8 +437,7 @@ pub async fn get(
         .await?
         .ok_or(AppError::NotFound("incident"))?;
     let access =
-        crate::governance::break_glass::or_grant(state, rc, &m, access_to(state, rc, &m).await?)
-            .await?;
+        super::break_glass::or_grant(state, rc, &m, access_to(state, rc, &m).await?).await?;
     if !access.view {
         return Err(AppError::NotFound("incident"));
     }
@@ -454,8 +456,7 @@ pub async fn get_by_reference(
         .await?
         .ok_or(AppError::NotFound("incident"))?;
     let access =
-        crate::governance::break_glass::or_grant(state, rc, &m, access_to(state, rc, &m).await?)
-            .await?;
+        super::break_glass::or_grant(state, rc, &m, access_to(state, rc, &m).await?).await?;
     if !access.view {
         return Err(AppError::NotFound("incident"));
     }
@@ -476,8 +477,7 @@ async fn load_for_change(
         .await?
         .ok_or(AppError::NotFound("incident"))?;
     let access =
-        crate::governance::break_glass::or_grant(state, rc, &m, access_to(state, rc, &m).await?)
-            .await?;
+        super::break_glass::or_grant(state, rc, &m, access_to(state, rc, &m).await?).await?;
     if !access.view {
         return Err(AppError::NotFound("incident"));
     }
@@ -515,7 +515,8 @@ fn actor(p: &Principal, staff: Option<Uuid>) -> Actor {
 async fn check_handler(state: &AppState, staff_id: Uuid, department_code: &str) -> AppResult<()> {
     let found = crate::org::service::staff_by_ids(&state.db.conn, &[staff_id]).await?;
     let Some(s) = found.into_iter().next() else {
-        return Err(AppError::invalid("handlerId", "no such staff member"));
+        return Err(AppError::invalid("handlerId", "no such staff member")
+            .because(crate::record::text::reason::UNKNOWN));
     };
     let roles: Vec<String> = serde_json::from_str(&s.roles).unwrap_or_default();
     let depts: Vec<String> = serde_json::from_str(&s.department_codes).unwrap_or_default();
@@ -637,19 +638,6 @@ async fn candour_steps<C: ConnectionTrait>(conn: &C, id: Uuid) -> AppResult<Vec<
         .collect())
 }
 
-/// Whether the duty of candour applies: as decided in triage, else moderate harm or worse
-/// or prolonged psychological harm (28 days or more).
-pub fn duty_applies(m: &incident::Model) -> bool {
-    let prolonged = crate::notify::rules::RegulatoryFact::parse_set(&m.regulatory_facts)
-        .contains(&crate::notify::rules::RegulatoryFact::ProlongedPsychologicalHarm);
-    m.duty_of_candour_applies.unwrap_or(prolonged)
-        || workflow::duty_of_candour_applies(
-            m.duty_of_candour_applies,
-            HarmLevel::from_rank(m.physical_harm),
-            HarmLevel::from_rank(m.psychological_harm),
-        )
-}
-
 pub struct TransitionRequest {
     pub to: IncidentStatus,
     pub reason: Option<String>,
@@ -697,7 +685,8 @@ pub async fn transition(
             None => false,
         };
         if !visible {
-            return Err(AppError::invalid("duplicateOfId", "no such incident"));
+            return Err(AppError::invalid("duplicateOfId", "no such incident")
+                .because(crate::record::text::reason::UNKNOWN));
         }
     }
     if req.to == IncidentStatus::Closed {
@@ -710,9 +699,9 @@ pub async fn transition(
                 .as_deref()
                 .and_then(LearningResponse::parse),
             learning_summary: current.learning_summary.clone(),
-            duty_of_candour_applies: duty_applies(&current),
+            duty_of_candour_applies: workflow::duty_applies(&current),
             candour_steps: candour_steps(&*tx, id).await?,
-            open_corrective_actions: crate::action::service::open_for_incident(&*tx, id).await?,
+            open_corrective_actions: open_actions(&*tx, id).await?,
         };
         workflow::check_closing(&facts)?;
     }
@@ -798,10 +787,10 @@ pub async fn record_candour_step(
     let p = rc.principal()?;
     let now = now();
     if taken_at > now + Duration::minutes(5) {
-        return Err(AppError::invalid(
-            "takenAt",
-            "takenAt must not be in the future",
-        ));
+        return Err(
+            AppError::invalid("takenAt", "takenAt must not be in the future")
+                .because(reason::IN_FUTURE),
+        );
     }
     let tx = state.db.begin_write().await?;
     let staff = rc.staff_in(state, &*tx).await?;
@@ -818,14 +807,16 @@ pub async fn record_candour_step(
             "a closed or declined incident cannot change; reopen it first",
         ));
     }
-    if !duty_applies(&current) {
+    if !workflow::duty_applies(&current) {
         return Err(AppError::invalid(
             "step",
             "the duty of candour does not apply to this incident",
         ));
     }
     if step != CandourStep::Update && candour_steps(&*tx, id).await?.contains(&step) {
-        return Err(AppError::invalid("step", "this step is already recorded"));
+        return Err(
+            AppError::invalid("step", "this step is already recorded").because(reason::DUPLICATE)
+        );
     }
     let row = candour_step::Model {
         id: Uuid::now_v7(),
@@ -915,31 +906,17 @@ pub fn sort_key(
     field: IncidentOrderField,
     direction: OrderDirection,
 ) -> ColumnOrder<incident::Entity> {
-    use crate::record::keyset::typed;
-    let (column, value, parse): (_, fn(&incident::Model) -> serde_json::Value, _) = match field {
-        IncidentOrderField::ReportedAt => (
-            incident::Column::ReportedAt,
-            |m| serde_json::json!(m.reported_at),
-            typed::<DateTime<Utc>> as fn(_) -> _,
-        ),
-        IncidentOrderField::OccurredAt => (
-            incident::Column::OccurredAt,
-            |m| serde_json::json!(m.occurred_at),
-            typed::<DateTime<Utc>>,
-        ),
-        IncidentOrderField::PhysicalHarm => (
-            incident::Column::PhysicalHarm,
-            |m| serde_json::json!(m.physical_harm),
-            typed::<i16>,
-        ),
-    };
-    ColumnOrder {
-        column,
-        id: incident::Column::Id,
-        direction,
-        value,
-        parse,
-        id_of: |m| m.id,
+    use IncidentOrderField as F;
+    match field {
+        F::ReportedAt => {
+            crate::column_order!(incident::ReportedAt, reported_at: DateTime<Utc>, direction)
+        }
+        F::OccurredAt => {
+            crate::column_order!(incident::OccurredAt, occurred_at: DateTime<Utc>, direction)
+        }
+        F::PhysicalHarm => {
+            crate::column_order!(incident::PhysicalHarm, physical_harm: i16, direction)
+        }
     }
 }
 
@@ -997,6 +974,19 @@ pub async fn list(
         Ok((m, access))
     })
     .await
+}
+
+/// How many of an incident's corrective actions are still open (it cannot close while any
+/// is).
+async fn open_actions<C: sea_orm::ConnectionTrait>(conn: &C, incident_id: Uuid) -> AppResult<u64> {
+    use crate::action::model::CorrectiveActionStatus as ActionStatus;
+    use entities::corrective_action as action;
+    use sea_orm::PaginatorTrait;
+    Ok(action::Entity::find()
+        .filter(action::Column::IncidentId.eq(incident_id))
+        .filter(action::Column::Status.is_in(ActionStatus::OPEN_STATES.map(|s| s.as_str())))
+        .count(conn)
+        .await?)
 }
 
 #[cfg(test)]

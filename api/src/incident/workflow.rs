@@ -254,7 +254,8 @@ pub fn check_transition(
             } else {
                 "reopening an incident needs a reason"
             },
-        ));
+        )
+        .because(crate::record::text::reason::BLANK));
     }
     Ok(())
 }
@@ -266,6 +267,19 @@ pub fn allowed_transitions(from: IncidentStatus, access: Access) -> Vec<Incident
         .copied()
         .filter(|&to| check_transition(from, to, access, Some("reason")).is_ok())
         .collect()
+}
+
+/// Whether the duty of candour applies: as decided in triage, else moderate harm or worse
+/// or prolonged psychological harm (28 days or more).
+pub fn duty_applies(m: &entities::incident::Model) -> bool {
+    let prolonged = crate::notify::rules::RegulatoryFact::parse_set(&m.regulatory_facts)
+        .contains(&crate::notify::rules::RegulatoryFact::ProlongedPsychologicalHarm);
+    m.duty_of_candour_applies.unwrap_or(prolonged)
+        || duty_of_candour_applies(
+            m.duty_of_candour_applies,
+            HarmLevel::from_rank(m.physical_harm),
+            HarmLevel::from_rank(m.psychological_harm),
+        )
 }
 
 #[cfg(test)]

@@ -183,7 +183,7 @@ pub async fn action_assigned<C: ConnectionTrait>(
                 "department": dept.map(|d| d.name),
                 "due": a.due_date.format("%A %-d %B %Y").to_string(),
                 "status": a.status.replace('_', " ").to_lowercase(),
-                "link": link(&state.settings, &format!("actions/{}", crate::graphql::ids::encode(crate::graphql::ids::Kind::CorrectiveAction, a.id).0)),
+                "link": link(&state.settings, &format!("actions/{}", crate::record::ids::encode(crate::record::ids::Kind::CorrectiveAction, a.id).0)),
             }),
         },
         vec![to],

@@ -7,11 +7,11 @@ use uuid::Uuid;
 
 pub use super::model::{NotificationStatus, ObligationStatus};
 use super::rules::ObligationStepKind;
-use super::{obligations, service, NotificationKind, QUEUED};
+use super::{service, NotificationKind, QUEUED};
 use crate::error::AppError;
 use crate::graphql::connection::Connection;
-use crate::graphql::ids::{self, Kind};
 use crate::graphql::{request, state};
+use crate::record::ids::{self, Kind};
 use crate::record::keyset::page_size;
 use crate::record::text::reason;
 
@@ -390,10 +390,10 @@ impl NotifyMutation {
                 .into())
             }
         };
-        let (m, r) = service::record_obligation_step(
+        let (m, r) = crate::incident::obligations::record_step(
             st,
             request(ctx),
-            obligations::StepRequest {
+            crate::incident::obligations::StepRequest {
                 obligation_id: id,
                 step: input.step,
                 taken_at: input.taken_at,

@@ -57,21 +57,21 @@ pub enum NotificationKind {
     ObligationMissed,
 }
 
-impl NotificationKind {
-    pub const ALL: [NotificationKind; 11] = [
-        Self::IncidentReported,
-        Self::SeriousIncidentReported,
-        Self::ActionAssigned,
-        Self::ActionDueSoon,
-        Self::ActionDueToday,
-        Self::ActionOverdue,
-        Self::ActionEscalated,
-        Self::IncidentClosed,
-        Self::AuditDue,
-        Self::ObligationDueSoon,
-        Self::ObligationMissed,
-    ];
+crate::stored_enum!(NotificationKind {
+    IncidentReported => "INCIDENT_REPORTED",
+    SeriousIncidentReported => "SERIOUS_INCIDENT_REPORTED",
+    ActionAssigned => "ACTION_ASSIGNED",
+    ActionDueSoon => "ACTION_DUE_SOON",
+    ActionDueToday => "ACTION_DUE_TODAY",
+    ActionOverdue => "ACTION_OVERDUE",
+    ActionEscalated => "ACTION_ESCALATED",
+    IncidentClosed => "INCIDENT_CLOSED",
+    AuditDue => "AUDIT_DUE",
+    ObligationDueSoon => "OBLIGATION_DUE_SOON",
+    ObligationMissed => "OBLIGATION_MISSED",
+});
 
+impl NotificationKind {
     /// Escalations and anything owed to a patient or a regulator cannot be switched off.
     pub fn mandatory(self) -> bool {
         matches!(
@@ -81,27 +81,6 @@ impl NotificationKind {
                 | Self::ObligationDueSoon
                 | Self::ObligationMissed
         )
-    }
-
-    /// The stored name (as in the schema).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::IncidentReported => "INCIDENT_REPORTED",
-            Self::SeriousIncidentReported => "SERIOUS_INCIDENT_REPORTED",
-            Self::ActionAssigned => "ACTION_ASSIGNED",
-            Self::ActionDueSoon => "ACTION_DUE_SOON",
-            Self::ActionDueToday => "ACTION_DUE_TODAY",
-            Self::ActionOverdue => "ACTION_OVERDUE",
-            Self::ActionEscalated => "ACTION_ESCALATED",
-            Self::IncidentClosed => "INCIDENT_CLOSED",
-            Self::AuditDue => "AUDIT_DUE",
-            Self::ObligationDueSoon => "OBLIGATION_DUE_SOON",
-            Self::ObligationMissed => "OBLIGATION_MISSED",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
     /// The templates' base name.

@@ -36,19 +36,17 @@ pub enum RegulatoryFact {
     BloodComponent,
 }
 
-impl RegulatoryFact {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ProlongedPsychologicalHarm => "PROLONGED_PSYCHOLOGICAL_HARM",
-            Self::ReportableStaffInjury => "REPORTABLE_STAFF_INJURY",
-            Self::StaffIncapacitatedOver7Days => "STAFF_INCAPACITATED_OVER_7_DAYS",
-            Self::SignificantUnintendedExposure => "SIGNIFICANT_UNINTENDED_EXPOSURE",
-            Self::RiskToIndividuals => "RISK_TO_INDIVIDUALS",
-            Self::MedicalDevice => "MEDICAL_DEVICE",
-            Self::BloodComponent => "BLOOD_COMPONENT",
-        }
-    }
+crate::stored_enum!(RegulatoryFact {
+    ProlongedPsychologicalHarm => "PROLONGED_PSYCHOLOGICAL_HARM",
+    ReportableStaffInjury => "REPORTABLE_STAFF_INJURY",
+    StaffIncapacitatedOver7Days => "STAFF_INCAPACITATED_OVER_7_DAYS",
+    SignificantUnintendedExposure => "SIGNIFICANT_UNINTENDED_EXPOSURE",
+    RiskToIndividuals => "RISK_TO_INDIVIDUALS",
+    MedicalDevice => "MEDICAL_DEVICE",
+    BloodComponent => "BLOOD_COMPONENT",
+});
 
+impl RegulatoryFact {
     /// The facts stored on an incident (a JSON array of names); unknown names are skipped.
     pub fn parse_set(json: &str) -> BTreeSet<RegulatoryFact> {
         serde_json::from_str::<Vec<serde_json::Value>>(json)
@@ -75,23 +73,11 @@ pub enum ObligationStepKind {
     ReportSubmitted,
 }
 
-impl ObligationStepKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::VerbalNotification => "VERBAL_NOTIFICATION",
-            Self::WrittenNotification => "WRITTEN_NOTIFICATION",
-            Self::ReportSubmitted => "REPORT_SUBMITTED",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "VERBAL_NOTIFICATION" => Some(Self::VerbalNotification),
-            "WRITTEN_NOTIFICATION" => Some(Self::WrittenNotification),
-            "REPORT_SUBMITTED" => Some(Self::ReportSubmitted),
-            _ => None,
-        }
-    }
-}
+crate::stored_enum!(ObligationStepKind {
+    VerbalNotification => "VERBAL_NOTIFICATION",
+    WrittenNotification => "WRITTEN_NOTIFICATION",
+    ReportSubmitted => "REPORT_SUBMITTED",
+});
 
 /// Which event starts a clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

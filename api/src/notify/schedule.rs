@@ -225,7 +225,7 @@ pub async fn pass(state: &AppState, now: DateTime<Utc>) -> AppResult<usize> {
                 "due": a.due_date.format("%A %-d %B %Y").to_string(),
                 "days": days.abs(),
                 "status": a.status.replace('_', " ").to_lowercase(),
-                "link": link(settings, &format!("actions/{}", crate::graphql::ids::encode(crate::graphql::ids::Kind::CorrectiveAction, a.id).0)),
+                "link": link(settings, &format!("actions/{}", crate::record::ids::encode(crate::record::ids::Kind::CorrectiveAction, a.id).0)),
             }),
         };
         queued += raise(state, draft, to).await?;
@@ -261,7 +261,7 @@ pub async fn pass(state: &AppState, now: DateTime<Utc>) -> AppResult<usize> {
                 "department": dept.map(|d| d.name),
                 "due": a.planned_start.format("%A %-d %B %Y").to_string(),
                 "status": "planned",
-                "link": link(settings, &format!("audits/{}", crate::graphql::ids::encode(crate::graphql::ids::Kind::Audit, a.id).0)),
+                "link": link(settings, &format!("audits/{}", crate::record::ids::encode(crate::record::ids::Kind::Audit, a.id).0)),
             }),
         };
         queued += raise(state, draft, to).await?;

@@ -16,7 +16,7 @@ use super::{obligations, NotificationKind, DEAD, QUEUED, SENT};
 use crate::auth::{Principal, Role};
 use crate::context::{AppState, RequestCtx};
 use crate::error::{AppError, AppResult};
-use crate::record::keyset::{self, typed, ColumnOrder, IdOrder, Page};
+use crate::record::keyset::{self, IdOrder, Page};
 use crate::record::{visibility, OrderDirection};
 
 fn require_quality_lead(p: &Principal, what: &str) -> AppResult<()> {
@@ -254,14 +254,7 @@ pub async fn obligations(
     if let Some(id) = q.incident_id {
         query = query.filter(obligation::Column::IncidentId.eq(id));
     }
-    let key = ColumnOrder {
-        column: obligation::Column::DueAt,
-        id: obligation::Column::Id,
-        direction: OrderDirection::Asc,
-        value: |m: &obligation::Model| serde_json::to_value(m.due_at).unwrap_or_default(),
-        parse: typed::<DateTime<Utc>>,
-        id_of: |m: &obligation::Model| m.id,
-    };
+    let key = crate::column_order!(obligation::DueAt, due_at: DateTime<Utc>, OrderDirection::Asc);
     let page = keyset::list(&state.db.conn, query, &key, first, after).await?;
     let refs = incident_references(
         state,
@@ -284,18 +277,6 @@ pub async fn obligation_steps(
         .order_by_asc(obligation_step::Column::TakenAt)
         .all(&state.db.conn)
         .await?)
-}
-
-/// Records a step taken on an obligation, and returns it with its incident's reference.
-pub async fn record_obligation_step(
-    state: &AppState,
-    rc: &RequestCtx,
-    step: obligations::StepRequest,
-) -> AppResult<(obligation::Model, String)> {
-    let m = obligations::record_step(state, rc, step).await?;
-    let refs = incident_references(state, vec![m.incident_id]).await?;
-    let r = refs.get(&m.incident_id).cloned().unwrap_or_default();
-    Ok((m, r))
 }
 
 /// References of incidents by id, in one query.

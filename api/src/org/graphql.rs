@@ -3,8 +3,8 @@ use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 
 use super::service::{self, NewDepartment};
 use crate::auth::Role;
-use crate::graphql::ids::{self, Kind};
 use crate::graphql::{request, state};
+use crate::record::ids::{self, Kind};
 use entities::{department, staff};
 
 /// A hospital department (service) that incidents, audits and projects belong to.

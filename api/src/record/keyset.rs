@@ -2,21 +2,19 @@
 //! breaking ties, a page at a time after an opaque cursor. A new list names its sort key
 //! (`ColumnOrder` or `IdOrder`) and calls `list`.
 use std::future::Future;
-use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use futures_util::future::BoxFuture;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
-    QuerySelect, Select,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, Order, QueryFilter,
+    QueryOrder, QuerySelect, Select,
 };
 use serde::{de::DeserializeOwned, Serialize};
 use uuid::Uuid;
 
 use super::OrderDirection;
-use crate::context::AppState;
 use crate::error::{AppError, AppResult};
 
 /// The page size when a list is asked for without `first`.
@@ -134,6 +132,24 @@ pub struct ColumnOrder<E: EntityTrait> {
     pub id_of: fn(&Model<E>) -> Uuid,
 }
 
+/// The order of a list by one column of `entity` (a module with `Entity`, `Column` and
+/// `Model`, and an `id` column), then by id: `column_order!(audit::PlannedStart,
+/// planned_start: NaiveDate, direction)`, the field holding the column's value and its
+/// type (how a cursor's value is read back).
+#[macro_export]
+macro_rules! column_order {
+    ($entity:ident :: $column:ident, $field:ident : $ty:ty, $direction:expr) => {
+        $crate::record::keyset::ColumnOrder::<$entity::Entity> {
+            column: $entity::Column::$column,
+            id: $entity::Column::Id,
+            direction: $direction,
+            value: |m| ::serde_json::json!(m.$field),
+            parse: $crate::record::keyset::typed::<$ty>,
+            id_of: |m| m.id,
+        }
+    };
+}
+
 /// Parses a cursor's sort value as a `T` (for `ColumnOrder::parse`).
 pub fn typed<T: DeserializeOwned + Into<sea_orm::Value>>(
     v: serde_json::Value,
@@ -212,8 +228,10 @@ impl<E: EntityTrait> SortKey for IdOrder<E> {
     }
 }
 
-/// Counts a list's rows on demand (`totalCount` costs a query only when asked for).
-pub type Total = Box<dyn Fn(Arc<AppState>) -> BoxFuture<'static, AppResult<u64>> + Send + Sync>;
+/// Counts a list's rows on demand (`totalCount` costs a query only when asked for), on the
+/// connection it is given.
+pub type Total =
+    Box<dyn Fn(DatabaseConnection) -> BoxFuture<'static, AppResult<u64>> + Send + Sync>;
 
 /// `totalCount` for the rows `query` selects.
 pub fn count_of<E>(query: Select<E>) -> Total
@@ -221,11 +239,11 @@ where
     E: EntityTrait,
     E::Model: Sync,
 {
-    Box::new(move |state| {
+    Box::new(move |conn| {
         let q = query.clone();
         Box::pin(async move {
             use sea_orm::PaginatorTrait;
-            Ok(q.count(&state.db.conn).await?)
+            Ok(q.count(&conn).await?)
         })
     })
 }

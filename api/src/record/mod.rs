@@ -3,7 +3,9 @@
 //! versioned save. Services depend on this module; it depends on no domain and never on
 //! `graphql/`.
 pub mod clock;
+pub mod ids;
 pub mod keyset;
+pub mod scalars;
 pub mod stored;
 pub mod text;
 pub mod versioned;

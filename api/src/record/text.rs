@@ -17,6 +17,10 @@ pub mod reason {
     pub const NOT_ALLOWED: &str = "NOT_ALLOWED";
     /// Not of the form the field takes (an email address, an NHS number, a cursor...).
     pub const MALFORMED: &str = "MALFORMED";
+    /// Of the right form, but its check digit is wrong (an NHS number).
+    pub const CHECK_DIGIT: &str = "CHECK_DIGIT";
+    /// Already recorded, and it is recorded once.
+    pub const DUPLICATE: &str = "DUPLICATE";
     /// Well-formed, but against a rule of the record (the message says which).
     pub const RULE: &str = "RULE";
 }

@@ -14,7 +14,6 @@ use sea_orm::{ActiveValue::Set, EntityTrait};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use crate::auth::Principal;
 use crate::context::AppState;
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
@@ -226,10 +225,11 @@ async fn insert(db: &Db, rows: Vec<access_event::ActiveModel>) -> Result<(), sea
     tx.commit_quiet().await
 }
 
-/// Writes the notes of one request as access events, and returns once they are committed.
+/// Writes the notes of one request as access events by `reader` (None for a request
+/// without a token), and returns once they are committed.
 pub async fn write(
     state: &AppState,
-    principal: Option<&Principal>,
+    reader: Option<&super::Actor>,
     request_id: &str,
     purpose: Option<&str>,
     notes: Vec<AccessNote>,
@@ -237,16 +237,8 @@ pub async fn write(
     if notes.is_empty() {
         return Ok(());
     }
-    let (actor_id, label, roles) = match principal {
-        Some(p) => {
-            let staff = if p.is_service() {
-                None
-            } else {
-                Some(crate::org::service::upsert_staff(state, p).await?)
-            };
-            let actor = super::Actor::of(p, staff);
-            (staff, actor.label, actor.roles)
-        }
+    let (actor_id, label, roles) = match reader {
+        Some(actor) => (actor.staff_id, actor.label.clone(), actor.roles.clone()),
         None => (None, None, None),
     };
     let at: DateTime<Utc> = Utc::now().trunc_subsecs(6);

@@ -2,9 +2,9 @@
 use async_graphql::{ComplexObject, Context, Json, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
-use crate::graphql::ids::{self, Kind};
 use crate::graphql::loaders::Loaders;
 use crate::org::graphql::StaffMember;
+use crate::record::ids::{self, Kind};
 
 /// One changed field: its value before and after (JSON), or `sensitive: true` with both
 /// null when the field holds sensitive text that the trail does not copy.

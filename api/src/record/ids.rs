@@ -92,7 +92,8 @@ pub fn decode_as(kind: Kind, id: &ID, field: &str) -> AppResult<Uuid> {
         _ => Err(AppError::invalid(
             field,
             format!("{field} is not the ID of a {}", kind.as_str()),
-        )),
+        )
+        .because(crate::record::text::reason::MALFORMED)),
     }
 }
 
