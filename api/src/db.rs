@@ -154,6 +154,8 @@ pub struct Db {
     pub trail_wake: Arc<Notify>,
     /// Woken after each write commits, so queued email goes out promptly.
     pub outbox_wake: Arc<Notify>,
+    /// Woken after each write commits, so versions queued for LFPSE go out promptly.
+    pub lfpse_wake: Arc<Notify>,
 }
 
 /// A write transaction (and, on SQLite, this process's write turn).
@@ -162,6 +164,7 @@ pub struct WriteTx {
     _turn: Option<OwnedMutexGuard<()>>,
     wake: Arc<Notify>,
     outbox_wake: Arc<Notify>,
+    lfpse_wake: Arc<Notify>,
 }
 
 impl std::ops::Deref for WriteTx {
@@ -176,6 +179,7 @@ impl WriteTx {
         self.tx.commit().await?;
         self.wake.notify_one();
         self.outbox_wake.notify_one();
+        self.lfpse_wake.notify_one();
         Ok(())
     }
 
@@ -220,6 +224,7 @@ impl Db {
             sqlite_writer: is_sqlite.then(|| Arc::new(Mutex::new(()))),
             trail_wake: Arc::new(Notify::new()),
             outbox_wake: Arc::new(Notify::new()),
+            lfpse_wake: Arc::new(Notify::new()),
         })
     }
 
@@ -269,6 +274,7 @@ impl Db {
             _turn: turn,
             wake: self.trail_wake.clone(),
             outbox_wake: self.outbox_wake.clone(),
+            lfpse_wake: self.lfpse_wake.clone(),
         })
     }
 }

@@ -102,7 +102,8 @@ pub async fn prepare(settings: Settings) -> Result<Arc<AppState>, StartupError> 
 }
 
 /// Starts this instance's email dispatcher (when an SMTP server is configured) and its
-/// deadline scheduler, as `notify.dispatch` and `notify.schedule` say. They run until
+/// deadline scheduler, as `notify.dispatch` and `notify.schedule` say, and its LFPSE
+/// dispatcher (when `lfpse.url` is set) as `lfpse.dispatch` says. They run until
 /// `state.stop` is cancelled.
 pub fn start_background(
     state: &Arc<AppState>,
@@ -122,6 +123,18 @@ pub fn start_background(
             }
             None => tracing::warn!(
                 "no smtp_url: emails are queued in the outbox and wait until one is configured"
+            ),
+        }
+    }
+    if state.settings.lfpse.dispatch {
+        match crate::lfpse::dispatch::Dispatcher::new(state.clone())
+            .map_err(|e| StartupError(format!("configuration: {e}")))?
+        {
+            Some(d) => {
+                tokio::spawn(d.run(state.lfpse_wake.clone(), state.stop.clone()));
+            }
+            None => tracing::warn!(
+                "no lfpse.url: LFPSE submissions are queued and wait until one is configured"
             ),
         }
     }

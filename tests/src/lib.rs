@@ -17,6 +17,7 @@ use serde_json::{json, Map, Value};
 
 pub use candour::config::Settings;
 
+pub mod lfpse;
 pub mod logs;
 pub mod mail;
 pub mod steps;

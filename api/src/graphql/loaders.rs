@@ -50,6 +50,15 @@ pub struct FindingLoader(DatabaseConnection);
 pub struct ActionsByProjectLoader(DatabaseConnection);
 pub struct ProjectLoader(DatabaseConnection);
 pub struct ObligationsByIncidentLoader(DatabaseConnection);
+pub struct LfpseSubmissionsLoader(DatabaseConnection);
+
+impl Loader<Uuid> for LfpseSubmissionsLoader {
+    type Value = Vec<entities::lfpse_submission::Model>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, LoadError> {
+        Ok(crate::lfpse::service::versions_of(&self.0, keys).await?)
+    }
+}
 
 impl Loader<Uuid> for ObligationsByIncidentLoader {
     type Value = Vec<entities::obligation::Model>;
@@ -363,6 +372,7 @@ pub struct Loaders {
     pub findings_by_audit: DataLoader<FindingsByAuditLoader>,
     pub actions_by_finding: DataLoader<ActionsByFindingLoader>,
     pub obligations_by_incident: DataLoader<ObligationsByIncidentLoader>,
+    pub lfpse_submissions: DataLoader<LfpseSubmissionsLoader>,
 }
 
 impl Loaders {
@@ -404,6 +414,10 @@ impl Loaders {
             ),
             obligations_by_incident: DataLoader::new(
                 ObligationsByIncidentLoader(conn.clone()),
+                spawn_counted,
+            ),
+            lfpse_submissions: DataLoader::new(
+                LfpseSubmissionsLoader(conn.clone()),
                 spawn_counted,
             ),
         }

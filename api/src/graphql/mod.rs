@@ -118,7 +118,8 @@ impl NodeQuery {
             | Kind::BreakGlassGrant
             | Kind::LegalHold
             | Kind::Notification
-            | Kind::Obligation => None,
+            | Kind::Obligation
+            | Kind::LfpseSubmission => None,
         })
     }
 }
@@ -132,6 +133,7 @@ pub struct Query(
     ImprovementQuery,
     GovernanceQuery,
     crate::notify::graphql::NotifyQuery,
+    crate::lfpse::graphql::LfpseQuery,
     crate::dashboard::graphql::DashboardQuery,
     NodeQuery,
 );
@@ -145,6 +147,7 @@ pub struct Mutation(
     ImprovementMutation,
     GovernanceMutation,
     crate::notify::graphql::NotifyMutation,
+    crate::lfpse::graphql::LfpseMutation,
 );
 
 pub type CandourSchema = Schema<Query, Mutation, EmptySubscription>;

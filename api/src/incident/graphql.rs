@@ -273,6 +273,15 @@ impl Incident {
                 .collect(),
         ))
     }
+    /// Where the incident stands with NHS England's Learn from Patient Safety Events
+    /// service (LFPSE): queued, submitted (with the national reference) or failed; null
+    /// when nothing was ever queued for it (not a patient-safety event).
+    async fn lfpse(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<Option<crate::lfpse::graphql::LfpseSubmissionStatus>> {
+        crate::lfpse::graphql::status_of(ctx, self.m.id).await
+    }
     async fn duty_of_candour(&self, ctx: &Context<'_>) -> GqlResult<DutyOfCandour> {
         let rows = Loaders::of(ctx)
             .candour_steps

@@ -391,6 +391,8 @@ pub async fn report(
     // Obligations reference the incident, so they follow it (most reports owe none, and
     // cost nothing here).
     crate::notify::obligations::sync(&*tx, state, Some(&rc.request_id), &actor, &model).await?;
+    // A reportable event is queued for LFPSE with the report itself.
+    crate::lfpse::queue::sync(&*tx, state, &model).await?;
     tx.commit().await?;
     tracing::info!(incident = %model.id, reference = %model.reference, "incident reported");
     let access = if model.anonymous {
@@ -485,7 +487,9 @@ async fn load_for_change(
 }
 
 /// Writes `updated` if the stored version is still `expected` (the version of `before`);
-/// bumps the version, and moves the incident in the dashboard's rollups.
+/// bumps the version, moves the incident in the dashboard's rollups, and queues a new
+/// version for LFPSE when what LFPSE holds changed (every change to an incident row goes
+/// through here: triage, transitions, duty-of-candour steps).
 async fn save(
     state: &AppState,
     tx: &sea_orm::DatabaseTransaction,
@@ -496,6 +500,7 @@ async fn save(
     let updated = versioned::save(tx, updated, expected).await?;
     crate::dashboard::rollup::incident_changed(tx, state.settings.tz(), Some(before), &updated)
         .await?;
+    crate::lfpse::queue::sync(tx, state, &updated).await?;
     Ok(updated)
 }
 

@@ -25,6 +25,7 @@ pub enum Kind {
     LegalHold,
     Notification,
     Obligation,
+    LfpseSubmission,
 }
 
 impl Kind {
@@ -47,6 +48,7 @@ impl Kind {
             Self::LegalHold => "LegalHold",
             Self::Notification => "Notification",
             Self::Obligation => "Obligation",
+            Self::LfpseSubmission => "LfpseSubmission",
         }
     }
 
@@ -69,6 +71,7 @@ impl Kind {
             "LegalHold" => Self::LegalHold,
             "Notification" => Self::Notification,
             "Obligation" => Self::Obligation,
+            "LfpseSubmission" => Self::LfpseSubmission,
             _ => return None,
         })
     }

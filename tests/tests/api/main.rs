@@ -12,6 +12,7 @@ mod http;
 mod ig_access;
 mod ig_trail;
 mod improvement;
+mod lfpse;
 mod listing;
 mod logs;
 mod notifications;
