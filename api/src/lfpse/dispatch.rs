@@ -92,7 +92,8 @@ impl Dispatcher {
             .timeout(Duration::from_secs(s.timeout_secs))
             .user_agent(concat!("candour/", env!("CARGO_PKG_VERSION")));
         if let Some(ca) = &s.ca_file {
-            let pem = std::fs::read(ca).map_err(|e| format!("lfpse.ca_file: cannot read it: {e}"))?;
+            let pem =
+                std::fs::read(ca).map_err(|e| format!("lfpse.ca_file: cannot read it: {e}"))?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem)
                 .ok()
                 .filter(|c| !c.is_empty())
@@ -265,7 +266,10 @@ impl Dispatcher {
     /// Renders the incident as it stands and sends it.
     async fn attempt(&self, row: &submission::Model) -> Result<Outcome, sea_orm::DbErr> {
         let conn = &self.state.db.conn;
-        let Some(m) = incident::Entity::find_by_id(row.incident_id).one(conn).await? else {
+        let Some(m) = incident::Entity::find_by_id(row.incident_id)
+            .one(conn)
+            .await?
+        else {
             return Ok(Outcome::Moot);
         };
         let resource = match super::render(conn, &self.state, &m).await {
@@ -368,10 +372,9 @@ impl Dispatcher {
                 error_text("rate limited by LFPSE", status, json.as_ref()),
                 retry_after(&headers),
             ),
-            408 | 500..=599 => Outcome::Transient(
-                error_text("LFPSE unavailable", status, json.as_ref()),
-                None,
-            ),
+            408 | 500..=599 => {
+                Outcome::Transient(error_text("LFPSE unavailable", status, json.as_ref()), None)
+            }
             400..=499 => Outcome::Permanent(error_text("refused by LFPSE", status, json.as_ref())),
             _ => Outcome::Permanent(error_text(
                 "unexpected answer from LFPSE",
@@ -404,7 +407,10 @@ impl Dispatcher {
                 update = update
                     .col_expr(submission::Column::Attempts, Expr::value(attempts))
                     .col_expr(submission::Column::SubmittedAt, Expr::value(Some(now)))
-                    .col_expr(submission::Column::Method, Expr::value(Some(a.method.to_string())))
+                    .col_expr(
+                        submission::Column::Method,
+                        Expr::value(Some(a.method.to_string())),
+                    )
                     .col_expr(submission::Column::LfpseId, Expr::value(a.lfpse_id.clone()))
                     .col_expr(
                         submission::Column::LfpseVersion,
@@ -559,7 +565,10 @@ fn accepted(json: Option<&Value>, headers: &HeaderMap) -> Accepted {
         note: None,
     };
     if let Some(r) = json.filter(|j| j["resourceType"] == "AdverseEvent") {
-        a.lfpse_id = r["id"].as_str().filter(|s| is_fhir_id(s)).map(str::to_string);
+        a.lfpse_id = r["id"]
+            .as_str()
+            .filter(|s| is_fhir_id(s))
+            .map(str::to_string);
         a.lfpse_version = r["meta"]["versionId"]
             .as_str()
             .filter(|s| is_fhir_id(s))
@@ -678,8 +687,9 @@ fn retry_after(headers: &HeaderMap) -> Option<chrono::Duration> {
         .trim();
     let secs = match v.parse::<i64>() {
         Ok(s) => s,
-        Err(_) => (DateTime::parse_from_rfc2822(v).ok()?.with_timezone(&Utc) - Utc::now())
-            .num_seconds(),
+        Err(_) => {
+            (DateTime::parse_from_rfc2822(v).ok()?.with_timezone(&Utc) - Utc::now()).num_seconds()
+        }
     };
     Some(chrono::Duration::seconds(secs.clamp(0, 86_400)))
 }
@@ -698,7 +708,10 @@ pub fn backoff(settings: &crate::config::Lfpse, attempts: u32) -> chrono::Durati
 
 fn truncate(mut s: String, max: usize) -> String {
     if s.len() > max {
-        let cut = (0..=max).rev().find(|i| s.is_char_boundary(*i)).unwrap_or(0);
+        let cut = (0..=max)
+            .rev()
+            .find(|i| s.is_char_boundary(*i))
+            .unwrap_or(0);
         s.truncate(cut);
     }
     s

@@ -194,8 +194,7 @@ pub async fn retry(
         .await?;
     if later_queued.is_some() {
         return Err(AppError::Duplicate(
-            "a later version of this incident is already queued for LFPSE and will carry it"
-                .into(),
+            "a later version of this incident is already queued for LFPSE and will carry it".into(),
         ));
     }
     let staff = rc.staff_in(state, &*tx).await?;
@@ -273,7 +272,10 @@ mod tests {
         assert_eq!(summarise(&[]), None);
         let s = summarise(&[row(1, SENT), row(2, QUEUED)]).unwrap();
         assert_eq!(s.standing, Standing::Queued);
-        assert_eq!((s.version, s.reference.as_deref()), (Some(1), Some("REF-1")));
+        assert_eq!(
+            (s.version, s.reference.as_deref()),
+            (Some(1), Some("REF-1"))
+        );
         let s = summarise(&[row(1, SENT), row(2, DEAD), row(3, SUPERSEDED)]).unwrap();
         assert_eq!(s.standing, Standing::Failed);
         let s = summarise(&[row(1, DEAD), row(2, SENT), row(3, SUPERSEDED)]).unwrap();

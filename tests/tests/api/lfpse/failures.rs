@@ -36,16 +36,22 @@ async fn server_errors_are_retried_until_lfpse_accepts() {
 #[tokio::test]
 async fn a_rate_limit_is_waited_out_as_lfpse_asks() {
     let lfpse = LfpseServer::start().await;
-    lfpse.script(&[Answer::RateLimited { retry_after: 2 }]).await;
+    lfpse
+        .script(&[Answer::RateLimited { retry_after: 2 }])
+        .await;
     let app = app_submitting(&lfpse, |_| {}).await;
     let h = app.hospital().await;
     let incident = app
         .report_incident(&h.alice, incident_input(&h.cardiology))
         .await;
     // Between the attempts it waits, saying why.
-    let waiting = wait_for_lfpse(&app, &h.quinn, &id(&incident), "a rate-limited attempt", |l| {
-        l["attempts"] == 1 && l["status"] == "QUEUED"
-    })
+    let waiting = wait_for_lfpse(
+        &app,
+        &h.quinn,
+        &id(&incident),
+        "a rate-limited attempt",
+        |l| l["attempts"] == 1 && l["status"] == "QUEUED",
+    )
     .await;
     assert!(
         waiting["lastError"].as_str().unwrap_or("").contains("429"),
@@ -100,8 +106,8 @@ async fn a_submission_that_hangs_past_the_timeout_is_given_up_and_tried_again() 
 }
 
 #[tokio::test]
-async fn after_the_last_attempt_a_submission_is_dead_listed_for_quality_leads_and_a_retry_sends_it(
-) {
+async fn after_the_last_attempt_a_submission_is_dead_listed_for_quality_leads_and_a_retry_sends_it()
+{
     let lfpse = LfpseServer::start().await;
     lfpse
         .script(&[
@@ -123,11 +129,17 @@ async fn after_the_last_attempt_a_submission_is_dead_listed_for_quality_leads_an
     assert!(failed["reference"].is_null(), "{failed}");
     let error = failed["lastError"].as_str().unwrap_or("");
     assert!(error.contains("HTTP 500"), "{failed}");
-    assert!(!error.contains("Failure while handling"), "LFPSE's words: {error}");
+    assert!(
+        !error.contains("Failure while handling"),
+        "LFPSE's words: {error}"
+    );
 
     let dead = submissions(&app, &h.quinn, &["DEAD"]).await;
     assert_eq!(dead.len(), 1, "{dead:?}");
-    assert_eq!(dead[0]["incidentReference"], reference_of(&incident).as_str());
+    assert_eq!(
+        dead[0]["incidentReference"],
+        reference_of(&incident).as_str()
+    );
     assert_eq!(dead[0]["status"], "DEAD");
     assert!(dead[0]["nextAttemptAt"].is_null());
     assert!(submissions(&app, &h.quinn, &["SENT"]).await.is_empty());
@@ -239,7 +251,10 @@ async fn a_refusal_is_dead_at_once_keeping_lfpses_issue_codes_and_none_of_the_wo
     assert!(error.contains("invalid"), "{error}");
     assert!(error.contains("VE-0042"), "{error}");
     for words in ["trolley", "too vague", "description"] {
-        assert!(!error.to_lowercase().contains(words), "{words:?} in {error}");
+        assert!(
+            !error.to_lowercase().contains(words),
+            "{words:?} in {error}"
+        );
     }
     // Not tried again on its own.
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -58,10 +58,15 @@ async fn two_instances_on_one_database_never_send_the_same_version_twice() {
     );
     let mut updates: BTreeMap<String, usize> = BTreeMap::new();
     for r in requests.iter().filter(|r| r.method == "PUT") {
-        *updates.entry(r.updated_id().unwrap().to_string()).or_default() += 1;
+        *updates
+            .entry(r.updated_id().unwrap().to_string())
+            .or_default() += 1;
     }
     assert_eq!(updates.len(), 12, "{updates:?}");
-    assert!(updates.values().all(|n| *n == 1), "each updated once: {updates:?}");
+    assert!(
+        updates.values().all(|n| *n == 1),
+        "each updated once: {updates:?}"
+    );
     // In turn: each incident's update came after LFPSE answered its create.
     for incident in &incidents {
         let mine = about(&requests, &reference_of(incident));
@@ -91,7 +96,11 @@ async fn a_version_taken_by_an_instance_that_dies_is_sent_by_another_after_its_l
     lfpse.wait_for(1, WAIT).await;
     // Taken and mid-send: nothing recorded yet.
     let l = lfpse_of(&doomed, &h.quinn, &id(&incident)).await;
-    assert_eq!((l["status"].as_str(), l["attempts"].as_i64()), (Some("QUEUED"), Some(0)), "{l}");
+    assert_eq!(
+        (l["status"].as_str(), l["attempts"].as_i64()),
+        (Some("QUEUED"), Some(0)),
+        "{l}"
+    );
     doomed.stop(false).await;
 
     let survivor = doomed

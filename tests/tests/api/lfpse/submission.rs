@@ -24,8 +24,14 @@ async fn a_reportable_report_is_submitted_and_its_national_reference_shows_on_th
     assert!(parse_time(&l["submittedAt"]) >= parse_time(&incident["reportedAt"]));
 
     // Whoever may read the incident sees where it stands: its handler, its reporter.
-    assert_eq!(lfpse_of(&app, &h.hana, &id(&incident)).await["reference"], "W100001");
-    assert_eq!(lfpse_of(&app, &h.alice, &id(&incident)).await["status"], "SUBMITTED");
+    assert_eq!(
+        lfpse_of(&app, &h.hana, &id(&incident)).await["reference"],
+        "W100001"
+    );
+    assert_eq!(
+        lfpse_of(&app, &h.alice, &id(&incident)).await["status"],
+        "SUBMITTED"
+    );
 
     let requests = lfpse.requests().await;
     assert_eq!(requests.len(), 1, "{requests:?}");
@@ -35,7 +41,11 @@ async fn a_reportable_report_is_submitted_and_its_national_reference_shows_on_th
     assert_eq!(r.headers["accept"], "application/fhir+json");
     assert_eq!(r.body["resourceType"], "AdverseEvent");
     assert_eq!(reference_sent(r), reference);
-    assert!(r.body.get("id").is_none(), "a create carries no id: {}", r.body);
+    assert!(
+        r.body.get("id").is_none(),
+        "a create carries no id: {}",
+        r.body
+    );
 
     // The list a quality lead watches holds it, sent.
     let rows = submissions(&app, &h.quinn, &["SENT"]).await;
@@ -94,8 +104,14 @@ async fn a_triage_that_changes_harm_submits_version_two_as_an_update_of_the_lfps
         .await;
     let l = submitted(&app, &h.quinn, &id(&incident), 2).await;
     assert_eq!(l["lfpseId"], "ae-0001", "the same record: {l}");
-    assert_eq!(l["lfpseVersionId"], "2", "LFPSE's second version of it: {l}");
-    assert_eq!(l["reference"], "W100001", "the national reference stays: {l}");
+    assert_eq!(
+        l["lfpseVersionId"], "2",
+        "LFPSE's second version of it: {l}"
+    );
+    assert_eq!(
+        l["reference"], "W100001",
+        "the national reference stays: {l}"
+    );
 
     let requests = lfpse.requests().await;
     assert_eq!(requests.len(), 2, "{requests:?}");
@@ -154,7 +170,10 @@ async fn a_change_lfpse_does_not_hold_queues_nothing() {
 
     let requests = lfpse.requests().await;
     assert_eq!(
-        requests.iter().map(|r| r.method.as_str()).collect::<Vec<_>>(),
+        requests
+            .iter()
+            .map(|r| r.method.as_str())
+            .collect::<Vec<_>>(),
         ["POST", "PUT"],
         "one version for the report, one for the harm: {requests:?}"
     );
@@ -263,7 +282,9 @@ async fn the_api_key_reaches_lfpse_in_its_header_and_never_the_logs() {
         assert!(!line.contains(&url), "lfpse.url in a log line: {line}");
     }
     assert!(
-        lines.iter().any(|l| l.contains("LFPSE submission accepted")),
+        lines
+            .iter()
+            .any(|l| l.contains("LFPSE submission accepted")),
         "the dispatcher logs what it did"
     );
 }
