@@ -21,7 +21,6 @@ use entities::corrective_action as action;
 
 type GqlResult<T> = async_graphql::Result<T>;
 
-/// A corrective or preventive action: owned, due, carried out and verified.
 pub struct CorrectiveAction {
     m: Box<action::Model>,
     access: Access,
@@ -64,11 +63,14 @@ pub enum CorrectiveActionSource {
     ImprovementProject(crate::improvement::graphql::ImprovementProject),
 }
 
+/// A corrective or preventive action: owned, due, carried out and verified.
 #[Object]
 impl CorrectiveAction {
+    /// The action's global ID.
     pub async fn id(&self) -> ID {
         ids::encode(Kind::CorrectiveAction, self.m.id)
     }
+    /// What is to be done, in short (at most 200 characters).
     async fn title(&self) -> &str {
         &self.m.title
     }
@@ -76,6 +78,7 @@ impl CorrectiveAction {
     async fn description(&self, ctx: &Context<'_>) -> Option<&str> {
         self.logged(ctx, "description", self.m.description.as_deref())
     }
+    /// Where the action is.
     async fn status(&self) -> CorrectiveActionStatus {
         CorrectiveActionStatus::parse(&self.m.status).unwrap_or(CorrectiveActionStatus::Open)
     }
@@ -83,9 +86,11 @@ impl CorrectiveAction {
     async fn version(&self) -> i32 {
         self.m.version
     }
+    /// How urgent it is (MEDIUM unless set).
     async fn priority(&self) -> Priority {
         Priority::parse(&self.m.priority).unwrap_or_default()
     }
+    /// The day it is due by, in the trust's time zone.
     async fn due_date(&self) -> Date {
         Date(self.m.due_date)
     }
@@ -154,6 +159,7 @@ impl CorrectiveAction {
             .view
             .then(|| CorrectiveActionSource::Incident(Incident::new(m, access))))
     }
+    /// The department of what it was raised from.
     async fn department(&self, ctx: &Context<'_>) -> GqlResult<Department> {
         let d = crate::org::service::department(state(ctx), self.m.department_id)
             .await?
@@ -207,12 +213,15 @@ impl CorrectiveAction {
             None => Ok(None),
         }
     }
+    /// When it was marked COMPLETED; null until then.
     async fn completed_at(&self) -> Option<DateTime<Utc>> {
         self.m.completed_at
     }
+    /// When it was VERIFIED; null until then.
     async fn verified_at(&self) -> Option<DateTime<Utc>> {
         self.m.verified_at
     }
+    /// When it was raised.
     async fn created_at(&self) -> DateTime<Utc> {
         self.m.created_at
     }
@@ -238,12 +247,15 @@ impl CorrectiveAction {
 /// Filters for action lists; all given must match.
 #[derive(InputObject, Default)]
 pub struct CorrectiveActionFilter {
+    /// Any of these statuses.
     pub status: Option<Vec<CorrectiveActionStatus>>,
     /// True: past due and not done. False: everything else.
     pub overdue: Option<bool>,
+    /// Actions of this department.
     pub department_id: Option<ID>,
     /// Actions raised from this incident.
     pub source_id: Option<ID>,
+    /// Actions owned by this address (case-insensitive).
     pub owner_email: Option<String>,
     /// Only the caller's own actions.
     pub mine: Option<bool>,
@@ -251,9 +263,12 @@ pub struct CorrectiveActionFilter {
     pub due_before: Option<Date>,
 }
 
+/// How to order action lists (default: DUE_DATE ASC).
 #[derive(InputObject)]
 pub struct CorrectiveActionOrder {
+    /// What to order by.
     pub field: CorrectiveActionOrderField,
+    /// Which way.
     pub direction: OrderDirection,
 }
 
@@ -270,10 +285,20 @@ impl ActionQuery {
     async fn corrective_actions(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "How many to return: 20 when not given, at most `limits.max_page_size` (100 by default)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "A cursor from the previous page (`pageInfo.endCursor`): the list continues after it."
+        )]
         after: Option<String>,
-        filter: Option<CorrectiveActionFilter>,
-        order_by: Option<CorrectiveActionOrder>,
+        #[graphql(desc = "Which actions; all the caller may see when not given.")] filter: Option<
+            CorrectiveActionFilter,
+        >,
+        #[graphql(desc = "The order; DUE_DATE ASC when not given.")] order_by: Option<
+            CorrectiveActionOrder,
+        >,
     ) -> GqlResult<Connection<CorrectiveAction>> {
         let st = state(ctx);
         let rc = request(ctx);
@@ -313,10 +338,13 @@ pub struct CreateCorrectiveActionInput {
     /// What it is raised from: the ID of an Incident, an AuditFinding or an
     /// ImprovementProject.
     pub source_id: ID,
+    /// What is to be done, in short (at most 200 characters).
     pub title: String,
+    /// The details (at most 20,000 characters). Free text: every read is logged.
     pub description: Option<String>,
     /// The owner, who need not have signed in yet.
     pub owner_email: String,
+    /// The day it is due by, in the trust's time zone.
     pub due_date: Date,
     /// Default MEDIUM.
     pub priority: Option<Priority>,
@@ -325,8 +353,11 @@ pub struct CreateCorrectiveActionInput {
 /// A change to an action; omitted fields stay as they are.
 #[derive(InputObject)]
 pub struct UpdateCorrectiveActionInput {
+    /// The action to change.
     pub action_id: ID,
+    /// The `version` last read; a stale one is CONFLICT.
     pub expected_version: i32,
+    /// The status to move to: one of `allowedTransitions`.
     pub status: Option<CorrectiveActionStatus>,
     /// With status VERIFIED: did it work? `false` raises a follow-up action.
     pub effective: Option<bool>,
@@ -334,13 +365,18 @@ pub struct UpdateCorrectiveActionInput {
     pub note: Option<String>,
     /// A new due date; when verifying as not effective, the follow-up's due date.
     pub due_date: Option<Date>,
+    /// A new owner (handlers and quality leads).
     pub owner_email: Option<String>,
+    /// A new title, at most 200 characters (handlers and quality leads).
     pub title: Option<String>,
+    /// A new priority (handlers and quality leads).
     pub priority: Option<Priority>,
 }
 
+/// The result of a change to a corrective action.
 #[derive(SimpleObject)]
 pub struct CorrectiveActionPayload {
+    /// The action as it now is.
     pub corrective_action: CorrectiveAction,
 }
 
@@ -353,7 +389,7 @@ impl ActionMutation {
     async fn create_corrective_action(
         &self,
         ctx: &Context<'_>,
-        input: CreateCorrectiveActionInput,
+        #[graphql(desc = "The new action.")] input: CreateCorrectiveActionInput,
     ) -> GqlResult<CorrectiveActionPayload> {
         let source = match ids::decode(&input.source_id) {
             Some((Kind::Incident, id)) => Source::Incident(id),
@@ -389,7 +425,7 @@ impl ActionMutation {
     async fn update_corrective_action(
         &self,
         ctx: &Context<'_>,
-        input: UpdateCorrectiveActionInput,
+        #[graphql(desc = "The change.")] input: UpdateCorrectiveActionInput,
     ) -> GqlResult<CorrectiveActionPayload> {
         let id = ids::decode_as(Kind::CorrectiveAction, &input.action_id, "actionId")?;
         let (m, access) = service::update(

@@ -32,20 +32,28 @@ impl CorrectiveActionStatus {
     pub const OPEN_STATES: [Self; 2] = [Self::Open, Self::InProgress];
 }
 
+/// How urgent a corrective action is.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Priority {
+    /// Low priority.
     Low,
+    /// Normal priority (the default).
     #[default]
     Medium,
+    /// High priority.
     High,
+    /// The highest priority.
     Urgent,
 }
 
 crate::stored_enum!(Priority { Low => "LOW", Medium => "MEDIUM", High => "HIGH", Urgent => "URGENT" });
 
+/// The ordering of action lists.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CorrectiveActionOrderField {
+    /// By due date.
     #[default]
     DueDate,
+    /// By when the action was raised.
     CreatedAt,
 }

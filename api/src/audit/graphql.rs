@@ -21,7 +21,6 @@ use entities::{audit, audit_finding};
 
 type GqlResult<T> = async_graphql::Result<T>;
 
-/// A clinical or quality audit of a service against a standard.
 pub struct Audit {
     m: Box<audit::Model>,
     access: Access,
@@ -36,7 +35,6 @@ impl Audit {
     }
 }
 
-/// One criterion's result: compliance is computed from the sample, never entered.
 pub struct AuditFinding {
     f: audit_finding::Model,
     /// The audit this one repeats, for comparing compliance cycle to cycle.
@@ -64,11 +62,15 @@ impl AuditFinding {
     }
 }
 
+/// One criterion's result: compliance is computed from the sample, never entered.
 #[Object]
 impl AuditFinding {
+    /// The finding's global ID.
     pub async fn id(&self) -> ID {
         ids::encode(Kind::AuditFinding, self.f.id)
     }
+    /// The criterion measured, as recorded; a re-audit's finding with the same words
+    /// (ignoring case and spacing) is the same criterion.
     async fn criterion(&self) -> &str {
         &self.f.criterion
     }
@@ -76,9 +78,11 @@ impl AuditFinding {
     async fn target_percent(&self) -> f64 {
         self.f.target_percent
     }
+    /// How many cases were checked (at least 1).
     async fn sample_size(&self) -> i32 {
         self.f.sample_size
     }
+    /// How many of the cases checked met the criterion.
     async fn compliant_count(&self) -> i32 {
         self.f.compliant_count
     }
@@ -108,6 +112,7 @@ impl AuditFinding {
                 - workflow::compliance_percent(p.sample_size, p.compliant_count)
         }))
     }
+    /// When the result was recorded (or last corrected).
     async fn recorded_at(&self) -> DateTime<Utc> {
         self.f.recorded_at
     }
@@ -127,6 +132,7 @@ impl AuditFinding {
         }
         Ok(out)
     }
+    /// The audit the finding belongs to.
     async fn audit(&self, ctx: &Context<'_>) -> GqlResult<Audit> {
         let m = Loaders::of(ctx)
             .audits
@@ -139,14 +145,18 @@ impl AuditFinding {
     }
 }
 
+/// A clinical or quality audit of a service against a standard.
 #[Object]
 impl Audit {
+    /// The audit's global ID.
     pub async fn id(&self) -> ID {
         ids::encode(Kind::Audit, self.m.id)
     }
+    /// The audit's title (at most 200 characters).
     async fn title(&self) -> &str {
         &self.m.title
     }
+    /// The department audited.
     async fn department(&self, ctx: &Context<'_>) -> GqlResult<Department> {
         let d = crate::org::service::department(state(ctx), self.m.department_id)
             .await?
@@ -157,15 +167,19 @@ impl Audit {
     async fn standard(&self) -> &str {
         &self.m.standard
     }
+    /// The first day planned for data collection.
     async fn planned_start(&self) -> Date {
         Date(self.m.planned_start)
     }
+    /// The last day planned, on or after `plannedStart`.
     async fn planned_end(&self) -> Date {
         Date(self.m.planned_end)
     }
+    /// The lead's email (lower case), who may record findings; null when none was named.
     async fn lead_email(&self) -> Option<&str> {
         self.m.lead_email.as_deref()
     }
+    /// Where the audit is in its cycle.
     async fn status(&self) -> AuditStatus {
         AuditStatus::parse(&self.m.status).unwrap_or(AuditStatus::Planned)
     }
@@ -185,12 +199,15 @@ impl Audit {
     async fn disposed_at(&self) -> Option<DateTime<Utc>> {
         self.m.disposed_at
     }
+    /// When it first moved to IN_PROGRESS; null until then.
     async fn started_at(&self) -> Option<DateTime<Utc>> {
         self.m.started_at
     }
+    /// When it last moved to REPORTED; null until then.
     async fn reported_at(&self) -> Option<DateTime<Utc>> {
         self.m.reported_at
     }
+    /// When it was CLOSED; null until then.
     async fn closed_at(&self) -> Option<DateTime<Utc>> {
         self.m.closed_at
     }
@@ -245,7 +262,9 @@ impl Audit {
 /// How to order the audit programme (default: PLANNED_START ASC).
 #[derive(InputObject)]
 pub struct AuditOrder {
+    /// What to order by.
     pub field: AuditOrderField,
+    /// Which way.
     pub direction: OrderDirection,
 }
 
@@ -253,10 +272,13 @@ pub struct AuditOrder {
 #[derive(InputObject, Default)]
 #[graphql(name = "AuditFilter")]
 pub struct AuditFilter_ {
+    /// Any of these statuses.
     pub status: Option<Vec<AuditStatus>>,
+    /// Audits of this department.
     pub department_id: Option<ID>,
     /// Audits whose planned period overlaps the period from `plannedFrom` to `plannedTo`.
     pub planned_from: Option<Date>,
+    /// The end of that period, inclusive (see `plannedFrom`).
     pub planned_to: Option<Date>,
     /// Words in the title (case-insensitive).
     pub search: Option<String>,
@@ -274,10 +296,18 @@ impl AuditQuery {
     async fn audits(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "How many to return: 20 when not given, at most `limits.max_page_size` (100 by default)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "A cursor from the previous page (`pageInfo.endCursor`): the list continues after it."
+        )]
         after: Option<String>,
-        filter: Option<AuditFilter_>,
-        order_by: Option<AuditOrder>,
+        #[graphql(desc = "Which audits; every audit when not given.")] filter: Option<AuditFilter_>,
+        #[graphql(desc = "The order; PLANNED_START ASC when not given.")] order_by: Option<
+            AuditOrder,
+        >,
     ) -> GqlResult<Connection<Audit>> {
         let st = state(ctx);
         let rc = request(ctx);
@@ -306,11 +336,15 @@ impl AuditQuery {
 /// An audit for the programme (the department's handlers and quality leads).
 #[derive(InputObject)]
 pub struct PlanAuditInput {
+    /// The audit's title (at most 200 characters).
     pub title: String,
+    /// The department audited.
     pub department_id: ID,
     /// The standard or guideline audited against.
     pub standard: String,
+    /// The first day planned for data collection.
     pub planned_start: Date,
+    /// The last day planned; not before `plannedStart`.
     pub planned_end: Date,
     /// The audit this one repeats (the re-audit of the cycle).
     pub reaudit_of_id: Option<ID>,
@@ -321,7 +355,10 @@ pub struct PlanAuditInput {
 /// One criterion's result. Recording a criterion again corrects it.
 #[derive(InputObject)]
 pub struct RecordAuditFindingInput {
+    /// The audit, IN_PROGRESS.
     pub audit_id: ID,
+    /// The criterion measured (at most 500 characters); the same words, ignoring case and
+    /// spacing, name the same criterion.
     pub criterion: String,
     /// 0 to 100.
     pub target_percent: f64,
@@ -331,15 +368,21 @@ pub struct RecordAuditFindingInput {
     pub compliant_count: i32,
 }
 
+/// A move of an audit through its cycle (the department's handlers and quality leads).
 #[derive(InputObject)]
 pub struct TransitionAuditInput {
+    /// The audit to move.
     pub audit_id: ID,
+    /// The status to move to: one of `allowedTransitions`.
     pub to: AuditStatus,
+    /// The `version` last read; a stale one is CONFLICT.
     pub expected_version: i32,
 }
 
+/// The result of a change to an audit.
 #[derive(SimpleObject)]
 pub struct AuditPayload {
+    /// The audit as it now is.
     pub audit: Audit,
 }
 
@@ -352,7 +395,7 @@ impl AuditMutation {
     async fn plan_audit(
         &self,
         ctx: &Context<'_>,
-        input: PlanAuditInput,
+        #[graphql(desc = "The audit to plan.")] input: PlanAuditInput,
     ) -> GqlResult<AuditPayload> {
         let department_id = ids::decode_as(Kind::Department, &input.department_id, "departmentId")?;
         let reaudit_of = input
@@ -383,7 +426,7 @@ impl AuditMutation {
     async fn record_audit_finding(
         &self,
         ctx: &Context<'_>,
-        input: RecordAuditFindingInput,
+        #[graphql(desc = "The criterion's result.")] input: RecordAuditFindingInput,
     ) -> GqlResult<AuditPayload> {
         let audit_id = ids::decode_as(Kind::Audit, &input.audit_id, "auditId")?;
         let (m, access) = service::record_finding(
@@ -408,7 +451,7 @@ impl AuditMutation {
     async fn transition_audit(
         &self,
         ctx: &Context<'_>,
-        input: TransitionAuditInput,
+        #[graphql(desc = "The move.")] input: TransitionAuditInput,
     ) -> GqlResult<AuditPayload> {
         let id = ids::decode_as(Kind::Audit, &input.audit_id, "auditId")?;
         let (m, access) = service::transition(

@@ -23,7 +23,9 @@ crate::stored_enum!(AuditStatus {
 /// The ordering of the audit programme.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AuditOrderField {
+    /// By planned start date.
     #[default]
     PlannedStart,
+    /// By when the audit was planned.
     CreatedAt,
 }

@@ -29,7 +29,9 @@ pub enum SpcRule {
 /// Which side of the mean a special cause points to.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SpcSide {
+    /// Above the mean, or rising.
     High,
+    /// Below the mean, or falling.
     Low,
 }
 
@@ -58,7 +60,9 @@ pub enum SpcAssurance {
 /// One point of an XmR chart.
 #[derive(SimpleObject)]
 pub struct SpcPoint {
+    /// When the measurement was true (its `at`).
     pub at: DateTime<Utc>,
+    /// The measured value.
     pub value: f64,
     /// The absolute difference from the previous point; null for the first.
     pub moving_range: Option<f64>,
@@ -72,11 +76,17 @@ pub struct SpcPoint {
 /// signals, and the variation and assurance icons' meanings.
 #[derive(SimpleObject)]
 pub struct SpcChart {
+    /// The mean of the values.
     pub mean: f64,
+    /// The mean of the moving ranges (absolute differences between consecutive points).
     pub average_moving_range: f64,
+    /// mean + 2.66 × averageMovingRange.
     pub upper_process_limit: f64,
+    /// mean − 2.66 × averageMovingRange.
     pub lower_process_limit: f64,
+    /// The measurements in time order, each with its signals.
     pub points: Vec<SpcPoint>,
+    /// What the latest point says.
     pub variation: SpcVariation,
     /// Null without a target.
     pub assurance: Option<SpcAssurance>,
@@ -163,6 +173,9 @@ impl DashboardQuery {
     async fn dashboard(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Which departments and days; every department the caller may see, over the year to today, when not given."
+        )]
         filter: Option<DashboardFilter>,
     ) -> GqlResult<Dashboard> {
         let f = filter.unwrap_or_default();
@@ -186,14 +199,16 @@ impl DashboardQuery {
     }
 }
 
-/// The dashboard of one scope: departments and period.
 pub struct Dashboard(Scope);
 
+/// The dashboard of one scope: departments and period.
 #[Object]
 impl Dashboard {
+    /// The first day of the period (the trust's local date), inclusive, defaults applied.
     async fn from(&self) -> Date {
         self.0.from.into()
     }
+    /// The last day of the period, inclusive, defaults applied.
     async fn to(&self) -> Date {
         self.0.to.into()
     }
@@ -210,7 +225,12 @@ impl Dashboard {
     async fn incident_counts(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default_with = "TimeInterval::Month")] interval: TimeInterval,
+        #[graphql(
+            default_with = "TimeInterval::Month",
+            desc = "The size of each bucket."
+        )]
+        interval: TimeInterval,
+        #[graphql(desc = "The fact to split each bucket's count by; no split when not given.")]
         split_by: Option<IncidentDimension>,
     ) -> GqlResult<IncidentCountSeries> {
         Ok(service::incident_counts(state(ctx), &self.0, interval, split_by).await?)
@@ -219,7 +239,11 @@ impl Dashboard {
     async fn reported_vs_closed(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default_with = "TimeInterval::Month")] interval: TimeInterval,
+        #[graphql(
+            default_with = "TimeInterval::Month",
+            desc = "The size of each bucket."
+        )]
+        interval: TimeInterval,
     ) -> GqlResult<Vec<ReportedClosedBucket>> {
         Ok(service::reported_vs_closed(state(ctx), &self.0, interval).await?)
     }
@@ -307,32 +331,40 @@ pub struct ActionCountsFields {
     pub effectiveness_verified_percent: Option<f64>,
 }
 
-/// Corrective-action figures: in all, by department, by owner.
 pub struct ActionFiguresObject(super::model::ActionFigures);
 
+/// Corrective-action figures: in all, by department, by owner.
 #[Object(name = "ActionFigures")]
 impl ActionFiguresObject {
+    /// Actions OPEN or IN_PROGRESS now.
     async fn open(&self) -> i64 {
         self.0.counts.open
     }
+    /// Open actions past their due date (the trust's today).
     async fn overdue(&self) -> i64 {
         self.0.counts.overdue
     }
+    /// Actions COMPLETED or VERIFIED.
     async fn completed(&self) -> i64 {
         self.0.counts.completed
     }
+    /// Completed actions completed on or before their due date (the trust's local date).
     async fn completed_on_time(&self) -> i64 {
         self.0.counts.completed_on_time
     }
+    /// completedOnTime / completed, in percent (one decimal); null when none completed.
     async fn completed_on_time_percent(&self) -> Option<f64> {
         counts_fields(&self.0.counts).completed_on_time_percent
     }
+    /// Actions VERIFIED, effective or not.
     async fn verified(&self) -> i64 {
         self.0.counts.verified
     }
+    /// Actions verified and found effective.
     async fn verified_effective(&self) -> i64 {
         self.0.counts.verified_effective
     }
+    /// verified / completed, in percent (one decimal); null when none completed.
     async fn effectiveness_verified_percent(&self) -> Option<f64> {
         counts_fields(&self.0.counts).effectiveness_verified_percent
     }
@@ -356,9 +388,9 @@ impl ActionFiguresObject {
     }
 }
 
-/// The action figures of one department or one owner.
 pub struct ActionFigureRow(ActionGroup);
 
+/// The action figures of one department or one owner.
 #[Object]
 impl ActionFigureRow {
     /// The department (rows of `byDepartment`).
@@ -386,41 +418,50 @@ impl ActionFigureRow {
             .map_err(crate::error::AppError::from)?
             .map(StaffMember))
     }
+    /// Actions OPEN or IN_PROGRESS now.
     async fn open(&self) -> i64 {
         self.0.counts.open
     }
+    /// Open actions past their due date (the trust's today).
     async fn overdue(&self) -> i64 {
         self.0.counts.overdue
     }
+    /// Actions COMPLETED or VERIFIED.
     async fn completed(&self) -> i64 {
         self.0.counts.completed
     }
+    /// Completed actions completed on or before their due date (the trust's local date).
     async fn completed_on_time(&self) -> i64 {
         self.0.counts.completed_on_time
     }
+    /// completedOnTime / completed, in percent (one decimal); null when none completed.
     async fn completed_on_time_percent(&self) -> Option<f64> {
         counts_fields(&self.0.counts).completed_on_time_percent
     }
+    /// Actions VERIFIED, effective or not.
     async fn verified(&self) -> i64 {
         self.0.counts.verified
     }
+    /// Actions verified and found effective.
     async fn verified_effective(&self) -> i64 {
         self.0.counts.verified_effective
     }
+    /// verified / completed, in percent (one decimal); null when none completed.
     async fn effectiveness_verified_percent(&self) -> Option<f64> {
         counts_fields(&self.0.counts).effectiveness_verified_percent
     }
 }
 
-/// An audit and its re-audits.
 pub struct AuditSeries(service::AuditSeries);
 
+/// An audit and its re-audits.
 #[Object]
 impl AuditSeries {
     /// The first audit's title.
     async fn title(&self) -> &str {
         self.0.cycles.first().map_or("", |a| a.title.as_str())
     }
+    /// The first audit's department.
     async fn department(&self, ctx: &Context<'_>) -> GqlResult<Option<Department>> {
         let Some(first) = self.0.cycles.first() else {
             return Ok(None);
@@ -450,6 +491,8 @@ impl AuditSeries {
 /// A measure of an improvement project under way.
 #[derive(SimpleObject)]
 pub struct DashboardMeasure {
+    /// The project the measure belongs to.
     pub project: crate::improvement::graphql::ImprovementProject,
+    /// The measure, with its chart in `spc`.
     pub measure: crate::improvement::graphql::Measure,
 }

@@ -12,21 +12,30 @@ use crate::record::scalars::Date;
 /// trust's time zone.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeInterval {
+    /// Calendar days.
     Day,
+    /// Weeks from Monday to Sunday.
     Week,
+    /// Calendar months.
     Month,
 }
 
 /// What a series of incident counts is split by.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IncidentDimension {
+    /// The kind of event (`IncidentKind`).
     Kind,
+    /// Physical harm, as reported or confirmed (`HarmLevel`).
     PhysicalHarm,
+    /// Psychological harm, as reported or confirmed (`HarmLevel`, up to SEVERE).
     PsychologicalHarm,
+    /// The department, by code.
     Department,
+    /// The category: the configured taxonomy, then any other value seen.
     Category,
     /// The incidents' current status.
     Status,
+    /// Near miss or not.
     NearMiss,
 }
 
@@ -39,14 +48,18 @@ pub struct SplitCount {
     pub key: String,
     /// The value in words.
     pub label: String,
+    /// How many incidents have it.
     pub count: i64,
 }
 
 /// One bucket of a series: its days (the first and last clipped to the period).
 #[derive(SimpleObject, Debug, Clone, PartialEq)]
 pub struct IncidentCountBucket {
+    /// The bucket's first day (the trust's local date).
     pub start: Date,
+    /// The bucket's last day, inclusive.
     pub end: Date,
+    /// Incidents reported in the bucket.
     pub total: i64,
     /// Every value of the split, zeros included, in a fixed order (empty without a split).
     pub split: Vec<SplitCount>,
@@ -58,8 +71,11 @@ pub struct IncidentCountBucket {
 /// Incidents reported in the period, bucket by bucket.
 #[derive(SimpleObject, Debug, Clone, PartialEq)]
 pub struct IncidentCountSeries {
+    /// The size of each bucket, as asked for.
     pub interval: TimeInterval,
+    /// The split asked for; null without one.
     pub split_by: Option<IncidentDimension>,
+    /// Incidents reported in the whole period.
     pub total: i64,
     /// Per value of the split, over the whole period.
     pub totals: PlainList<SplitCount>,
@@ -98,9 +114,13 @@ impl Plain for IncidentCountBucket {
 /// Incidents reported, and incidents closed, in one bucket.
 #[derive(SimpleObject, Debug, Clone, PartialEq)]
 pub struct ReportedClosedBucket {
+    /// The bucket's first day (the trust's local date).
     pub start: Date,
+    /// The bucket's last day, inclusive.
     pub end: Date,
+    /// Incidents reported in the bucket (by the trust's local date of the report).
     pub reported: i64,
+    /// Incidents closed in the bucket (by the trust's local date of closing).
     pub closed: i64,
 }
 
@@ -108,18 +128,24 @@ pub struct ReportedClosedBucket {
 /// (durations under a minute count as half a minute).
 #[derive(SimpleObject, Debug, Clone, PartialEq)]
 pub struct DurationSummary {
+    /// How many durations there are.
     pub count: i64,
+    /// The median, in hours (two decimals); null when there are none.
     pub median_hours: Option<f64>,
+    /// The 90th percentile, in hours (two decimals); null when there are none.
     pub p90_hours: Option<f64>,
 }
 
 /// Open incidents whose report is this many days old.
 #[derive(SimpleObject, Debug, Clone, PartialEq)]
 pub struct AgeBand {
+    /// The band in words, e.g. `1 to 4 weeks`.
     pub label: String,
+    /// The band's youngest age, in whole days since the report (the trust's local dates).
     pub min_days: i32,
-    /// Null for the oldest band.
+    /// The band's oldest age in days, inclusive. Null for the oldest band.
     pub max_days: Option<i32>,
+    /// Open incidents in the band.
     pub count: i64,
 }
 
@@ -174,10 +200,14 @@ pub struct ActionFigures {
 /// One cycle's result for a criterion.
 #[derive(SimpleObject, Debug, Clone, PartialEq)]
 pub struct CompliancePoint {
+    /// The cycle's audit.
     #[graphql(name = "auditId")]
     pub audit_id: async_graphql::ID,
+    /// The cycle's planned start.
     pub planned_start: Date,
+    /// Compliance in that cycle, in percent.
     pub compliance_percent: f64,
+    /// The target in that cycle, in percent.
     pub target_percent: f64,
     /// Below target.
     pub non_conformity: bool,
@@ -186,6 +216,7 @@ pub struct CompliancePoint {
 /// A criterion's compliance cycle by cycle.
 #[derive(SimpleObject, Debug, Clone, PartialEq)]
 pub struct CriterionTrend {
+    /// The criterion, in the words of the first cycle that measured it.
     pub criterion: String,
     /// Oldest cycle first; cycles that did not measure the criterion are left out.
     pub points: Vec<CompliancePoint>,

@@ -58,7 +58,9 @@ crate::listed!(
 #[derive(SimpleObject)]
 #[graphql(complex)]
 pub struct AccessEvent {
+    /// The event's global ID.
     pub id: ID,
+    /// When the fields were read.
     pub at: DateTime<Utc>,
     /// Who read: a subject, or `service:<subject>` for a service account.
     pub actor_label: Option<String>,
@@ -137,7 +139,9 @@ pub struct AuditTrailFilter {
     pub actor_id: Option<ID>,
     /// This action, e.g. `incident.transitioned`.
     pub action: Option<String>,
+    /// At or after this time.
     pub after: Option<DateTime<Utc>>,
+    /// Before this time.
     pub before: Option<DateTime<Utc>>,
 }
 
@@ -157,25 +161,29 @@ pub struct BrokenLink {
 pub struct TrailIntegrity {
     /// No event was edited, deleted or moved.
     pub intact: bool,
+    /// How many sealed events were checked.
     pub checked_events: i64,
     /// Events committed in the last moments and not yet sealed into the chain.
     pub unsealed_events: i64,
     /// The latest sealed place and its hash: record these outside the system (e.g. in a
     /// signed daily log) to anchor the chain.
     pub head_seq: i64,
+    /// The hash at `headSeq` (SHA-256, hex).
     pub head_hash: String,
+    /// Where the chain first fails; null when it is intact.
     pub first_broken_link: Option<BrokenLink>,
 }
 
-/// Everything held about one patient, for a subject-access request.
 pub struct SubjectAccessReport {
     generated_at: DateTime<Utc>,
     incidents: Vec<incident::Model>,
     accesses: Vec<access_event::Model>,
 }
 
+/// Everything held about one patient, for a subject-access request.
 #[Object]
 impl SubjectAccessReport {
+    /// When the report was produced.
     async fn generated_at(&self) -> DateTime<Utc> {
         self.generated_at
     }
@@ -201,34 +209,49 @@ impl SubjectAccessReport {
 /// A record past its retention date, for review.
 #[derive(SimpleObject)]
 pub struct RetentionRecord {
+    /// The kind of record.
     pub record_type: RecordType,
+    /// The record's global ID.
     pub record_id: ID,
     /// The incident's reference, or the audit's or project's title.
     pub label: String,
     /// When the record ended (closed, declined or abandoned).
     pub ended_at: DateTime<Utc>,
+    /// When its retention ended (NHS Records Management Code of Practice).
     pub retention_until: DateTime<Utc>,
     /// Under an active legal hold: it will not be disposed of.
     pub legal_hold: bool,
 }
 
+/// Filters for records past retention.
 #[derive(InputObject, Default)]
 pub struct RetentionFilter {
+    /// Only records of this kind; every kind when not given.
     pub record_type: Option<RecordType>,
 }
 
 /// A hold that stops a record being disposed of.
 #[derive(SimpleObject)]
 pub struct LegalHold {
+    /// The hold's global ID.
     pub id: ID,
+    /// The kind of record held: `Incident`, `Audit` or `ImprovementProject`.
     pub record_type: String,
+    /// The record held.
     pub record_id: ID,
+    /// Why it is held, as given when it was placed.
     pub reason: String,
+    /// Who placed it: a subject, or `service:<subject>` for a service account.
     pub placed_by: String,
+    /// When it was placed.
     pub placed_at: DateTime<Utc>,
+    /// When it was released; null while it is active.
     pub released_at: Option<DateTime<Utc>>,
+    /// Who released it (as `placedBy`); null while it is active.
     pub released_by: Option<String>,
+    /// Why it was released; null while it is active.
     pub release_reason: Option<String>,
+    /// Not released: the record will not be disposed of.
     pub active: bool,
 }
 
@@ -253,17 +276,25 @@ impl From<legal_hold::Model> for LegalHold {
 #[derive(SimpleObject)]
 #[graphql(complex)]
 pub struct BreakGlassGrant {
+    /// The grant's global ID.
     pub id: ID,
+    /// The incident the grant opens.
     pub incident_id: ID,
     /// The holder: a subject.
     pub holder_label: String,
     /// Why they needed the record.
     pub justification: String,
+    /// When it was granted.
     pub granted_at: DateTime<Utc>,
+    /// When it stops giving access (`break_glass_minutes` after it was granted).
     pub expires_at: DateTime<Utc>,
+    /// Not yet expired: the holder may still read the incident.
     pub active: bool,
+    /// When an IG officer reviewed it; null until reviewed.
     pub reviewed_at: Option<DateTime<Utc>>,
+    /// The reviewing IG officer: a subject; null until reviewed.
     pub reviewed_by: Option<String>,
+    /// The IG officer's review note; null until reviewed.
     pub review_note: Option<String>,
     #[graphql(skip)]
     pub holder_id: Option<Uuid>,
@@ -321,9 +352,17 @@ impl GovernanceQuery {
     async fn access_log(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "How many to return: 20 when not given, at most `limits.max_page_size` (100 by default)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "A cursor from the previous page (`pageInfo.endCursor`): the list continues after it."
+        )]
         after: Option<String>,
-        filter: Option<AccessLogFilter>,
+        #[graphql(desc = "Which reads; every read when not given.")] filter: Option<
+            AccessLogFilter,
+        >,
     ) -> GqlResult<Connection<AccessEvent>> {
         let st = state(ctx);
         let first = page_size(first, st.settings.limits.max_page_size)?;
@@ -357,9 +396,17 @@ impl GovernanceQuery {
     async fn audit_trail(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "How many to return: 20 when not given, at most `limits.max_page_size` (100 by default)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "A cursor from the previous page (`pageInfo.endCursor`): the list continues after it."
+        )]
         after: Option<String>,
-        filter: Option<AuditTrailFilter>,
+        #[graphql(desc = "Which changes; every change when not given.")] filter: Option<
+            AuditTrailFilter,
+        >,
     ) -> GqlResult<Connection<TrailEvent>> {
         let st = state(ctx);
         let first = page_size(first, st.settings.limits.max_page_size)?;
@@ -406,6 +453,7 @@ impl GovernanceQuery {
     async fn subject_access_report(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The patient's NHS number: 10 digits; spaces and hyphens are ignored.")]
         nhs_number: String,
     ) -> GqlResult<SubjectAccessReport> {
         let r = subject_access::report(state(ctx), request(ctx), &nhs_number).await?;
@@ -422,9 +470,17 @@ impl GovernanceQuery {
     async fn retention_due(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "How many to return: 20 when not given, at most `limits.max_page_size` (100 by default)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "A cursor from the previous page (`pageInfo.endCursor`): the list continues after it."
+        )]
         after: Option<String>,
-        filter: Option<RetentionFilter>,
+        #[graphql(desc = "Which kinds of record; every kind when not given.")] filter: Option<
+            RetentionFilter,
+        >,
     ) -> GqlResult<Connection<RetentionRecord>> {
         let st = state(ctx);
         let first = page_size(first, st.settings.limits.max_page_size)?;
@@ -444,8 +500,15 @@ impl GovernanceQuery {
     async fn legal_holds(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "How many to return: 20 when not given, at most `limits.max_page_size` (100 by default)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "A cursor from the previous page (`pageInfo.endCursor`): the list continues after it."
+        )]
         after: Option<String>,
+        #[graphql(desc = "Only holds not yet released; default false (every hold).")]
         active_only: Option<bool>,
     ) -> GqlResult<Connection<LegalHold>> {
         let st = state(ctx);
@@ -460,8 +523,15 @@ impl GovernanceQuery {
     async fn break_glass_grants(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "How many to return: 20 when not given, at most `limits.max_page_size` (100 by default)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "A cursor from the previous page (`pageInfo.endCursor`): the list continues after it."
+        )]
         after: Option<String>,
+        #[graphql(desc = "Only grants not yet reviewed; default false (every grant).")]
         unreviewed_only: Option<bool>,
     ) -> GqlResult<Connection<BreakGlassGrant>> {
         let st = state(ctx);
@@ -474,54 +544,73 @@ impl GovernanceQuery {
     }
 }
 
+/// A request to read one incident outside your normal scope.
 #[derive(InputObject)]
 pub struct BreakGlassInput {
+    /// The incident you need.
     pub incident_id: ID,
     /// Why you need this record now (20 to 2,000 characters). Reviewed by IG.
     pub justification: String,
 }
 
+/// The result of `breakGlass`.
 #[derive(SimpleObject)]
 pub struct BreakGlassPayload {
+    /// The grant made.
     pub grant: BreakGlassGrant,
     /// The incident, readable until the grant expires.
     pub incident: Incident,
 }
 
+/// An IG officer's review of a break-glass grant; a grant is reviewed once.
 #[derive(InputObject)]
 pub struct ReviewBreakGlassInput {
+    /// The grant reviewed.
     pub grant_id: ID,
+    /// The review's conclusion (1 to 2,000 characters).
     pub note: String,
 }
 
+/// The result of `reviewBreakGlass`.
 #[derive(SimpleObject)]
 pub struct BreakGlassGrantPayload {
+    /// The grant, reviewed.
     pub grant: BreakGlassGrant,
 }
 
+/// A legal hold to place; one record has at most one active hold.
 #[derive(InputObject)]
 pub struct PlaceLegalHoldInput {
     /// An incident, audit or improvement project.
     pub record_id: ID,
+    /// Why the record must be kept (at most 2,000 characters).
     pub reason: String,
 }
 
+/// The release of an active legal hold.
 #[derive(InputObject)]
 pub struct ReleaseLegalHoldInput {
+    /// The hold to release.
     pub legal_hold_id: ID,
+    /// Why it is released (at most 2,000 characters).
     pub reason: String,
 }
 
+/// The result of placing or releasing a legal hold.
 #[derive(SimpleObject)]
 pub struct LegalHoldPayload {
+    /// The hold as it now is.
     pub legal_hold: LegalHold,
 }
 
 /// What a disposal run did.
 #[derive(SimpleObject)]
 pub struct DisposalPayload {
+    /// Incidents disposed of.
     pub incidents: i64,
+    /// Audits disposed of.
     pub audits: i64,
+    /// Improvement projects disposed of.
     pub improvement_projects: i64,
     /// Records past retention left alone because of an active legal hold.
     pub held: i64,
@@ -538,7 +627,7 @@ impl GovernanceMutation {
     async fn break_glass(
         &self,
         ctx: &Context<'_>,
-        input: BreakGlassInput,
+        #[graphql(desc = "The incident and why you need it.")] input: BreakGlassInput,
     ) -> GqlResult<BreakGlassPayload> {
         let id = ids::decode_as(Kind::Incident, &input.incident_id, "incidentId")?;
         let (grant, m) =
@@ -554,7 +643,7 @@ impl GovernanceMutation {
     async fn review_break_glass(
         &self,
         ctx: &Context<'_>,
-        input: ReviewBreakGlassInput,
+        #[graphql(desc = "The review.")] input: ReviewBreakGlassInput,
     ) -> GqlResult<BreakGlassGrantPayload> {
         let id = ids::decode_as(Kind::BreakGlassGrant, &input.grant_id, "grantId")?;
         let g = break_glass::review(state(ctx), request(ctx), id, input.note).await?;
@@ -565,7 +654,7 @@ impl GovernanceMutation {
     async fn place_legal_hold(
         &self,
         ctx: &Context<'_>,
-        input: PlaceLegalHoldInput,
+        #[graphql(desc = "The record and the reason.")] input: PlaceLegalHoldInput,
     ) -> GqlResult<LegalHoldPayload> {
         let (kind, id) = record_id(&input.record_id, "recordId")?;
         let t = match kind {
@@ -590,7 +679,7 @@ impl GovernanceMutation {
     async fn release_legal_hold(
         &self,
         ctx: &Context<'_>,
-        input: ReleaseLegalHoldInput,
+        #[graphql(desc = "The hold and the reason.")] input: ReleaseLegalHoldInput,
     ) -> GqlResult<LegalHoldPayload> {
         let id = ids::decode_as(Kind::LegalHold, &input.legal_hold_id, "legalHoldId")?;
         let h = retention::release_hold(state(ctx), request(ctx), id, input.reason).await?;

@@ -27,8 +27,11 @@ use entities::{
 /// The kinds of record with a retention schedule.
 #[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum RecordType {
+    /// Incidents, kept from their closure or declining.
     Incident,
+    /// Audits, kept from their closure.
     Audit,
+    /// Improvement projects, kept from their closure or abandonment.
     ImprovementProject,
 }
 

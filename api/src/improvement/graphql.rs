@@ -22,9 +22,6 @@ use entities::{
 
 type GqlResult<T> = async_graphql::Result<T>;
 
-/// A quality improvement project (Model for Improvement): what we are trying to accomplish
-/// (aim), how we will know a change is an improvement (measures), and the changes tested
-/// (PDSA cycles).
 pub struct ImprovementProject {
     m: Box<project::Model>,
     access: Access,
@@ -48,11 +45,16 @@ impl ImprovementProject {
     }
 }
 
+/// A quality improvement project (Model for Improvement): what we are trying to accomplish
+/// (aim), how we will know a change is an improvement (measures), and the changes tested
+/// (PDSA cycles).
 #[Object]
 impl ImprovementProject {
+    /// The project's global ID.
     pub async fn id(&self) -> ID {
         ids::encode(Kind::ImprovementProject, self.m.id)
     }
+    /// The project's name (at most 200 characters).
     async fn title(&self) -> &str {
         &self.m.title
     }
@@ -60,6 +62,7 @@ impl ImprovementProject {
     async fn aim(&self) -> &str {
         &self.m.aim
     }
+    /// Where the project is.
     async fn status(&self) -> ImprovementStatus {
         ImprovementStatus::parse(&self.m.status).unwrap_or(ImprovementStatus::Proposed)
     }
@@ -67,6 +70,7 @@ impl ImprovementProject {
     async fn status_reason(&self) -> Option<&str> {
         self.m.status_reason.as_deref()
     }
+    /// The department the project belongs to.
     async fn department(&self, ctx: &Context<'_>) -> GqlResult<Department> {
         let d = crate::org::service::department(state(ctx), self.m.department_id)
             .await?
@@ -90,9 +94,11 @@ impl ImprovementProject {
     async fn closed_at(&self) -> Option<DateTime<Utc>> {
         self.m.closed_at
     }
+    /// When the project was created, as PROPOSED.
     async fn created_at(&self) -> DateTime<Utc> {
         self.m.created_at
     }
+    /// When it last changed status or gained a measure.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.m.updated_at
     }
@@ -242,17 +248,20 @@ impl ImprovementProject {
     }
 }
 
-/// Something measured over time to tell whether the changes are improvements.
 pub struct Measure(pub measure::Model);
 
+/// Something measured over time to tell whether the changes are improvements.
 #[Object]
 impl Measure {
+    /// The measure's global ID.
     pub async fn id(&self) -> ID {
         ids::encode(Kind::Measure, self.0.id)
     }
+    /// What is measured (at most 200 characters).
     async fn name(&self) -> &str {
         &self.0.name
     }
+    /// Outcome, process or balancing measure.
     async fn kind(&self) -> MeasureKind {
         MeasureKind::parse(&self.0.kind).unwrap_or(MeasureKind::Outcome)
     }
@@ -306,14 +315,16 @@ impl Measure {
     }
 }
 
-/// One value of a measure.
 pub struct Measurement(measurement::Model);
 
+/// One value of a measure.
 #[Object]
 impl Measurement {
+    /// The measurement's global ID.
     async fn id(&self) -> ID {
         ids::encode(Kind::Measurement, self.0.id)
     }
+    /// The value, in the measure's `unit`.
     async fn value(&self) -> f64 {
         self.0.value
     }
@@ -327,14 +338,16 @@ impl Measurement {
     }
 }
 
-/// A Plan-Do-Study-Act cycle: one test of change.
 pub struct PdsaCycle(pub pdsa_cycle::Model);
 
+/// A Plan-Do-Study-Act cycle: one test of change.
 #[Object]
 impl PdsaCycle {
+    /// The cycle's global ID.
     pub async fn id(&self) -> ID {
         ids::encode(Kind::PdsaCycle, self.0.id)
     }
+    /// The change tested, in short (at most 200 characters).
     async fn title(&self) -> &str {
         &self.0.title
     }
@@ -355,6 +368,7 @@ impl PdsaCycle {
     async fn act(&self) -> Option<&str> {
         self.0.act.as_deref()
     }
+    /// The stage the cycle has reached.
     async fn stage(&self) -> PdsaStage {
         PdsaStage::parse(&self.0.stage).unwrap_or(PdsaStage::Plan)
     }
@@ -362,9 +376,11 @@ impl PdsaCycle {
     async fn outcome(&self) -> Option<PdsaOutcome> {
         self.0.outcome.as_deref().and_then(PdsaOutcome::parse)
     }
+    /// The day the test starts.
     async fn start_date(&self) -> Date {
         self.0.start_date.into()
     }
+    /// The day the test ended; null until recorded.
     async fn end_date(&self) -> Option<Date> {
         self.0.end_date.map(Date::from)
     }
@@ -377,14 +393,18 @@ impl PdsaCycle {
 /// How to order project lists (default: CREATED_AT DESC).
 #[derive(InputObject)]
 pub struct ImprovementProjectOrder {
+    /// What to order by.
     pub field: super::model::ImprovementProjectOrderField,
+    /// Which way.
     pub direction: crate::record::OrderDirection,
 }
 
 /// Filters for project lists; all given must match.
 #[derive(InputObject, Default)]
 pub struct ImprovementProjectFilter {
+    /// Any of these statuses.
     pub status: Option<Vec<ImprovementStatus>>,
+    /// Projects of this department.
     pub department_id: Option<ID>,
     /// Words in the title or aim (case-insensitive).
     pub search: Option<String>,
@@ -403,10 +423,20 @@ impl ImprovementQuery {
     async fn improvement_projects(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "How many to return: 20 when not given, at most `limits.max_page_size` (100 by default)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "A cursor from the previous page (`pageInfo.endCursor`): the list continues after it."
+        )]
         after: Option<String>,
-        filter: Option<ImprovementProjectFilter>,
-        order_by: Option<ImprovementProjectOrder>,
+        #[graphql(desc = "Which projects; every project when not given.")] filter: Option<
+            ImprovementProjectFilter,
+        >,
+        #[graphql(desc = "The order; CREATED_AT DESC when not given.")] order_by: Option<
+            ImprovementProjectOrder,
+        >,
     ) -> GqlResult<Connection<ImprovementProject>> {
         let st = state(ctx);
         let rc = request(ctx);
@@ -436,11 +466,15 @@ impl ImprovementQuery {
 /// A measure of a project.
 #[derive(InputObject)]
 pub struct MeasureInput {
+    /// What is measured (at most 200 characters).
     pub name: String,
+    /// Outcome, process or balancing measure.
     pub kind: MeasureKind,
     /// What a value counts: "%", "minutes"...
     pub unit: String,
+    /// The value the aim is reaching for, if any (a finite number).
     pub target: Option<f64>,
+    /// Which way is better.
     pub better_when: Direction,
 }
 
@@ -459,13 +493,17 @@ impl From<MeasureInput> for NewMeasure {
 /// A new improvement project, PROPOSED.
 #[derive(InputObject)]
 pub struct StartImprovementProjectInput {
+    /// The project's name (at most 200 characters).
     pub title: String,
     /// What the project is trying to accomplish: how much, by when, for whom.
     pub aim: String,
+    /// The department the project belongs to; you must be a quality lead or handle it.
     pub department_id: ID,
     /// At least one.
     pub measures: Vec<MeasureInput>,
+    /// The executive sponsor's email.
     pub sponsor_email: Option<String>,
+    /// The lead's email: they may record measurements, add measures and run PDSA cycles.
     pub lead_email: Option<String>,
     /// Incidents (that you may see) that prompted it.
     pub incident_ids: Option<Vec<ID>>,
@@ -476,7 +514,9 @@ pub struct StartImprovementProjectInput {
 /// One value of a measure.
 #[derive(InputObject)]
 pub struct RecordMeasurementInput {
+    /// The measure, of a project that is still running.
     pub measure_id: ID,
+    /// The value, in the measure's `unit`.
     pub value: f64,
     /// When the value was true; not in the future.
     pub at: DateTime<Utc>,
@@ -485,40 +525,58 @@ pub struct RecordMeasurementInput {
 /// A measure added to a running project.
 #[derive(InputObject)]
 pub struct AddMeasureInput {
+    /// The project, still running.
     pub project_id: ID,
+    /// The project's `version` last read; a stale one is CONFLICT.
     pub expected_version: i32,
+    /// The new measure.
     pub measure: MeasureInput,
 }
 
 /// A status change. ABANDONED needs a reason.
 #[derive(InputObject)]
 pub struct TransitionImprovementProjectInput {
+    /// The project to move.
     pub project_id: ID,
+    /// The status to move to: one of `allowedTransitions`.
     pub to: ImprovementStatus,
+    /// Why (at most 20,000 characters); becomes `statusReason`. Required for ABANDONED.
     pub reason: Option<String>,
+    /// The project's `version` last read; a stale one is CONFLICT.
     pub expected_version: i32,
 }
 
 /// A new PDSA cycle, at the PLAN stage.
 #[derive(InputObject)]
 pub struct AddPdsaCycleInput {
+    /// The project, still running.
     pub project_id: ID,
+    /// The change tested, in short (at most 200 characters).
     pub title: String,
+    /// The change to test, the prediction, and how the data will be collected (at most
+    /// 20,000 characters).
     pub plan: Option<String>,
+    /// The day the test starts.
     pub start_date: Date,
 }
 
 /// A change to a PDSA cycle; omitted fields stay as they are.
 #[derive(InputObject)]
 pub struct UpdatePdsaCycleInput {
+    /// The cycle to change.
     pub cycle_id: ID,
+    /// The cycle's `version` last read; a stale one is CONFLICT.
     pub expected_version: i32,
     /// Forward only: PLAN, DO, STUDY, ACT.
     pub stage: Option<PdsaStage>,
+    /// The plan: the change, the prediction, the data (at most 20,000 characters).
     pub plan: Option<String>,
+    /// What happened when the test was carried out (at most 20,000 characters).
     #[graphql(name = "do")]
     pub do_: Option<String>,
+    /// The results compared with the prediction (at most 20,000 characters).
     pub study: Option<String>,
+    /// What will be done next (at most 20,000 characters).
     pub act: Option<String>,
     /// Not before the start date.
     pub end_date: Option<Date>,
@@ -529,13 +587,18 @@ pub struct UpdatePdsaCycleInput {
 /// Incidents and audits to link; ones already linked are ignored.
 #[derive(InputObject)]
 pub struct LinkImprovementProjectInput {
+    /// The project (quality leads and the department's handlers).
     pub project_id: ID,
+    /// Incidents (that you may see) that prompted it.
     pub incident_ids: Option<Vec<ID>>,
+    /// Audits that prompted it.
     pub audit_ids: Option<Vec<ID>>,
 }
 
+/// The result of a change to an improvement project, its measures or its PDSA cycles.
 #[derive(SimpleObject)]
 pub struct ImprovementProjectPayload {
+    /// The project as it now is.
     pub improvement_project: ImprovementProject,
 }
 
@@ -561,7 +624,7 @@ impl ImprovementMutation {
     async fn start_improvement_project(
         &self,
         ctx: &Context<'_>,
-        input: StartImprovementProjectInput,
+        #[graphql(desc = "The new project.")] input: StartImprovementProjectInput,
     ) -> GqlResult<ImprovementProjectPayload> {
         let department_id = ids::decode_as(Kind::Department, &input.department_id, "departmentId")?;
         let incident_ids = decode_all(Kind::Incident, input.incident_ids, "incidentIds")?;
@@ -588,7 +651,7 @@ impl ImprovementMutation {
     async fn record_measurement(
         &self,
         ctx: &Context<'_>,
-        input: RecordMeasurementInput,
+        #[graphql(desc = "The measure and its value.")] input: RecordMeasurementInput,
     ) -> GqlResult<ImprovementProjectPayload> {
         let id = ids::decode_as(Kind::Measure, &input.measure_id, "measureId")?;
         let out = service::record_measurement(state(ctx), request(ctx), id, input.value, input.at)
@@ -600,7 +663,7 @@ impl ImprovementMutation {
     async fn add_measure(
         &self,
         ctx: &Context<'_>,
-        input: AddMeasureInput,
+        #[graphql(desc = "The project and the new measure.")] input: AddMeasureInput,
     ) -> GqlResult<ImprovementProjectPayload> {
         let id = ids::decode_as(Kind::ImprovementProject, &input.project_id, "projectId")?;
         let out = service::add_measure(
@@ -618,7 +681,7 @@ impl ImprovementMutation {
     async fn transition_improvement_project(
         &self,
         ctx: &Context<'_>,
-        input: TransitionImprovementProjectInput,
+        #[graphql(desc = "The move.")] input: TransitionImprovementProjectInput,
     ) -> GqlResult<ImprovementProjectPayload> {
         let id = ids::decode_as(Kind::ImprovementProject, &input.project_id, "projectId")?;
         let out = service::transition(
@@ -637,7 +700,7 @@ impl ImprovementMutation {
     async fn add_pdsa_cycle(
         &self,
         ctx: &Context<'_>,
-        input: AddPdsaCycleInput,
+        #[graphql(desc = "The new cycle.")] input: AddPdsaCycleInput,
     ) -> GqlResult<ImprovementProjectPayload> {
         let id = ids::decode_as(Kind::ImprovementProject, &input.project_id, "projectId")?;
         let out = service::add_pdsa(
@@ -656,7 +719,7 @@ impl ImprovementMutation {
     async fn update_pdsa_cycle(
         &self,
         ctx: &Context<'_>,
-        input: UpdatePdsaCycleInput,
+        #[graphql(desc = "The change.")] input: UpdatePdsaCycleInput,
     ) -> GqlResult<ImprovementProjectPayload> {
         let id = ids::decode_as(Kind::PdsaCycle, &input.cycle_id, "cycleId")?;
         let out = service::update_pdsa(
@@ -682,7 +745,7 @@ impl ImprovementMutation {
     async fn link_improvement_project(
         &self,
         ctx: &Context<'_>,
-        input: LinkImprovementProjectInput,
+        #[graphql(desc = "The project and what to link.")] input: LinkImprovementProjectInput,
     ) -> GqlResult<ImprovementProjectPayload> {
         let id = ids::decode_as(Kind::ImprovementProject, &input.project_id, "projectId")?;
         let incident_ids = decode_all(Kind::Incident, input.incident_ids, "incidentIds")?;

@@ -128,7 +128,9 @@ mod tests {
 /// The ordering of project lists.
 #[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ImprovementProjectOrderField {
+    /// By when the project was created.
     #[default]
     CreatedAt,
+    /// By when the project last changed status or gained a measure.
     UpdatedAt,
 }

@@ -21,22 +21,31 @@ type GqlResult<T> = async_graphql::Result<T>;
 #[derive(SimpleObject)]
 #[graphql(complex)]
 pub struct Notification {
+    /// The email's global ID.
     pub id: ID,
+    /// What the email is about.
     pub kind: NotificationKind,
     /// Mandatory kinds cannot be switched off by their recipients.
     pub mandatory: bool,
+    /// Where the email is.
     pub status: NotificationStatus,
+    /// The address it is sent to.
     pub recipient: String,
+    /// The email's subject line.
     pub subject: String,
     /// The incident it concerns, when it concerns one.
     pub reference: Option<String>,
     /// The Message-ID every attempt carries, so a duplicate is recognisable.
     pub message_id: String,
+    /// How many delivery attempts have been made.
     pub attempts: i32,
     /// Why the last attempt failed (a class and SMTP code, never the message).
     pub last_error: Option<String>,
+    /// When it was queued.
     pub created_at: DateTime<Utc>,
+    /// When the next attempt is due; null once SENT or DEAD.
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// When the mail server accepted it; null until SENT.
     pub sent_at: Option<DateTime<Utc>>,
     #[graphql(skip)]
     pub uuid: Uuid,
@@ -67,9 +76,11 @@ impl From<notification::Model> for Notification {
 /// One try at delivering an email.
 #[derive(SimpleObject)]
 pub struct DeliveryAttempt {
+    /// When the attempt was made.
     pub at: DateTime<Utc>,
     /// SENT or FAILED.
     pub outcome: String,
+    /// Why it failed (a class and SMTP code, never the message); null when SENT.
     pub error: Option<String>,
     /// Which dispatcher tried (host, process and instance).
     pub worker: String,
@@ -92,6 +103,7 @@ impl Notification {
     }
 }
 
+/// Filters for the outbox; all given must match.
 #[derive(InputObject, Default)]
 pub struct NotificationFilter {
     /// Any of these states.
@@ -107,8 +119,11 @@ pub struct NotificationFilter {
 /// A step recorded on an obligation.
 #[derive(SimpleObject)]
 pub struct ObligationStep {
+    /// Which step.
     pub step: ObligationStepKind,
+    /// When it was taken, as recorded.
     pub taken_at: DateTime<Utc>,
+    /// The regulator's reference given with it, if any.
     pub external_reference: Option<String>,
 }
 
@@ -117,18 +132,24 @@ pub struct ObligationStep {
 #[derive(SimpleObject)]
 #[graphql(complex)]
 pub struct Obligation {
+    /// The obligation's global ID.
     pub id: ID,
     /// The rule's code: DUTY_OF_CANDOUR, RIDDOR, IRMER_NOTIFICATION, IRMER_FULL_REPORT,
     /// ICO_BREACH, MHRA_YELLOW_CARD, SABRE, or an operator's own.
     pub kind: String,
     /// What is owed, in words.
     pub name: String,
+    /// To whom it is owed, in words, e.g. `Health and Safety Executive`.
     pub owed_to: String,
     /// The incident's reference.
     pub reference: String,
+    /// The incident it arises from.
     pub incident_id: ID,
+    /// When its clock started: the incident's report or occurrence, as the rule says.
     pub started_at: DateTime<Utc>,
+    /// When it is due.
     pub due_at: DateTime<Utc>,
+    /// Whether it is still owed.
     pub status: ObligationStatus,
     /// Open and past its due time.
     pub overdue: bool,
@@ -136,9 +157,11 @@ pub struct Obligation {
     pub completed_by: ObligationStepKind,
     /// The regulator's reference, once submitted.
     pub external_reference: Option<String>,
+    /// When the step that met it was taken; null until SUBMITTED.
     pub submitted_at: Option<DateTime<Utc>>,
     /// Met after its due time.
     pub submitted_late: bool,
+    /// Why it was withdrawn; null unless WITHDRAWN.
     pub withdrawn_reason: Option<String>,
     #[graphql(skip)]
     pub uuid: Uuid,
@@ -187,6 +210,7 @@ impl Obligation {
     }
 }
 
+/// Filters for the obligations board; all given must match.
 #[derive(InputObject, Default)]
 pub struct ObligationFilter {
     /// Due before this time.
@@ -204,7 +228,9 @@ pub struct ObligationFilter {
 /// Whether you receive one kind of email.
 #[derive(SimpleObject)]
 pub struct NotificationPreference {
+    /// The kind of email.
     pub kind: NotificationKind,
+    /// Whether you receive it.
     pub enabled: bool,
     /// Mandatory kinds are always sent.
     pub mandatory: bool,
@@ -219,9 +245,17 @@ impl NotifyQuery {
     async fn notifications(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "How many to return: 20 when not given, at most `limits.max_page_size` (100 by default)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "A cursor from the previous page (`pageInfo.endCursor`): the list continues after it."
+        )]
         after: Option<String>,
-        filter: Option<NotificationFilter>,
+        #[graphql(desc = "Which emails; every email when not given.")] filter: Option<
+            NotificationFilter,
+        >,
     ) -> GqlResult<Connection<Notification>> {
         let st = state(ctx);
         let first = page_size(first, st.settings.limits.max_page_size)?;
@@ -241,8 +275,15 @@ impl NotifyQuery {
     async fn obligations(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "How many to return: 20 when not given, at most `limits.max_page_size` (100 by default)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "A cursor from the previous page (`pageInfo.endCursor`): the list continues after it."
+        )]
         after: Option<String>,
+        #[graphql(desc = "Which obligations; the open ones the caller may see when not given.")]
         filter: Option<ObligationFilter>,
     ) -> GqlResult<Connection<Obligation>> {
         let st = state(ctx);
@@ -291,30 +332,42 @@ impl NotifyQuery {
     }
 }
 
+/// A dead-lettered email to send again.
 #[derive(InputObject)]
 pub struct RetryNotificationInput {
+    /// The email, DEAD.
     pub notification_id: ID,
 }
 
+/// The result of `retryNotification`.
 #[derive(SimpleObject)]
 pub struct NotificationPayload {
+    /// The email, queued again.
     pub notification: Notification,
 }
 
+/// Whether you receive one kind of email.
 #[derive(InputObject)]
 pub struct SetNotificationPreferenceInput {
+    /// The kind of email.
     pub kind: NotificationKind,
+    /// True to receive it, false to switch it off (refused for mandatory kinds).
     pub enabled: bool,
 }
 
+/// The result of `setNotificationPreference`.
 #[derive(SimpleObject)]
 pub struct NotificationPreferencePayload {
+    /// The preference as it now is.
     pub preference: NotificationPreference,
 }
 
+/// A step taken on an obligation.
 #[derive(InputObject)]
 pub struct RecordObligationStepInput {
+    /// The obligation, not withdrawn.
     pub obligation_id: ID,
+    /// The step taken; the obligation's `completedBy` step meets it.
     pub step: ObligationStepKind,
     /// When it was taken; now when not given.
     pub taken_at: Option<DateTime<Utc>>,
@@ -322,8 +375,10 @@ pub struct RecordObligationStepInput {
     pub external_reference: Option<String>,
 }
 
+/// The result of `recordObligationStep`.
 #[derive(SimpleObject)]
 pub struct ObligationPayload {
+    /// The obligation as it now is.
     pub obligation: Obligation,
 }
 
@@ -336,7 +391,7 @@ impl NotifyMutation {
     async fn retry_notification(
         &self,
         ctx: &Context<'_>,
-        input: RetryNotificationInput,
+        #[graphql(desc = "The email to retry.")] input: RetryNotificationInput,
     ) -> GqlResult<NotificationPayload> {
         let id = match ids::decode(&input.notification_id) {
             Some((Kind::Notification, id)) => id,
@@ -359,6 +414,7 @@ impl NotifyMutation {
     async fn set_notification_preference(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The kind and whether to receive it.")]
         input: SetNotificationPreferenceInput,
     ) -> GqlResult<NotificationPreferencePayload> {
         service::set_preference(state(ctx), request(ctx), input.kind, input.enabled).await?;
@@ -376,7 +432,7 @@ impl NotifyMutation {
     async fn record_obligation_step(
         &self,
         ctx: &Context<'_>,
-        input: RecordObligationStepInput,
+        #[graphql(desc = "The obligation and the step.")] input: RecordObligationStepInput,
     ) -> GqlResult<ObligationPayload> {
         let st = state(ctx);
         let id = match ids::decode(&input.obligation_id) {

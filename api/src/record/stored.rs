@@ -24,7 +24,9 @@ macro_rules! stored_enum {
 /// Which way a list runs.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OrderDirection {
+    /// Ascending: smallest, earliest or least first.
     Asc,
+    /// Descending: largest, latest or most first.
     #[default]
     Desc,
 }

@@ -10,9 +10,13 @@ use crate::record::ids::{self, Kind};
 /// null when the field holds sensitive text that the trail does not copy.
 #[derive(SimpleObject, Clone)]
 pub struct FieldChange {
+    /// The field, as the API names it (e.g. `status`, `dueDate`, `departmentId`).
     pub field: String,
+    /// Its value before the change; null when it had none (or is sensitive).
     pub before: Json<serde_json::Value>,
+    /// Its value after the change; null when it has none (or is sensitive).
     pub after: Json<serde_json::Value>,
+    /// Free or sensitive text: the trail records that it changed, never the words.
     pub sensitive: bool,
 }
 
@@ -20,6 +24,7 @@ pub struct FieldChange {
 #[derive(SimpleObject, Clone)]
 #[graphql(complex)]
 pub struct TrailEvent {
+    /// The event's global ID.
     pub id: ID,
     /// When the change was made.
     pub at: DateTime<Utc>,
@@ -33,6 +38,7 @@ pub struct TrailEvent {
     pub actor_roles: Option<String>,
     /// The request that made the change (the `x-request-id` response header).
     pub request_id: Option<String>,
+    /// The fields the change touched, each with its before and after.
     pub changes: Vec<FieldChange>,
     /// Its place in the tamper-evident hash chain; null for a moment after the change,
     /// until it is sealed.
