@@ -146,8 +146,9 @@ where
 pub struct Db {
     pub conn: DatabaseConnection,
     /// SQLite allows one writer at a time. Taking this lock before `BEGIN` keeps this
-    /// process's writers in line, so a transaction that read first never fails to upgrade
-    /// to a write lock (SQLITE_BUSY_SNAPSHOT); other processes wait on busy_timeout.
+    /// process's writers in line; `begin_write` then takes the database's write lock at
+    /// once, so writers in other processes (or instances) wait on busy_timeout instead of
+    /// failing to upgrade a read (SQLITE_BUSY_SNAPSHOT).
     /// PostgreSQL needs no such lock: rows are locked where they are written.
     sqlite_writer: Option<Arc<Mutex<()>>>,
     /// Woken after each write commits, so the trail sealer seals new events promptly.
@@ -269,6 +270,15 @@ impl Db {
     pub async fn begin_write(&self) -> Result<WriteTx, DbErr> {
         let turn = self.write_turn().await;
         let tx = self.conn.begin().await?;
+        if turn.is_some() {
+            // Take SQLite's write lock now, as BEGIN IMMEDIATE would (sea-orm begins
+            // deferred): a statement that writes nothing still opens the write transaction,
+            // waiting on busy_timeout while another process or instance writes. Otherwise a
+            // transaction that reads first fails to upgrade at its first write, at once and
+            // without waiting (SQLITE_BUSY_SNAPSHOT), whenever another wrote meanwhile.
+            tx.execute_unprepared("UPDATE seaql_migrations SET version = version WHERE 0")
+                .await?;
+        }
         Ok(WriteTx {
             tx,
             _turn: turn,
