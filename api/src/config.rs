@@ -151,6 +151,8 @@ pub struct Settings {
     /// 2025-2028 by default.
     pub bank_holidays: Vec<String>,
     pub notify: Notify,
+    /// Submission to NHS England's Learn from Patient Safety Events service (docs/lfpse.md).
+    pub lfpse: Lfpse,
     /// The regulatory obligations an incident's facts give rise to, each a clock (see
     /// docs/notifications.md). Setting this replaces the built-in list whole.
     pub obligation_rules: Vec<crate::notify::rules::ObligationRule>,
@@ -194,6 +196,121 @@ pub struct Notify {
     pub quality_leads_address: Option<String>,
     /// Per department code, a distribution address that receives what its handlers receive.
     pub department_addresses: std::collections::BTreeMap<String, String>,
+}
+
+/// LFPSE: what is submitted, where, and how the dispatcher retries. Unset `url`:
+/// submissions wait in the queue, as email does without `smtp_url`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Lfpse {
+    /// The AdverseEvent endpoint, e.g.
+    /// `https://psims-uat.azure-api.net/adverse-event/fhir/AdverseEvent`; versions after
+    /// the first are PUT to `<url>/<LFPSE id>`.
+    #[serde(serialize_with = "serialize_secret")]
+    pub url: Option<Secret>,
+    /// Sent as the `Ocp-Apim-Subscription-Key` header (Azure API Management).
+    #[serde(serialize_with = "serialize_secret")]
+    pub api_key: Option<Secret>,
+    /// The header the key goes in.
+    pub api_key_header: String,
+    /// A PEM file of extra certificate authorities to trust for `url`.
+    pub ca_file: Option<PathBuf>,
+    /// The trust's ODS code (the reporter's organisation), e.g. `RGT`.
+    pub ods_code: Option<String>,
+    /// Incident kinds that are patient-safety events for LFPSE.
+    pub kinds: Vec<String>,
+    /// A taxonomy file (JSON, as `api/lfpse/taxonomy-5.json`) replacing the built-in one.
+    pub taxonomy_file: Option<PathBuf>,
+    /// Whether `candour serve` runs the LFPSE dispatcher.
+    pub dispatch: bool,
+    /// Attempts before a submission is dead-lettered for a quality lead to retry.
+    pub max_attempts: u32,
+    /// First retry delay; doubled each attempt (with jitter) up to `backoff_max_secs`.
+    pub backoff_initial_ms: u64,
+    pub backoff_max_secs: u64,
+    /// How long a dispatcher holds a submission it took; longer than `timeout_secs`.
+    pub lease_secs: u64,
+    /// How often a dispatcher looks for due submissions when nothing woke it.
+    pub poll_ms: u64,
+    /// Submissions taken per round.
+    pub batch: u32,
+    /// Time allowed for one HTTP exchange with LFPSE.
+    pub timeout_secs: u64,
+    /// Whether submissions also carry the account of what happened as a top-level
+    /// `description`, as one LFPSE client is seen to send (docs/lfpse.md): not an element
+    /// of R4's AdverseEvent, so off unless LFPSE is found to want it. The narrative
+    /// (`text`) always carries it.
+    pub description_element: bool,
+}
+
+impl Lfpse {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| ConfigError::Invalid {
+            key,
+            message: message.to_string(),
+        };
+        if let Some(url) = &self.url {
+            let url = url.expose_secret();
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(invalid("lfpse.url", "must be an http(s) address"));
+            }
+        }
+        if let Some(code) = &self.ods_code {
+            if !crate::lfpse::taxonomy::is_ods_code(code) {
+                return Err(invalid(
+                    "lfpse.ods_code",
+                    "must be an ODS code: 3 to 6 letters and digits, such as RGT",
+                ));
+            }
+        }
+        for kind in &self.kinds {
+            if crate::incident::model::IncidentKind::parse(kind).is_none() {
+                return Err(invalid("lfpse.kinds", "names an unknown incident kind"));
+            }
+        }
+        if self.max_attempts == 0 || self.batch == 0 || self.timeout_secs == 0 {
+            return Err(invalid(
+                "lfpse",
+                "max_attempts, batch and timeout_secs must be at least 1",
+            ));
+        }
+        if self.lease_secs <= self.timeout_secs {
+            return Err(invalid(
+                "lfpse.lease_secs",
+                "must be longer than lfpse.timeout_secs, or a slow submission could go twice",
+            ));
+        }
+        if let Err(e) = crate::lfpse::taxonomy::Taxonomy::load(self.taxonomy_file.as_deref()) {
+            return Err(ConfigError::Invalid {
+                key: "lfpse.taxonomy_file",
+                message: e,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Default for Lfpse {
+    fn default() -> Self {
+        Self {
+            url: None,
+            api_key: None,
+            api_key_header: "Ocp-Apim-Subscription-Key".into(),
+            ca_file: None,
+            ods_code: None,
+            kinds: vec!["PATIENT_SAFETY".into(), "RADIATION".into()],
+            taxonomy_file: None,
+            dispatch: true,
+            max_attempts: 8,
+            backoff_initial_ms: 30_000,
+            backoff_max_secs: 3600,
+            lease_secs: 120,
+            poll_ms: 5000,
+            batch: 10,
+            timeout_secs: 40,
+            description_element: false,
+        }
+    }
 }
 
 impl Default for Notify {
@@ -255,6 +372,7 @@ impl Default for Settings {
                 .map(|d| d.to_string())
                 .collect(),
             notify: Notify::default(),
+            lfpse: Lfpse::default(),
             obligation_rules: crate::notify::rules::defaults(),
             limits: Limits::default(),
             diagnostics: Diagnostics::default(),
@@ -426,6 +544,7 @@ impl Settings {
                 ));
             }
         }
+        self.lfpse.validate()?;
         if let Err(e) = crate::notify::rules::check(&self.obligation_rules) {
             return Err(ConfigError::Invalid {
                 key: "obligation_rules",

@@ -34,6 +34,8 @@ pub struct AppState {
     pub references: crate::incident::reference::Sequences,
     /// Dashboard rollup rows read before, kept while the rollups' generation stands.
     pub rollups: crate::dashboard::rollup::ReadCache,
+    /// The LFPSE taxonomy in use (`lfpse.taxonomy_file`, or the built-in one).
+    pub lfpse: Arc<crate::lfpse::taxonomy::Taxonomy>,
 }
 
 /// The caller of one request.

@@ -129,6 +129,7 @@ pub async fn run(db: &Db, opts: Options) -> Result<Report, DbErr> {
                             code: code.into(),
                             name: name.into(),
                             site: Some("Main site".into()),
+                            ods_code: None,
                             created_at: now,
                         }
                         .into_active_model(),
@@ -354,6 +355,7 @@ pub async fn run(db: &Db, opts: Options) -> Result<Report, DbErr> {
                 updated_at: closed_at.or(triaged_at).unwrap_or(reported_at),
                 disposed_at: None,
                 regulatory_facts: "[]".into(),
+                lfpse_answers: None,
             });
             events.push(trail_event::Model {
                 id: Uuid::now_v7(),

@@ -85,6 +85,8 @@ pub async fn prepare(settings: Settings) -> Result<Arc<AppState>, StartupError> 
     let access_log = crate::trail::access::AccessLogWriter::spawn(db.clone());
     let notifier = crate::notify::Notifier::new(&settings, db.outbox_wake.clone())
         .map_err(|e| StartupError(format!("configuration: {e}")))?;
+    let lfpse = crate::lfpse::taxonomy::Taxonomy::load(settings.lfpse.taxonomy_file.as_deref())
+        .map_err(|e| StartupError(format!("configuration: lfpse.taxonomy_file: {e}")))?;
     Ok(Arc::new(AppState {
         db,
         settings: Arc::new(settings),
@@ -98,6 +100,7 @@ pub async fn prepare(settings: Settings) -> Result<Arc<AppState>, StartupError> 
         stop,
         references: Default::default(),
         rollups: Default::default(),
+        lfpse: Arc::new(lfpse),
     }))
 }
 
@@ -131,7 +134,7 @@ pub fn start_background(
             .map_err(|e| StartupError(format!("configuration: {e}")))?
         {
             Some(d) => {
-                tokio::spawn(d.run(state.lfpse_wake.clone(), state.stop.clone()));
+                tokio::spawn(d.run(state.db.lfpse_wake.clone(), state.stop.clone()));
             }
             None => tracing::warn!(
                 "no lfpse.url: LFPSE submissions are queued and wait until one is configured"
@@ -297,6 +300,7 @@ fn run(listener: TcpListener, state: Arc<AppState>) -> Result<Server, StartupErr
             .route("/readyz", web::get().to(readyz))
             .route("/metrics", web::get().to(metrics))
             .route("/schema.graphql", web::get().to(schema_sdl))
+            .configure(crate::fhir::routes)
             .configure(crate::web::routes)
             .default_service(web::to(crate::web::not_found_service))
     })

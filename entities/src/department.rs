@@ -9,6 +9,8 @@ pub struct Model {
     pub code: String,
     pub name: String,
     pub site: Option<String>,
+    /// The ODS code of the site the department works at (LFPSE's location Organisation).
+    pub ods_code: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

@@ -56,6 +56,9 @@ pub struct Model {
     pub disposed_at: Option<DateTimeUtc>,
     /// JSON array of the facts regulatory obligations follow from (RegulatoryFact names).
     pub regulatory_facts: String,
+    /// JSON object of the answers to LFPSE's questions Candour has no column for, keyed
+    /// "Extension.Element" in the taxonomy's names; null when none were given.
+    pub lfpse_answers: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

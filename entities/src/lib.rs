@@ -17,6 +17,7 @@ pub mod incident_duration_rollup;
 pub mod incident_rollup;
 pub mod incident_rollup_delta;
 pub mod legal_hold;
+pub mod lfpse_submission;
 pub mod measure;
 pub mod measurement;
 pub mod notification;

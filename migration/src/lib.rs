@@ -11,6 +11,7 @@ mod m20261125_000006_notifications;
 mod m20261201_000007_dashboard;
 mod m20261202_000008_outbox_vars;
 mod m20261206_000009_rollup_generation;
+mod m20261208_000010_lfpse;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_dashboard::Migration),
             Box::new(m20261202_000008_outbox_vars::Migration),
             Box::new(m20261206_000009_rollup_generation::Migration),
+            Box::new(m20261208_000010_lfpse::Migration),
         ]
     }
 }

@@ -416,10 +416,7 @@ impl Loaders {
                 ObligationsByIncidentLoader(conn.clone()),
                 spawn_counted,
             ),
-            lfpse_submissions: DataLoader::new(
-                LfpseSubmissionsLoader(conn.clone()),
-                spawn_counted,
-            ),
+            lfpse_submissions: DataLoader::new(LfpseSubmissionsLoader(conn.clone()), spawn_counted),
         }
     }
 

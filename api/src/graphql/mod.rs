@@ -24,7 +24,11 @@ use crate::record::ids::{self, Kind};
 
 /// An object with a global ID that `node(id:)` can fetch again.
 #[derive(Interface)]
-#[graphql(field(name = "id", ty = "ID"))]
+#[graphql(field(
+    name = "id",
+    ty = "ID",
+    desc = "The object's global ID: opaque, stable, and unique across every kind."
+))]
 pub enum Node {
     Incident(Incident),
     Department(Department),
@@ -43,7 +47,11 @@ pub struct NodeQuery;
 #[Object]
 impl NodeQuery {
     /// Any object by its global ID; null when it does not exist or is not yours to see.
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A global ID from any object's `id`.")] id: ID,
+    ) -> async_graphql::Result<Option<Node>> {
         let rc = request(ctx);
         rc.principal()?;
         let Some((kind, uuid)) = ids::decode(&id) else {
@@ -124,6 +132,7 @@ impl NodeQuery {
     }
 }
 
+/// Reads: every query Candour answers. Each needs a signed-in caller unless it says otherwise.
 #[derive(MergedObject, Default)]
 pub struct Query(
     OrgQuery,
@@ -138,6 +147,7 @@ pub struct Query(
     NodeQuery,
 );
 
+/// Changes: every mutation Candour accepts. Each needs a signed-in caller.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     OrgMutation,
@@ -180,4 +190,70 @@ pub fn state<'a>(ctx: &'a Context<'_>) -> &'a AppState {
 
 pub fn request<'a>(ctx: &'a Context<'_>) -> &'a RequestCtx {
     ctx.data_unchecked::<RequestCtx>()
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+
+    /// Every type, field, argument, input field and enum value the server serves carries a
+    /// description: a doc comment on a struct that async-graphql does not read fails here.
+    #[test]
+    fn every_part_of_the_schema_is_described() {
+        let doc = async_graphql::parser::parse_schema(super::sdl()).expect("the SDL parses");
+        let mut missing = Vec::new();
+        for def in &doc.definitions {
+            let TypeSystemDefinition::Type(t) = def else {
+                continue;
+            };
+            let t = &t.node;
+            let name = t.name.node.as_str();
+            // The built-in scalars and the introspection types are the specification's.
+            if name.starts_with("__") {
+                continue;
+            }
+            if t.description.is_none() {
+                missing.push(name.to_string());
+            }
+            match &t.kind {
+                TypeKind::Object(o) => {
+                    for f in &o.fields {
+                        let f = &f.node;
+                        if f.description.is_none() {
+                            missing.push(format!("{name}.{}", f.name.node));
+                        }
+                        for a in &f.arguments {
+                            if a.node.description.is_none() {
+                                missing
+                                    .push(format!("{name}.{}({})", f.name.node, a.node.name.node));
+                            }
+                        }
+                    }
+                }
+                TypeKind::InputObject(o) => {
+                    for f in &o.fields {
+                        if f.node.description.is_none() {
+                            missing.push(format!("{name}.{}", f.node.name.node));
+                        }
+                    }
+                }
+                TypeKind::Enum(e) => {
+                    for v in &e.values {
+                        if v.node.description.is_none() {
+                            missing.push(format!("{name}.{}", v.node.value.node));
+                        }
+                    }
+                }
+                TypeKind::Interface(o) => {
+                    for f in &o.fields {
+                        if f.node.description.is_none() {
+                            missing.push(format!("{name}.{}", f.node.name.node));
+                        }
+                    }
+                }
+                TypeKind::Scalar | TypeKind::Union(_) => {}
+            }
+        }
+        assert!(missing.is_empty(), "undescribed in the SDL: {missing:#?}");
+    }
 }

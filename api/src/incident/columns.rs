@@ -212,6 +212,8 @@ register! {
     disposed_at: DisposedAt => Brief::Read, Stamp, Never;
     // `dutyOfCandour` reads the facts: prolonged psychological harm makes the duty apply.
     regulatory_facts: RegulatoryFacts => blank("'[]'", &["regulatoryFacts", "dutyOfCandour"]), Keep, Field("regulatoryFacts");
+    // Codes from the LFPSE taxonomy (never free text), kept like the other facts.
+    lfpse_answers: LfpseAnswers => blank("NULL", &["lfpseAnswers", "fhir"]), Keep, Field("lfpseAnswers");
 }
 
 /// The columns a brief page reads.
@@ -294,16 +296,18 @@ mod tests {
             "equipment",
             "regulatoryFacts",
             "dutyOfCandour",
+            "lfpseAnswers",
+            "fhir",
         ] {
             assert!(fields.contains(&f), "{f}");
         }
-        assert_eq!(fields.len(), 11);
+        assert_eq!(fields.len(), 13);
         // Every blank column is cleared on disposal, except the facts, which the
         // tombstone keeps.
         for s in COLUMNS {
             if let Brief::Blank { .. } = s.brief {
                 assert!(
-                    s.disposal == Disposal::Clear || s.name == "regulatory_facts",
+                    s.disposal == Disposal::Clear || FACTS.contains(&s.name),
                     "{} is left out of brief pages but kept on disposal",
                     s.name
                 );
@@ -311,10 +315,14 @@ mod tests {
         }
     }
 
+    /// Blank on brief pages but coded facts, not words: kept on disposal, and in the
+    /// trail with their values (LFPSE answers refuse free text, see lfpse::taxonomy).
+    const FACTS: &[&str] = &["regulatory_facts", "lfpse_answers"];
+
     #[test]
     fn text_never_reaches_the_trail_and_the_follow_up_code_not_at_all() {
         for s in COLUMNS {
-            let text = matches!(s.brief, Brief::Blank { .. }) && s.name != "regulatory_facts";
+            let text = matches!(s.brief, Brief::Blank { .. }) && !FACTS.contains(&s.name);
             if text {
                 assert!(
                     matches!(s.trail, Trail::Words(_) | Trail::Never),

@@ -20,7 +20,6 @@ use entities::incident;
 
 type GqlResult<T> = async_graphql::Result<T>;
 
-/// An event that caused or could have caused harm, and its review.
 pub struct Incident {
     // Boxed: the row is large and Incident is one variant of the Node interface.
     m: Box<incident::Model>,
@@ -55,24 +54,33 @@ impl Incident {
 /// The patient an incident concerns. Sensitive: every field is personal data.
 #[derive(SimpleObject)]
 pub struct Patient {
+    /// The NHS number, 10 digits without spaces; null when not given.
     pub nhs_number: Option<String>,
+    /// The patient's name; null when not given.
     pub name: Option<String>,
+    /// The date of birth; null when not given.
     pub date_of_birth: Option<Date>,
 }
 
 /// The equipment involved.
 #[derive(SimpleObject)]
 pub struct Equipment {
+    /// The trust's asset number; null when not given.
     pub asset_id: Option<String>,
+    /// The manufacturer; null when not given.
     pub manufacturer: Option<String>,
+    /// The model; null when not given.
     pub model: Option<String>,
+    /// The serial number; null when not given.
     pub serial_number: Option<String>,
 }
 
 /// A recorded step of the duty of candour.
 #[derive(SimpleObject)]
 pub struct CandourStepRecord {
+    /// Which step.
     pub step: CandourStep,
+    /// When it was taken, as recorded.
     pub taken_at: DateTime<Utc>,
 }
 
@@ -81,6 +89,7 @@ pub struct CandourStepRecord {
 pub struct DutyOfCandour {
     /// Whether the duty applies: as set in triage, else true for moderate harm or worse.
     pub applies: bool,
+    /// The steps recorded, in the order they were taken.
     pub steps: Vec<CandourStepRecord>,
     /// Verbal notification, written notification and final letter all recorded.
     pub complete: bool,
@@ -90,8 +99,11 @@ pub struct DutyOfCandour {
 #[derive(SimpleObject)]
 #[graphql(complex)]
 pub struct IncidentComment {
+    /// The comment's global ID.
     pub id: ID,
+    /// The note's text. Sensitive: reading the comments is logged.
     pub body: String,
+    /// When it was written.
     pub created_at: DateTime<Utc>,
     #[graphql(skip)]
     pub author_id: Option<uuid::Uuid>,
@@ -99,6 +111,7 @@ pub struct IncidentComment {
 
 #[ComplexObject]
 impl IncidentComment {
+    /// Who wrote it.
     async fn author(&self, ctx: &Context<'_>) -> GqlResult<Option<StaffMember>> {
         let Some(id) = self.author_id else {
             return Ok(None);
@@ -107,8 +120,10 @@ impl IncidentComment {
     }
 }
 
+/// An event that caused or could have caused harm, and its review.
 #[Object]
 impl Incident {
+    /// The incident's global ID.
     pub async fn id(&self) -> ID {
         ids::encode(Kind::Incident, self.m.id)
     }
@@ -116,6 +131,7 @@ impl Incident {
     async fn reference(&self) -> &str {
         &self.m.reference
     }
+    /// A short summary (at most 200 characters).
     async fn title(&self) -> &str {
         &self.m.title
     }
@@ -125,18 +141,24 @@ impl Incident {
         self.read(ctx, self.access.narrative, "description")
             .then_some(self.m.description.as_str())
     }
+    /// Where the incident is in its review.
     async fn status(&self) -> IncidentStatus {
         IncidentStatus::parse(&self.m.status).unwrap_or(IncidentStatus::Reported)
     }
+    /// The LFPSE event type.
     async fn event_type(&self) -> EventType {
         EventType::parse(&self.m.event_type).unwrap_or_default()
     }
+    /// What kind of event it was.
     async fn kind(&self) -> IncidentKind {
         IncidentKind::parse(&self.m.kind).unwrap_or(IncidentKind::Other)
     }
+    /// The category (one of the configured `incident_categories` when they are set), as
+    /// reported or set in triage; null when none.
     async fn category(&self) -> Option<&str> {
         self.m.category.as_deref()
     }
+    /// The department it was reported to; its handlers review it.
     async fn department(&self, ctx: &Context<'_>) -> GqlResult<Department> {
         let d = crate::org::service::department(state(ctx), self.m.department_id)
             .await?
@@ -145,12 +167,15 @@ impl Incident {
             ))?;
         Ok(Department(d))
     }
+    /// Where it happened, in the reporter's words; null when not given.
     async fn location(&self) -> Option<&str> {
         self.m.location.as_deref()
     }
+    /// When it happened, as reported.
     async fn occurred_at(&self) -> DateTime<Utc> {
         self.m.occurred_at
     }
+    /// When it was reported.
     async fn reported_at(&self) -> DateTime<Utc> {
         self.m.reported_at
     }
@@ -189,6 +214,7 @@ impl Incident {
             date_of_birth: clear.date_of_birth.map(Date),
         }))
     }
+    /// The equipment involved; null when none was named.
     async fn equipment(&self) -> Option<Equipment> {
         let m = &self.m;
         (m.equipment_asset_id.is_some()
@@ -217,7 +243,7 @@ impl Incident {
         }
         Ok(Loaders::of(ctx).staff(id).await?.map(StaffMember))
     }
-    /// The handler leading the review.
+    /// The handler leading the review; null until one is assigned in triage.
     async fn handler(&self, ctx: &Context<'_>) -> GqlResult<Option<StaffMember>> {
         let Some(id) = self.m.handler_id else {
             return Ok(None);
@@ -251,6 +277,23 @@ impl Incident {
             .into_iter()
             .collect()
     }
+    /// The answers to LFPSE's questions given for it (codes, never free text).
+    async fn lfpse_answers(&self) -> Vec<LfpseAnswer> {
+        crate::lfpse::taxonomy::answers_from_json(self.m.lfpse_answers.as_deref())
+            .into_iter()
+            .map(|a| LfpseAnswer {
+                element: a.element,
+                values: a.values,
+            })
+            .collect()
+    }
+    /// The incident as an FHIR R4 AdverseEvent (LFPSE profile), as `GET
+    /// /fhir/AdverseEvent/{id}` serves it: the description and the patient's age only for
+    /// viewers who may read them, each such read logged.
+    async fn fhir(&self, ctx: &Context<'_>) -> GqlResult<async_graphql::Json<serde_json::Value>> {
+        let r = crate::fhir::adverse_event(state(ctx), request(ctx), &self.m, self.access).await?;
+        Ok(async_graphql::Json(r))
+    }
     /// What is owed to the patient and to regulators because of this incident, each a
     /// clock (all states, soonest due first); null for viewers who only reported it.
     async fn obligations(
@@ -282,6 +325,7 @@ impl Incident {
     ) -> GqlResult<Option<crate::lfpse::graphql::LfpseSubmissionStatus>> {
         crate::lfpse::graphql::status_of(ctx, self.m.id).await
     }
+    /// Whether the statutory duty of candour applies, and the steps recorded.
     async fn duty_of_candour(&self, ctx: &Context<'_>) -> GqlResult<DutyOfCandour> {
         let rows = Loaders::of(ctx)
             .candour_steps
@@ -324,9 +368,11 @@ impl Incident {
             Err(e) => Err(e.into()),
         }
     }
+    /// When it was first triaged (moved to UNDER_REVIEW); null until then.
     async fn triaged_at(&self) -> Option<DateTime<Utc>> {
         self.m.triaged_at
     }
+    /// When it was CLOSED; null while open, and again once reopened.
     async fn closed_at(&self) -> Option<DateTime<Utc>> {
         self.m.closed_at
     }
@@ -422,7 +468,9 @@ impl Incident {
 pub struct IncidentFilter {
     /// Any of these statuses.
     pub status: Option<Vec<IncidentStatus>>,
+    /// Incidents of this department.
     pub department_id: Option<ID>,
+    /// Incidents of this kind.
     pub kind: Option<IncidentKind>,
     /// Physical harm at least this.
     pub min_physical_harm: Option<HarmLevel>,
@@ -432,15 +480,19 @@ pub struct IncidentFilter {
     pub reported_before: Option<DateTime<Utc>>,
     /// Words in the title or the reference (case-insensitive).
     pub search: Option<String>,
+    /// Only near misses (true) or only others (false).
     pub near_miss: Option<bool>,
     /// Only incidents you reported yourself. Anonymous reports are linked to nobody, so
     /// they never appear here (their reporters follow them with the follow-up code).
     pub mine: Option<bool>,
 }
 
+/// How to order incident lists (default: REPORTED_AT DESC).
 #[derive(InputObject)]
 pub struct IncidentOrder {
+    /// What to order by.
     pub field: IncidentOrderField,
+    /// Which way.
     pub direction: OrderDirection,
 }
 
@@ -452,7 +504,11 @@ pub struct IncidentQuery;
 #[Object]
 impl IncidentQuery {
     /// One incident; NOT_FOUND when it does not exist or is not yours to see.
-    async fn incident(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Incident>> {
+    async fn incident(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The incident's global ID.")] id: ID,
+    ) -> GqlResult<Option<Incident>> {
         let uuid = ids::decode_as(Kind::Incident, &id, "id")?;
         let (m, access) = service::get(state(ctx), request(ctx), uuid).await?;
         Ok(Some(Incident::new(m, access)))
@@ -462,7 +518,7 @@ impl IncidentQuery {
     async fn incident_by_reference(
         &self,
         ctx: &Context<'_>,
-        reference: String,
+        #[graphql(desc = "The reference, `INC-YYYY-NNNNNN` (case-insensitive).")] reference: String,
     ) -> GqlResult<Option<Incident>> {
         let (m, access) = service::get_by_reference(state(ctx), request(ctx), &reference).await?;
         Ok(Some(Incident::new(m, access)))
@@ -473,7 +529,7 @@ impl IncidentQuery {
     async fn follow_up(
         &self,
         ctx: &Context<'_>,
-        code: String,
+        #[graphql(desc = "The code `reportIncident` returned as `followUpCode`.")] code: String,
     ) -> GqlResult<Option<AnonymousFollowUp>> {
         Ok(service::follow_up(state(ctx), &code)
             .await?
@@ -495,10 +551,20 @@ impl IncidentQuery {
     async fn incidents(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "How many to return: 20 when not given, at most `limits.max_page_size` (100 by default)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "A cursor from the previous page (`pageInfo.endCursor`): the list continues after it."
+        )]
         after: Option<String>,
-        filter: Option<IncidentFilter>,
-        order_by: Option<IncidentOrder>,
+        #[graphql(desc = "Which incidents; all the caller may see when not given.")] filter: Option<
+            IncidentFilter,
+        >,
+        #[graphql(desc = "The order; REPORTED_AT DESC when not given.")] order_by: Option<
+            IncidentOrder,
+        >,
     ) -> GqlResult<Connection<Incident>> {
         let st = state(ctx);
         let rc = request(ctx);
@@ -519,6 +585,9 @@ impl IncidentQuery {
             search: f.search,
             near_miss: f.near_miss,
             mine: f.mine.unwrap_or(false),
+            occurred_after: None,
+            occurred_before: None,
+            reference: None,
         };
         let order = order_by.map(|o| (o.field, o.direction)).unwrap_or_default();
         // A page that shows none of the text reads none of it.
@@ -538,9 +607,13 @@ use super::model::IncidentQuery as IncidentQuery_;
 /// What an anonymous reporter reads with their follow-up code: status and learning only.
 #[derive(SimpleObject)]
 pub struct AnonymousFollowUp {
+    /// The incident's reference, `INC-YYYY-NNNNNN`.
     pub reference: String,
+    /// Where the incident is in its review.
     pub status: IncidentStatus,
+    /// When it was reported.
     pub reported_at: DateTime<Utc>,
+    /// When it was closed; null while open.
     pub closed_at: Option<DateTime<Utc>>,
     /// What was learned.
     pub learning_summary: Option<String>,
@@ -553,15 +626,22 @@ pub struct AnonymousFollowUp {
 pub struct PatientInput {
     /// 10 digits; spaces are ignored.
     pub nhs_number: Option<String>,
+    /// The patient's name (at most 200 characters).
     pub name: Option<String>,
+    /// The date of birth; not in the future.
     pub date_of_birth: Option<Date>,
 }
 
+/// The equipment involved.
 #[derive(InputObject)]
 pub struct EquipmentInput {
+    /// The trust's asset number (at most 100 characters).
     pub asset_id: Option<String>,
+    /// The manufacturer (at most 200 characters).
     pub manufacturer: Option<String>,
+    /// The model (at most 200 characters).
     pub model: Option<String>,
+    /// The serial number (at most 100 characters).
     pub serial_number: Option<String>,
 }
 
@@ -572,19 +652,29 @@ pub struct ReportIncidentInput {
     pub title: String,
     /// What happened. Sensitive.
     pub description: String,
+    /// When it happened; not in the future.
     pub occurred_at: DateTime<Utc>,
+    /// The department to report it to.
     pub department_id: ID,
+    /// What kind of event it was.
     pub kind: IncidentKind,
+    /// Physical harm as the reporter sees it; NONE for a near miss.
     pub physical_harm: HarmLevel,
     /// Default NONE; FATAL is not a psychological harm level.
     pub psychological_harm: Option<HarmLevel>,
     /// Default INCIDENT.
     pub event_type: Option<EventType>,
+    /// It did not reach the patient; default false.
     pub near_miss: Option<bool>,
+    /// Where it happened (at most 200 characters).
     pub location: Option<String>,
+    /// At most 100 characters; one of the configured `incident_categories` when they are set.
     pub category: Option<String>,
+    /// What was done at once (at most 10,000 characters). Sensitive.
     pub immediate_actions: Option<String>,
+    /// The patient concerned, if any. Sensitive: sealed when stored.
     pub patient: Option<PatientInput>,
+    /// The equipment involved, if any.
     pub equipment: Option<EquipmentInput>,
     /// Report without any link to you being stored.
     pub anonymous: Option<bool>,
@@ -593,18 +683,25 @@ pub struct ReportIncidentInput {
     /// Facts that decide what is owed to regulators (RIDDOR, IR(ME)R, ICO, MHRA, SABRE)
     /// and to the patient (prolonged psychological harm): see `obligations`.
     pub regulatory_facts: Option<Vec<crate::notify::rules::RegulatoryFact>>,
+    /// Answers to LFPSE's questions that Candour has no field of its own for (see
+    /// `lfpseTaxonomy`); each element at most once.
+    pub lfpse_answers: Option<Vec<LfpseAnswerInput>>,
 }
 
+/// The result of `reportIncident`.
 #[derive(SimpleObject)]
 pub struct ReportIncidentPayload {
+    /// The incident reported, as the reporter may see it.
     pub incident: Incident,
     /// For anonymous reports: the code to read feedback with through `followUp`. Shown
     /// once and never stored (only its hash is): it cannot be recovered.
     pub follow_up_code: Option<String>,
 }
 
+/// The result of a change to an incident.
 #[derive(SimpleObject)]
 pub struct IncidentPayload {
+    /// The incident as it now is.
     pub incident: Incident,
 }
 
@@ -612,47 +709,99 @@ pub struct IncidentPayload {
 /// REPORTED incident moves it to UNDER_REVIEW.
 #[derive(InputObject)]
 pub struct TriageIncidentInput {
+    /// The incident to triage.
     pub incident_id: ID,
+    /// The `version` last read; a stale one is CONFLICT.
     pub expected_version: i32,
+    /// The handler to lead the review: a handler of the incident's department or a
+    /// quality lead.
     pub handler_id: Option<ID>,
+    /// At most 100 characters; one of the configured `incident_categories` when they are set.
     pub category: Option<String>,
     /// Confirmed physical harm.
     pub physical_harm: Option<HarmLevel>,
     /// Confirmed psychological harm.
     pub psychological_harm: Option<HarmLevel>,
+    /// The PSIRF learning response chosen.
     pub learning_response: Option<LearningResponse>,
+    /// What was learned, fed back to staff (at most 20,000 characters).
     pub learning_summary: Option<String>,
+    /// Investigation findings (at most 50,000 characters). Sensitive.
     pub findings: Option<String>,
+    /// Feedback to the reporter (at most 20,000 characters).
     pub feedback_to_reporter: Option<String>,
     /// Overrides the harm-derived default.
     pub duty_of_candour_applies: Option<bool>,
     /// Replaces the regulatory facts; the incident's obligations follow.
     pub regulatory_facts: Option<Vec<crate::notify::rules::RegulatoryFact>>,
+    /// Replaces the answers to LFPSE's questions (an empty list clears them).
+    pub lfpse_answers: Option<Vec<LfpseAnswerInput>>,
 }
 
+/// An answer to one of LFPSE's questions that Candour has no field of its own for.
+#[derive(InputObject)]
+pub struct LfpseAnswerInput {
+    /// The taxonomy element, `Extension.Element`, e.g. `AdverseEventGovernance.NeverEvent`
+    /// (see `lfpseTaxonomy`).
+    pub element: String,
+    /// Its values: codes from the element's value set (as many as it takes), or one
+    /// `true`/`false`, whole number, `YYYY-MM-DD` or `HH:MM`. Free-text elements are not
+    /// answered here: words go in the description.
+    pub values: Vec<String>,
+}
+
+impl From<LfpseAnswerInput> for crate::lfpse::taxonomy::Answer {
+    fn from(a: LfpseAnswerInput) -> Self {
+        Self {
+            element: a.element,
+            values: a.values,
+        }
+    }
+}
+
+/// An answer to one of LFPSE's questions.
+#[derive(SimpleObject)]
+pub struct LfpseAnswer {
+    /// The taxonomy element, `Extension.Element`.
+    pub element: String,
+    /// Its values, as stored (codes, `true`/`false`, numbers, dates, times).
+    pub values: Vec<String>,
+}
+
+/// A move of an incident through its review.
 #[derive(InputObject)]
 pub struct TransitionIncidentInput {
+    /// The incident to move.
     pub incident_id: ID,
+    /// The status to move to: one of `allowedTransitions`.
     pub to: IncidentStatus,
-    /// Required to decline or reopen.
+    /// Required to decline or reopen (at most 2,000 characters); becomes `statusReason`.
     pub reason: Option<String>,
+    /// The `version` last read; a stale one is CONFLICT.
     pub expected_version: i32,
     /// When declining a duplicate: the incident it duplicates.
     pub duplicate_of_id: Option<ID>,
 }
 
+/// An internal note on an incident's review.
 #[derive(InputObject)]
 pub struct CommentOnIncidentInput {
+    /// The incident to comment on.
     pub incident_id: ID,
     /// Sensitive; at most 10,000 characters.
     pub body: String,
 }
 
+/// A step of the duty of candour taken for an incident.
 #[derive(InputObject)]
 pub struct RecordDutyOfCandourStepInput {
+    /// The incident.
     pub incident_id: ID,
+    /// The `version` last read; a stale one is CONFLICT.
     pub expected_version: i32,
+    /// The step taken; each but UPDATE is recorded once.
     pub step: CandourStep,
+    /// When it was taken; not in the future.
     pub taken_at: DateTime<Utc>,
 }
 
@@ -666,7 +815,7 @@ impl IncidentMutation {
     async fn report_incident(
         &self,
         ctx: &Context<'_>,
-        input: ReportIncidentInput,
+        #[graphql(desc = "The report.")] input: ReportIncidentInput,
     ) -> GqlResult<ReportIncidentPayload> {
         let department_id = ids::decode_as(Kind::Department, &input.department_id, "departmentId")?;
         if input.anonymous == Some(true) && !alone_in_request(ctx) {
@@ -709,6 +858,12 @@ impl IncidentMutation {
                 .unwrap_or_default()
                 .into_iter()
                 .collect(),
+            lfpse_answers: input
+                .lfpse_answers
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
         };
         let (m, access, follow_up_code) = service::report(state(ctx), request(ctx), new).await?;
         Ok(ReportIncidentPayload {
@@ -721,7 +876,7 @@ impl IncidentMutation {
     async fn triage_incident(
         &self,
         ctx: &Context<'_>,
-        input: TriageIncidentInput,
+        #[graphql(desc = "The facts to set.")] input: TriageIncidentInput,
     ) -> GqlResult<IncidentPayload> {
         let id = ids::decode_as(Kind::Incident, &input.incident_id, "incidentId")?;
         let handler_id = input
@@ -740,6 +895,9 @@ impl IncidentMutation {
             feedback_to_reporter: input.feedback_to_reporter,
             duty_of_candour_applies: input.duty_of_candour_applies,
             regulatory_facts: input.regulatory_facts.map(|f| f.into_iter().collect()),
+            lfpse_answers: input
+                .lfpse_answers
+                .map(|a| a.into_iter().map(Into::into).collect()),
         };
         let (m, access) =
             service::triage(state(ctx), request(ctx), id, input.expected_version, t).await?;
@@ -753,7 +911,7 @@ impl IncidentMutation {
     async fn transition_incident(
         &self,
         ctx: &Context<'_>,
-        input: TransitionIncidentInput,
+        #[graphql(desc = "The move.")] input: TransitionIncidentInput,
     ) -> GqlResult<IncidentPayload> {
         let id = ids::decode_as(Kind::Incident, &input.incident_id, "incidentId")?;
         let duplicate_of = input
@@ -782,7 +940,7 @@ impl IncidentMutation {
     async fn comment_on_incident(
         &self,
         ctx: &Context<'_>,
-        input: CommentOnIncidentInput,
+        #[graphql(desc = "The note.")] input: CommentOnIncidentInput,
     ) -> GqlResult<IncidentPayload> {
         let id = ids::decode_as(Kind::Incident, &input.incident_id, "incidentId")?;
         let (m, access) = service::comment(state(ctx), request(ctx), id, input.body).await?;
@@ -795,7 +953,7 @@ impl IncidentMutation {
     async fn record_duty_of_candour_step(
         &self,
         ctx: &Context<'_>,
-        input: RecordDutyOfCandourStepInput,
+        #[graphql(desc = "The step.")] input: RecordDutyOfCandourStepInput,
     ) -> GqlResult<IncidentPayload> {
         let id = ids::decode_as(Kind::Incident, &input.incident_id, "incidentId")?;
         let (m, access) = service::record_candour_step(

@@ -30,13 +30,19 @@ stored_enum!(IncidentStatus {
 /// What kind of event it was.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IncidentKind {
+    /// Harm, or the risk of harm, to a patient in their care.
     PatientSafety,
+    /// Harm, or the risk of harm, to a member of staff.
     StaffSafety,
+    /// A fault or failure of a device or equipment.
     Equipment,
     /// Ionising radiation (IR(ME)R) incidents, including unintended exposures.
     Radiation,
+    /// A breach, or near breach, of personal data or confidentiality.
     InformationGovernance,
+    /// The premises or the environment: the estate, utilities, spills, waste.
     Environment,
+    /// Anything else.
     Other,
 }
 stored_enum!(IncidentKind {
@@ -87,10 +93,14 @@ impl HarmLevel {
 /// LFPSE event types.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum EventType {
+    /// Something went wrong, or could have, in care (the default).
     #[default]
     Incident,
+    /// A poor outcome for a patient, where it is not known whether an incident caused it.
     Outcome,
+    /// A risk to patient safety in the future, with no incident yet.
     Risk,
+    /// Good care worth learning from.
     GoodCare,
 }
 stored_enum!(EventType { Incident => "INCIDENT", Outcome => "OUTCOME", Risk => "RISK", GoodCare => "GOOD_CARE" });
@@ -98,10 +108,15 @@ stored_enum!(EventType { Incident => "INCIDENT", Outcome => "OUTCOME", Risk => "
 /// PSIRF learning responses.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LearningResponse {
+    /// No learning response beyond the review of the report.
     None,
+    /// An after action review: a structured conversation about what happened and why.
     AfterActionReview,
+    /// A swarm huddle: those involved meet soon after the event.
     SwarmHuddle,
+    /// A multidisciplinary team review.
     MdtReview,
+    /// A thematic review across several incidents.
     ThematicReview,
     /// Patient safety incident investigation.
     Psii,
@@ -180,6 +195,8 @@ pub struct NewIncident {
     pub anonymous: bool,
     pub idempotency_key: Option<String>,
     pub regulatory_facts: std::collections::BTreeSet<crate::notify::rules::RegulatoryFact>,
+    /// Answers to LFPSE's questions (checked against the taxonomy).
+    pub lfpse_answers: Vec<crate::lfpse::taxonomy::Answer>,
 }
 
 /// Governance facts a handler sets during review; `None` leaves a fact unchanged.
@@ -196,14 +213,19 @@ pub struct Triage {
     pub duty_of_candour_applies: Option<bool>,
     /// Replaces the incident's regulatory facts when given.
     pub regulatory_facts: Option<std::collections::BTreeSet<crate::notify::rules::RegulatoryFact>>,
+    /// Replaces the answers to LFPSE's questions when given.
+    pub lfpse_answers: Option<Vec<crate::lfpse::taxonomy::Answer>>,
 }
 
 /// The ordering of incident lists.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum IncidentOrderField {
+    /// By when it was reported.
     #[default]
     ReportedAt,
+    /// By when it happened.
     OccurredAt,
+    /// By physical harm, least to most in ascending order.
     PhysicalHarm,
 }
 
@@ -216,6 +238,11 @@ pub struct IncidentQuery {
     pub min_physical_harm: Option<HarmLevel>,
     pub reported_after: Option<DateTime<Utc>>,
     pub reported_before: Option<DateTime<Utc>>,
+    /// When it happened: at or after, and before (the FHIR `date` search).
+    pub occurred_after: Option<DateTime<Utc>>,
+    pub occurred_before: Option<DateTime<Utc>>,
+    /// Only this reference.
+    pub reference: Option<String>,
     pub search: Option<String>,
     pub near_miss: Option<bool>,
     /// Only incidents the caller reported (named reports).

@@ -76,6 +76,7 @@ async fn parse_report(state: &AppState, mut input: NewIncident) -> AppResult<New
     input.location = text::optional("location", input.location, 200)?;
     input.category = check_category(state, "category", input.category)?;
     input.immediate_actions = text::optional("immediateActions", input.immediate_actions, 10_000)?;
+    input.lfpse_answers = check_answers(state, &input.lfpse_answers)?;
     if let Some(p) = input.patient.take() {
         // The message never repeats the number.
         let nhs_number = match p.nhs_number.as_deref().map(str::trim) {
@@ -346,6 +347,7 @@ pub async fn report(
         updated_at: now,
         disposed_at: None,
         regulatory_facts: crate::notify::rules::RegulatoryFact::to_json(&input.regulatory_facts),
+        lfpse_answers: crate::lfpse::taxonomy::answers_to_json(&input.lfpse_answers),
     };
     // The report's rows go in as one statement on PostgreSQL (`Inserts`): the incident,
     // its idempotency key, its rollup delta, its trail event and its emails.
@@ -516,6 +518,18 @@ fn actor(p: &Principal, staff: Option<Uuid>) -> Actor {
     Actor::of(p, staff)
 }
 
+/// Answers to LFPSE's questions, checked against the taxonomy in use; refused by the
+/// element named, never by the value given.
+fn check_answers(
+    state: &AppState,
+    answers: &[crate::lfpse::taxonomy::Answer],
+) -> AppResult<Vec<crate::lfpse::taxonomy::Answer>> {
+    state
+        .lfpse
+        .check_answers(answers)
+        .map_err(|r| AppError::invalid("lfpseAnswers", r.message).because(r.reason))
+}
+
 /// Whether `staff_id` may be made the handler of an incident in `department_code`.
 async fn check_handler(state: &AppState, staff_id: Uuid, department_code: &str) -> AppResult<()> {
     let found = crate::org::service::staff_by_ids(&state.db.conn, &[staff_id]).await?;
@@ -556,6 +570,11 @@ pub async fn triage(
     let learning_summary = text::optional("learningSummary", t.learning_summary, 20_000)?;
     let findings = text::optional("findings", t.findings, 50_000)?;
     let feedback = text::optional("feedbackToReporter", t.feedback_to_reporter, 20_000)?;
+    let lfpse_answers = t
+        .lfpse_answers
+        .as_deref()
+        .map(|a| check_answers(state, a))
+        .transpose()?;
     let tx = state.db.begin_write().await?;
     let staff = rc.staff_in(state, &*tx).await?;
     let (current, access) = load_for_change(state, rc, &tx, id).await?;
@@ -609,6 +628,9 @@ pub async fn triage(
     }
     if let Some(f) = &t.regulatory_facts {
         next.regulatory_facts = crate::notify::rules::RegulatoryFact::to_json(f);
+    }
+    if let Some(a) = &lfpse_answers {
+        next.lfpse_answers = crate::lfpse::taxonomy::answers_to_json(a);
     }
     if status == IncidentStatus::Reported {
         next.status = IncidentStatus::UnderReview.as_str().into();
@@ -893,6 +915,15 @@ fn filter_condition(q: &IncidentQuery) -> Condition {
     }
     if let Some(t) = q.reported_before {
         c = c.add(incident::Column::ReportedAt.lt(t));
+    }
+    if let Some(t) = q.occurred_after {
+        c = c.add(incident::Column::OccurredAt.gte(t));
+    }
+    if let Some(t) = q.occurred_before {
+        c = c.add(incident::Column::OccurredAt.lt(t));
+    }
+    if let Some(r) = &q.reference {
+        c = c.add(incident::Column::Reference.eq(r.trim().to_ascii_uppercase()));
     }
     if let Some(n) = q.near_miss {
         c = c.add(incident::Column::NearMiss.eq(n));

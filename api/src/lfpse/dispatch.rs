@@ -565,13 +565,10 @@ fn accepted(json: Option<&Value>, headers: &HeaderMap) -> Accepted {
         note: None,
     };
     if let Some(r) = json.filter(|j| j["resourceType"] == "AdverseEvent") {
-        a.lfpse_id = r["id"]
-            .as_str()
-            .filter(|s| is_fhir_id(s))
-            .map(str::to_string);
+        a.lfpse_id = r["id"].as_str().filter(is_fhir_id).map(str::to_string);
         a.lfpse_version = r["meta"]["versionId"]
             .as_str()
-            .filter(|s| is_fhir_id(s))
+            .filter(is_fhir_id)
             .map(|s| truncate(s.to_string(), 40));
         a.reference = reference_number(r);
     }

@@ -76,6 +76,7 @@ pub enum LfpseMethod {
 /// Where an incident stands with NHS England's Learn from Patient Safety Events service.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct LfpseSubmissionStatus {
+    /// Queued, submitted, or failed.
     pub status: LfpseStatus,
     /// The national reference number LFPSE gave the incident.
     pub reference: Option<String>,
@@ -134,6 +135,7 @@ pub async fn status_of(
 /// One version of an incident in the LFPSE queue.
 #[derive(SimpleObject)]
 pub struct LfpseSubmission {
+    /// The submission's id (for `retryLfpseSubmission`).
     pub id: ID,
     /// The incident it is a version of.
     pub incident_id: ID,
@@ -141,16 +143,20 @@ pub struct LfpseSubmission {
     pub incident_reference: String,
     /// 1 for the incident's first version, then 2, 3, ...
     pub version: i32,
+    /// Where it is in the queue.
     pub status: LfpseQueueStatus,
+    /// Attempts made to send it.
     pub attempts: i32,
     /// Why the last attempt failed: the HTTP status and LFPSE's issue codes, never the
     /// record's content.
     pub last_error: Option<String>,
+    /// When the change that made this version was committed.
     pub created_at: DateTime<Utc>,
     /// When the next attempt is due, while queued.
     pub next_attempt_at: Option<DateTime<Utc>>,
     /// When LFPSE accepted it.
     pub submitted_at: Option<DateTime<Utc>>,
+    /// How it went to LFPSE, once accepted.
     pub method: Option<LfpseMethod>,
     /// LFPSE's id for the incident's record.
     pub lfpse_id: Option<String>,
@@ -196,8 +202,15 @@ impl LfpseQuery {
     async fn lfpse_submissions(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only versions in any of these states; all when not given.")]
         status: Option<Vec<LfpseQueueStatus>>,
+        #[graphql(
+            desc = "How many to return: 20 when not given, at most `limits.max_page_size` (100 by default)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "A cursor from the previous page (`pageInfo.endCursor`): the list continues after it."
+        )]
         after: Option<String>,
     ) -> GqlResult<Connection<LfpseSubmission>> {
         let st = state(ctx);
@@ -237,7 +250,7 @@ impl LfpseMutation {
     async fn retry_lfpse_submission(
         &self,
         ctx: &Context<'_>,
-        input: RetryLfpseSubmissionInput,
+        #[graphql(desc = "The dead letter to retry.")] input: RetryLfpseSubmissionInput,
     ) -> GqlResult<LfpseSubmissionPayload> {
         let id = match ids::decode(&input.submission_id) {
             Some((Kind::LfpseSubmission, id)) => id,

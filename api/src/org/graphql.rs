@@ -7,11 +7,12 @@ use crate::graphql::{request, state};
 use crate::record::ids::{self, Kind};
 use entities::{department, staff};
 
-/// A hospital department (service) that incidents, audits and projects belong to.
 pub struct Department(pub department::Model);
 
+/// A hospital department (service) that incidents, audits and projects belong to.
 #[Object]
 impl Department {
+    /// The department's global ID.
     pub async fn id(&self) -> ID {
         ids::encode(Kind::Department, self.0.id)
     }
@@ -19,6 +20,7 @@ impl Department {
     async fn code(&self) -> &str {
         &self.0.code
     }
+    /// The department's name, e.g. `Cardiology`.
     async fn name(&self) -> &str {
         &self.0.name
     }
@@ -26,19 +28,28 @@ impl Department {
     async fn site(&self) -> Option<&str> {
         self.0.site.as_deref()
     }
+    /// The ODS code of the department's site, sent to LFPSE as where the event happened;
+    /// null when the trust's code (`lfpse.ods_code`) stands for it.
+    async fn ods_code(&self) -> Option<&str> {
+        self.0.ods_code.as_deref()
+    }
 }
 
-/// A member of staff, known from their sign-in.
 pub struct StaffMember(pub staff::Model);
 
+/// A member of staff, known from their sign-in.
 #[Object]
 impl StaffMember {
+    /// The staff member's global ID.
     pub async fn id(&self) -> ID {
         ids::encode(Kind::Staff, self.0.id)
     }
+    /// Their name, from the `name` claim of the token they last used; null when it had none.
     async fn name(&self) -> Option<&str> {
         self.0.name.as_deref()
     }
+    /// Their email (lower case), from the `email` claim of the token they last used; null
+    /// when it had none.
     async fn email(&self) -> Option<&str> {
         self.0.email.as_deref()
     }
@@ -77,8 +88,11 @@ impl From<Role> for RoleName {
 pub struct Viewer {
     /// The token's subject.
     pub subject: String,
+    /// The token's `name` claim, if any.
     pub name: Option<String>,
+    /// The token's `email` claim, if any.
     pub email: Option<String>,
+    /// The roles the token grants; every person has STAFF, service accounts none.
     pub roles: Vec<RoleName>,
     /// Department codes from the token; handlers handle these departments.
     pub department_codes: Vec<String>,
@@ -154,12 +168,18 @@ impl OrgQuery {
 pub struct CreateDepartmentInput {
     /// 2 to 16 upper-case letters, digits, `-` or `_`; unique; as in tokens' `departments`.
     pub code: String,
+    /// The department's name (1 to 200 characters).
     pub name: String,
+    /// The hospital site, where a trust has several (at most 200 characters).
     pub site: Option<String>,
+    /// The ODS code of the site (3 to 6 letters and digits, e.g. `RGT01`), for LFPSE.
+    pub ods_code: Option<String>,
 }
 
+/// The result of `createDepartment`.
 #[derive(SimpleObject)]
 pub struct DepartmentPayload {
+    /// The department created.
     pub department: Department,
 }
 
@@ -172,7 +192,7 @@ impl OrgMutation {
     async fn create_department(
         &self,
         ctx: &Context<'_>,
-        input: CreateDepartmentInput,
+        #[graphql(desc = "The new department.")] input: CreateDepartmentInput,
     ) -> async_graphql::Result<DepartmentPayload> {
         let d = service::create_department(
             state(ctx),
@@ -181,6 +201,7 @@ impl OrgMutation {
                 code: input.code,
                 name: input.name,
                 site: input.site,
+                ods_code: input.ods_code,
             },
         )
         .await?;

@@ -20,6 +20,8 @@ pub struct NewDepartment {
     pub code: String,
     pub name: String,
     pub site: Option<String>,
+    /// The ODS code of the department's site (LFPSE's location organisation).
+    pub ods_code: Option<String>,
 }
 
 fn parse_department(input: NewDepartment) -> AppResult<NewDepartment> {
@@ -53,7 +55,26 @@ fn parse_department(input: NewDepartment) -> AppResult<NewDepartment> {
             "a site is at most 200 characters",
         ));
     }
-    Ok(NewDepartment { code, name, site })
+    let ods_code = input
+        .ods_code
+        .map(|s| s.trim().to_ascii_uppercase())
+        .filter(|s| !s.is_empty());
+    if ods_code
+        .as_deref()
+        .is_some_and(|c| !crate::lfpse::taxonomy::is_ods_code(c))
+    {
+        return Err(AppError::invalid(
+            "odsCode",
+            "an ODS code is 3 to 6 letters and digits, such as RGT01",
+        )
+        .because(crate::record::text::reason::MALFORMED));
+    }
+    Ok(NewDepartment {
+        code,
+        name,
+        site,
+        ods_code,
+    })
 }
 
 pub async fn create_department(
@@ -69,6 +90,7 @@ pub async fn create_department(
         code: input.code,
         name: input.name,
         site: input.site,
+        ods_code: input.ods_code,
         created_at: Utc::now(),
     };
     let tx = state.db.begin_write().await?;
@@ -87,7 +109,8 @@ pub async fn create_department(
     let mut diff = Diff::new();
     diff.field("code", None, Some(&model.code))
         .field("name", None, Some(&model.name))
-        .field("site", None, model.site.as_ref());
+        .field("site", None, model.site.as_ref())
+        .field("odsCode", None, model.ods_code.as_ref());
     trail::record(
         &*tx,
         rc,
@@ -299,6 +322,7 @@ mod tests {
             code: code.into(),
             name: "Cardiology".into(),
             site: None,
+            ods_code: None,
         }
     }
 
