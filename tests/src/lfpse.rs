@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tokio::process::{Child, Command};
 
+use crate::python::python;
+
 /// The path LFPSE's AdverseEvent endpoint has (`<host>/adverse-event/fhir/AdverseEvent`).
 pub const ENDPOINT: &str = "/adverse-event/fhir/AdverseEvent";
 
@@ -206,11 +208,4 @@ impl LfpseServer {
     pub async fn kill(&mut self) {
         let _ = self.child.kill().await;
     }
-}
-
-fn python() -> String {
-    std::env::var("CANDOUR_TEST_PYTHON")
-        .ok()
-        .filter(|p| !p.trim().is_empty())
-        .unwrap_or_else(|| "python3".into())
 }

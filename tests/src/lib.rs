@@ -17,9 +17,11 @@ use serde_json::{json, Map, Value};
 
 pub use candour::config::Settings;
 
+pub mod fhir;
 pub mod lfpse;
 pub mod logs;
 pub mod mail;
+pub mod python;
 pub mod steps;
 
 pub use steps::*;

@@ -30,6 +30,8 @@ use mail_parser::{HeaderName, HeaderValue, Message, MessageParser, PartType};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
+use crate::python::python;
+
 /// How long the server process may take to accept connections.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long `restart` keeps trying while the OS still holds the port.
@@ -368,40 +370,8 @@ fn write_test_certificates(dir: &std::path::Path) {
 fn ensure_aiosmtpd() {
     static ONCE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     ONCE.get_or_init(|| {
-        let py = python();
-        let present = std::process::Command::new(&py)
-            .args(["-m", "aiosmtpd", "--version"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if present {
-            return;
-        }
-        let out = std::process::Command::new(&py)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "aiosmtpd",
-            ])
-            .output();
-        match out {
-            Ok(o) if o.status.success() => {}
-            Ok(o) => panic!(
-                "aiosmtpd is missing and `{py} -m pip install aiosmtpd` failed: {}",
-                String::from_utf8_lossy(&o.stderr)
-            ),
-            Err(e) => panic!("aiosmtpd is missing and {py} could not be run: {e}"),
-        }
+        crate::python::ensure_installed(&["-m", "aiosmtpd", "--version"], "aiosmtpd")
     });
-}
-
-fn python() -> String {
-    std::env::var("CANDOUR_TEST_PYTHON")
-        .ok()
-        .filter(|p| !p.trim().is_empty())
-        .unwrap_or_else(|| "python3".into())
 }
 
 fn free_port() -> u16 {

@@ -90,7 +90,7 @@ fn request_error(status: StatusCode, media: MediaType, message: &str) -> HttpRes
         .body(body.to_string())
 }
 
-fn principal_of(
+pub(crate) fn principal_of(
     state: &AppState,
     req: &HttpRequest,
 ) -> Result<Option<Principal>, crate::auth::TokenError> {
@@ -491,7 +491,7 @@ pub async fn get(req: HttpRequest, svc: web::Data<GraphqlService>) -> HttpRespon
 
 /// Who made a request's sensitive reads, for the access log: a person's staff record is
 /// written (or refreshed) first, since the log names them by it.
-async fn read_by(
+pub(crate) async fn read_by(
     state: &AppState,
     principal: Option<&Principal>,
     notes: &[crate::trail::access::AccessNote],
