@@ -38,6 +38,9 @@ pub struct Facts {
     /// The department's site ODS code, else the trust's.
     pub site_ods: Option<String>,
     pub answers: Vec<Answer>,
+    /// Agents the incident's regulatory facts say were involved (AdverseEventAgent
+    /// InvolvedAgents codes: a medical device 3, blood 11).
+    pub agents: Vec<&'static str>,
     /// The title, for the FHIR API's readers (`event.text`); LFPSE is not sent it.
     pub title: Option<String>,
     /// The department's code, for the FHIR API's readers (the Location's identifier).
@@ -232,6 +235,7 @@ pub fn adverse_event(taxonomy: &Taxonomy, f: &Facts) -> Value {
         // A device was involved (agent type 3).
         x.add("AdverseEventAgent", "InvolvedAgents", &["3"]);
     }
+    x.add("AdverseEventAgent", "InvolvedAgents", &f.agents);
 
     // The patient: by sequence, harm and age, never by name or number.
     let mut p = Extensions::new(taxonomy);

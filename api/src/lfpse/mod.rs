@@ -88,9 +88,25 @@ pub async fn facts(state: &AppState, m: &incident::Model) -> AppResult<mapping::
         trust_ods,
         site_ods,
         answers: taxonomy::answers_from_json(m.lfpse_answers.as_deref()),
+        agents: agents(&m.regulatory_facts),
         title: None,
         department_code: None,
     })
+}
+
+/// The agents an incident's regulatory facts name, as AdverseEventAgent.InvolvedAgents
+/// codes (taxonomy v5 agent-type-5): an MHRA medical-device incident involved a device (3),
+/// a SABRE one blood (11).
+fn agents(regulatory_facts: &str) -> Vec<&'static str> {
+    use crate::notify::rules::RegulatoryFact;
+    RegulatoryFact::parse_set(regulatory_facts)
+        .into_iter()
+        .filter_map(|f| match f {
+            RegulatoryFact::MedicalDevice => Some("3"),
+            RegulatoryFact::BloodComponent => Some("11"),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The patient's age in days on the day of the incident (in the trust's time zone), from

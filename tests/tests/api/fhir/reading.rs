@@ -182,6 +182,7 @@ async fn duty_of_candour_and_harm_confirmed_at_triage_reach_the_resource() {
                 "expectedVersion": 1,
                 "physicalHarm": "SEVERE",
                 "dutyOfCandourApplies": true,
+                "regulatoryFacts": ["BLOOD_COMPONENT"],
                 "lfpseAnswers": [{ "element": "AdverseEventGovernance.SeriousIncident", "values": ["true"] }],
             } }),
         )
@@ -195,6 +196,11 @@ async fn duty_of_candour_and_harm_confirmed_at_triage_reach_the_resource() {
     assert_eq!(
         values(&r, "adverse-event-governance", "SeriousIncident"),
         [json!(true)]
+    );
+    // A SABRE incident involved blood (agent 11).
+    assert!(
+        values(&r, "adverse-event-agent", "InvolvedAgents").contains(&json!("11")),
+        "{r}"
     );
     // Triage replaced the answers: the earlier NeverEvent answer is gone.
     assert!(
