@@ -31,7 +31,8 @@ after(async () => {
 
 const COUNT = `query($s: String) { incidents(first: 50, filter: { search: $s }) {
   totalCount edges { node { reference title status kind nearMiss physicalHarm anonymous description
-    reporter { name } patient { nhsNumber name dateOfBirth } equipment { assetId } regulatoryFacts } } } }`;
+    reporter { name } patient { nhsNumber name dateOfBirth } equipment { assetId } regulatoryFacts
+    lfpseAnswers { element values } } } } }`;
 
 async function incidentsTitled(title) {
   const data = await server.gql(h.quinn, COUNT, { s: title });
@@ -372,6 +373,7 @@ test('questions a kind does not use are hidden, and neither checked nor sent', a
     dose: page.getByLabel('Examination or treatment'),
     staff: page.getByRole('checkbox', { name: /A serious injury/ }),
     ig: page.getByRole('checkbox', { name: /People could come to harm/ }),
+    lfpse: page.getByRole('checkbox', { name: 'Medicines' }),
   };
   const shown = async () => {
     const out = [];
@@ -380,10 +382,10 @@ test('questions a kind does not use are hidden, and neither checked nor sent', a
   };
   assert.deepEqual(await shown(), [], 'nothing is asked before a kind is chosen');
   for (const [kind, expected] of [
-    ['Patient safety', ['patient']],
+    ['Patient safety', ['patient', 'lfpse']],
     ['Staff safety', ['staff']],
     ['Equipment or medical device', ['equipment']],
-    ['Radiation', ['patient', 'equipment', 'dose']],
+    ['Radiation', ['patient', 'equipment', 'dose', 'lfpse']],
     ['Information governance', ['ig']],
     ['Environment or premises', []],
     ['Something else', []],
@@ -405,6 +407,7 @@ test('questions a kind does not use are hidden, and neither checked nor sent', a
   await page.getByLabel('Examination or treatment').fill('Chest X-ray');
   await page.getByLabel('Exposure or dose given, or your estimate').fill('unknown');
   await page.getByRole('checkbox', { name: /much greater than intended/ }).check();
+  await page.getByRole('checkbox', { name: 'A medical device or equipment' }).check();
   await page.getByRole('radio', { name: 'Yes, it was stopped in time' }).check();
   await page.getByRole('button', { name: 'Send report' }).click();
   await page.locator('#error-summary').getByRole('link', { name: /not a valid NHS number/ }).waitFor();
@@ -423,6 +426,7 @@ test('questions a kind does not use are hidden, and neither checked nor sent', a
   assert.equal('patient' in equipment, false, 'no patient is sent');
   assert.deepEqual(equipment.equipment, { assetId: 'XR-0007' });
   assert.deepEqual(equipment.regulatoryFacts, ['MEDICAL_DEVICE'], 'the dose section’s fact is not sent');
+  assert.equal('lfpseAnswers' in equipment, false, 'LFPSE’s questions are not sent for equipment');
   assert.equal(equipment.description, description, 'no dose answers in the description');
   const [made] = await incidentsTitled('Mobile X-ray exposure switch stuck');
   assert.equal(made.kind, 'EQUIPMENT');
@@ -443,8 +447,11 @@ test('questions a kind does not use are hidden, and neither checked nor sent', a
   await page.getByLabel('Serial number').fill('SN-123');
   await page.getByRole('checkbox', { name: 'It is a medical device' }).check();
   await page.getByRole('radio', { name: 'Patient safety' }).check();
-  assert.deepEqual(await shown(), ['patient']);
+  assert.deepEqual(await shown(), ['patient', 'lfpse']);
   await page.getByLabel('NHS number').fill('943 476 5919');
+  // The national form's questions: what was involved, and how worried the reporter is.
+  await page.getByRole('checkbox', { name: 'Medicines' }).check();
+  await page.getByRole('radio', { name: 'Fairly worried' }).check();
   await page.getByRole('radio', { name: 'No, it happened' }).check();
   await page.getByRole('radio', { name: 'Low physical harm' }).check();
   await page.getByRole('button', { name: 'Send report' }).click();
@@ -454,10 +461,18 @@ test('questions a kind does not use are hidden, and neither checked nor sent', a
   assert.equal(patientSafety.kind, 'PATIENT_SAFETY');
   assert.equal('equipment' in patientSafety, false, 'no equipment is sent');
   assert.equal('regulatoryFacts' in patientSafety, false, 'the equipment section’s fact is not sent');
+  assert.deepEqual(patientSafety.lfpseAnswers, [
+    { element: 'AdverseEventAgent.InvolvedAgents', values: ['4'] },
+    { element: 'AdverseEventClassification.LevelOfConcern', values: ['4'] },
+  ]);
   assert.equal(patientSafety.patient.nhsNumber.replaceAll(' ', ''), '9434765919');
   const [second] = await incidentsTitled('Infusion given to the wrong patient');
   assert.equal(second.equipment, null);
   assert.deepEqual(second.regulatoryFacts, []);
+  assert.deepEqual(second.lfpseAnswers, [
+    { element: 'AdverseEventAgent.InvolvedAgents', values: ['4'] },
+    { element: 'AdverseEventClassification.LevelOfConcern', values: ['4'] },
+  ]);
   assert.equal(second.patient.nhsNumber, '9434765919');
   page.assertClean();
   await page.context().close();

@@ -154,3 +154,13 @@ test('every problem has plain words, chosen by reason and limit, and an unknown 
   }
   assert.ok(server.includes('"{field} must be one of the configured categories"'));
 });
+
+test('the national form’s questions go as lfpseAnswers, only for patient-safety kinds', () => {
+  const v = { ...good, kind: 'PATIENT_SAFETY', lfpse: { agents: ['4', '3'], concern: '5' } };
+  assert.deepEqual(toInput(v, 'k').lfpseAnswers, [
+    { element: 'AdverseEventAgent.InvolvedAgents', values: ['4', '3'] },
+    { element: 'AdverseEventClassification.LevelOfConcern', values: ['5'] },
+  ]);
+  assert.equal(toInput({ ...v, lfpse: { agents: [], concern: '' } }, 'k').lfpseAnswers, undefined);
+  assert.equal(toInput({ ...v, kind: 'STAFF_SAFETY' }, 'k').lfpseAnswers, undefined);
+});

@@ -69,6 +69,7 @@ export const SECTIONS = {
   dose: ['RADIATION'],
   staff: ['STAFF_SAFETY'],
   ig: ['INFORMATION_GOVERNANCE'],
+  lfpse: ['PATIENT_SAFETY', 'RADIATION'],
 };
 
 export function sectionApplies(section, kind) {
@@ -154,6 +155,18 @@ function optional(s) {
   return blank(s) ? undefined : s.trim();
 }
 
+/** The national form's questions the page asks, as `lfpseAnswers` (taxonomy v5 codes;
+ * docs/lfpse.md): what was involved, and how worried the reporter is. */
+export function lfpseAnswers(v) {
+  if (!sectionApplies('lfpse', v.kind)) return [];
+  const l = v.lfpse ?? {};
+  const out = [];
+  const agents = (l.agents ?? []).filter((a) => !blank(a));
+  if (agents.length) out.push({ element: 'AdverseEventAgent.InvolvedAgents', values: agents });
+  if (!blank(l.concern)) out.push({ element: 'AdverseEventClassification.LevelOfConcern', values: [l.concern] });
+  return out;
+}
+
 /** The `ReportIncidentInput` for a valid form: only the sections its kind uses. */
 export function toInput(v, idempotencyKey) {
   const input = {
@@ -190,6 +203,8 @@ export function toInput(v, idempotencyKey) {
   }
   const facts = (v.facts ?? []).filter((f) => FACT_SECTION[f] && sectionApplies(FACT_SECTION[f], v.kind));
   if (facts.length) input.regulatoryFacts = facts;
+  const answers = lfpseAnswers(v);
+  if (answers.length) input.lfpseAnswers = answers;
   return input;
 }
 

@@ -53,6 +53,7 @@ function values() {
     },
     dose: { procedure: get('doseProcedure'), intended: get('doseIntended'), delivered: get('doseDelivered') },
     facts: fd.getAll('fact'),
+    lfpse: { agents: fd.getAll('lfpseAgent'), concern: get('lfpseConcern') },
   };
 }
 
