@@ -216,6 +216,7 @@ def cmd_load(server_pid, out_path, sep, *oha):
 
 
 WORKLOADS = (("page", "`incidents(first: 50)` + department + corrective actions"),
+             ("fhir_page", "`GET /fhir/AdverseEvent?_count=50` (searchset Bundle)"),
              ("dash_dept", "dashboard: one department, 90 days by day, by harm"),
              ("dash_trust", "dashboard: the trust, 5 years by month, by harm"),
              ("sensitive", "`incidents(first: 50)` + description + patient (logged)"),

@@ -8,6 +8,9 @@
 #
 # Workloads (oha: BENCH_CONNECTIONS connections for BENCH_DURATION each, one at a time):
 #   page        incidents(first: 50) with department and corrective actions (quality lead)
+#   fhir_page   GET /fhir/AdverseEvent?_count=50: the same first page as an FHIR searchset
+#               Bundle of LFPSE AdverseEvents (quality lead; each read of the reporter's
+#               words and the patient's age is logged, as GraphQL's would be)
 #   dash_dept   dashboard: one department, the last 90 days by day, split by harm
 #   dash_trust  dashboard: the whole trust, the last 5 years by month, split by harm
 #   sensitive   incidents(first: 50) with description and patient (each read logged)
@@ -17,7 +20,7 @@
 # API adds over the database itself shows (bench/sql/*.sql).
 #
 # Knobs (environment): BENCH_DBS ("sqlite postgres"), BENCH_SEED (1000000),
-# BENCH_WORKLOADS ("page dash_dept dash_trust sensitive write"), BENCH_CONNECTIONS (32),
+# BENCH_WORKLOADS ("page fhir_page dash_dept dash_trust sensitive write"), BENCH_CONNECTIONS (32),
 # BENCH_DURATION (10s), BENCH_PG_ADMIN_URL (postgres://postgres@127.0.0.1:5432),
 # BENCH_PG_URL_OPTIONS (sslmode=disable: loopback without TLS),
 # BENCH_CACHE (/tmp/candour-bench-cache: seeded databases kept between runs),
@@ -31,7 +34,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 HELPER="$ROOT/bench/bench.py"
 DBS="${BENCH_DBS:-sqlite postgres}"
 SEED="${BENCH_SEED:-1000000}"
-WORKLOADS="${BENCH_WORKLOADS:-page dash_dept dash_trust sensitive write}"
+WORKLOADS="${BENCH_WORKLOADS:-page fhir_page dash_dept dash_trust sensitive write}"
 CONNS="${BENCH_CONNECTIONS:-32}"
 DURATION="${BENCH_DURATION:-10s}"
 PG_ADMIN_URL="${BENCH_PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432}"
@@ -161,6 +164,15 @@ statements() {  # statements TOKEN BODY_FILE
     if grep -q '"errors"' "$out"; then die "GraphQL errors: $(head -c 500 "$out")"; fi
     tr -d '\r' <"$hdr" | awk -F': ' 'tolower($1)=="x-sql-statements" {print $2}'
 }
+# The same for a GET of the FHIR search (no statements header check of GraphQL errors).
+statements_get() {  # statements_get TOKEN PATH
+    local hdr="$WORK/hdr" out="$WORK/out" code
+    code="$(curl -sS -o "$out" -D "$hdr" -w '%{http_code}' "$BASE$2" \
+        -H 'Accept: application/fhir+json' -H "Authorization: Bearer $1")"
+    [[ "$code" == 200 ]] || die "HTTP $code: $(head -c 500 "$out")"
+    grep -q '"resourceType":"Bundle"' "$out" || die "not a Bundle: $(head -c 500 "$out")"
+    tr -d '\r' <"$hdr" | awk -F': ' 'tolower($1)=="x-sql-statements" {print $2}'
+}
 sql_value() {  # sql_value QUERY (on the benchmark database)
     case "$DB_KIND" in
         sqlite) python3 "$HELPER" sqlite "$SQLITE_FILE" "$1" ;;
@@ -175,6 +187,12 @@ run_oha() {  # run_oha NAME TOKEN BODY_FILE; prints a JSON summary
         oha --no-tui --output-format json --worker-threads 1 -w -z "$DURATION" -c "$CONNS" \
         -m POST -H 'Content-Type: application/json' -H "Authorization: Bearer $2" \
         -D "$3" "$URL"
+}
+
+run_oha_get() {  # run_oha_get NAME TOKEN PATH; prints a JSON summary
+    python3 "$HELPER" load "$SERVER_PID" "$WORK/$1.oha.json" -- \
+        oha --no-tui --output-format json --worker-threads 1 -w -z "$DURATION" -c "$CONNS" \
+        -H 'Accept: application/fhir+json' -H "Authorization: Bearer $2" "$BASE$3"
 }
 
 bench_db() {
@@ -198,7 +216,8 @@ bench_db() {
 
     local load; load="$(python3 "$HELPER" busy)"
     local port; port="$(free_port)"
-    URL="http://127.0.0.1:$port/graphql"
+    BASE="http://127.0.0.1:$port"
+    URL="$BASE/graphql"
     local srvlog="$WORK/$db.server.log"
     log "$db: starting $LABEL serve on 127.0.0.1:$port ($(sql_value 'SELECT count(*) FROM incident') incidents)"
     (cd "$WORK" && CANDOUR_DATABASE_URL="$url" CANDOUR_BIND="127.0.0.1:$port" exec "$BIN" serve) \
@@ -224,6 +243,7 @@ bench_db() {
     json_body 'mutation($d: ID!) { reportIncident(input: {title: "Infusion pump alarm failed", description: "Load test report", occurredAt: "2026-11-01T10:00:00Z", departmentId: $d, kind: EQUIPMENT, physicalHarm: LOW, patient: {nhsNumber: "943 476 5919", name: "Bench Patient"}}) { incident { id reference version } } }' \
         "{\"d\": \"$dept\"}" >"${BODY[write]}"
     BODY[page]="$WORK/page.json"; TOKEN[page]="$QLEAD"
+    BODY[fhir_page]="/fhir/AdverseEvent?_count=50"; TOKEN[fhir_page]="$QLEAD"
     json_body 'query { incidents(first: 50) { edges { node { reference title status reportedAt physicalHarm department { code name } correctiveActions { title status dueDate overdue } } } pageInfo { hasNextPage endCursor } } }' \
         >"${BODY[page]}"
     BODY[sensitive]="$WORK/sensitive.json"; TOKEN[sensitive]="$QLEAD"
@@ -241,6 +261,11 @@ bench_db() {
     declare -A STMTS
     for w in $WORKLOADS; do
         [[ "$w" == write ]] && continue
+        if [[ "$w" == fhir_page ]]; then
+            statements_get "${TOKEN[$w]}" "${BODY[$w]}" >/dev/null
+            STMTS[$w]="$(statements_get "${TOKEN[$w]}" "${BODY[$w]}")"
+            continue
+        fi
         statements "${TOKEN[$w]}" "${BODY[$w]}" >/dev/null
         STMTS[$w]="$(statements "${TOKEN[$w]}" "${BODY[$w]}")"
     done
@@ -258,7 +283,12 @@ bench_db() {
         fi
         [[ "$w" == sensitive ]] && before_events="$(sql_value 'SELECT count(*) FROM access_event')"
         log "$db: $w, $CONNS connections, $DURATION"
-        local r; r="$(run_oha "$db-$w" "${TOKEN[$w]}" "${BODY[$w]}")"
+        local r
+        if [[ "$w" == fhir_page ]]; then
+            r="$(run_oha_get "$db-$w" "${TOKEN[$w]}" "${BODY[$w]}")"
+        else
+            r="$(run_oha "$db-$w" "${TOKEN[$w]}" "${BODY[$w]}")"
+        fi
         log "$db: $w: $r"
         line+=", \"$w\": $r, \"${w}_statements\": ${STMTS[$w]}"
         if [[ "$w" == sensitive ]]; then
@@ -290,7 +320,7 @@ bench_db() {
         dept_uuid="$(psql "$DB_URL" -qAtc "SELECT id FROM department WHERE code = 'CARD'")"
         year="$(date -u +%Y)"
         for w in $WORKLOADS; do
-            [[ "$w" == sensitive ]] && continue
+            [[ "$w" == sensitive || "$w" == fhir_page ]] && continue
             log "$db: pgbench $w, $CONNS clients, $DURATION"
             local p; p="$(python3 "$HELPER" pgbench "$DB_URL" "$ROOT/bench/sql/$w.sql" "$WORK/pgbench-$w" "$CONNS" "$DURATION" \
                 "dept=$dept_uuid" "year=$year" "from90=$ninety" "from5y=$five" "today=$today")"

@@ -69,6 +69,8 @@ pub struct FhirResponse {
     pub status: u16,
     pub content_type: String,
     pub location: Option<String>,
+    /// `x-sql-statements`, when the server counts them (`diagnostics.sql_statement_count`).
+    pub sql_statements: Option<u64>,
     pub body: Value,
 }
 
@@ -135,12 +137,14 @@ impl FhirResponse {
         };
         let content_type = header("content-type").unwrap_or_default();
         let location = header("location");
+        let sql_statements = header("x-sql-statements").and_then(|v| v.parse().ok());
         let text = resp.text().await.expect("FHIR body");
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         Self {
             status,
             content_type,
             location,
+            sql_statements,
             body,
         }
     }

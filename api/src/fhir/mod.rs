@@ -35,6 +35,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/fhir/{tail:.*}", web::route().to(unknown));
 }
 
+/// Runs one interaction; with `diagnostics.sql_statement_count`, its answer carries the
+/// number of SQL statements it ran (`x-sql-statements`), as GraphQL's do.
+pub async fn counted(
+    state: &AppState,
+    answer: impl std::future::Future<Output = HttpResponse>,
+) -> HttpResponse {
+    let diagnostics = state.settings.diagnostics.sql_statement_count;
+    let (mut resp, statements) = crate::db::count_statements(answer, false).await;
+    if diagnostics {
+        resp.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("x-sql-statements"),
+            actix_web::http::header::HeaderValue::from(statements.count()),
+        );
+    }
+    resp
+}
+
 async fn not_allowed() -> HttpResponse {
     Outcome::not_supported(
         StatusCode::METHOD_NOT_ALLOWED,
@@ -242,6 +259,10 @@ async fn read(
         Ok(c) => c,
         Err(o) => return o.response(),
     };
+    counted(&state, read_one(call, path.into_inner())).await
+}
+
+async fn read_one(call: Call, path: String) -> HttpResponse {
     let result = async {
         may_read(&call.rc)?;
         // Any id that is not one of ours is simply not found (FHIR ids are not secret, but

@@ -227,8 +227,11 @@ pub async fn search(req: HttpRequest, state: web::Data<Arc<AppState>>) -> HttpRe
         Ok(c) => c,
         Err(o) => return o.response(),
     };
-    let result = run(&call, req.query_string()).await;
-    call.finish(result).await
+    super::counted(&state, async {
+        let result = run(&call, req.query_string()).await;
+        call.finish(result).await
+    })
+    .await
 }
 
 async fn run(call: &Call, query: &str) -> Result<(StatusCode, Value), Outcome> {

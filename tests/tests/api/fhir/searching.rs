@@ -175,3 +175,42 @@ async fn bad_search_parameters_are_refused_by_name_and_unsigned_callers_by_401()
         .unwrap();
     assert_eq!(xml.status(), 406);
 }
+
+#[tokio::test]
+async fn a_longer_page_costs_no_more_statements() {
+    let app = spawn_app_with(|s| s.diagnostics.sql_statement_count = true).await;
+    let h = app.hospital().await;
+    for i in 0..12 {
+        let department = if i % 2 == 0 {
+            &h.cardiology
+        } else {
+            &h.neurology
+        };
+        report_on(&app, &h.alice, department, i).await;
+    }
+    let mut counts = Vec::new();
+    for count in [1, 12] {
+        // Twice each: the first read of a department fills the cache.
+        app.fhir_get(
+            Some(&h.quinn),
+            &format!("/fhir/AdverseEvent?_count={count}"),
+        )
+        .await;
+        let page = app
+            .fhir_get(
+                Some(&h.quinn),
+                &format!("/fhir/AdverseEvent?_count={count}"),
+            )
+            .await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert_eq!(page.body["entry"].as_array().map(Vec::len), Some(count));
+        counts.push(
+            page.sql_statements
+                .expect("x-sql-statements with diagnostics on"),
+        );
+    }
+    assert_eq!(
+        counts[0], counts[1],
+        "a page of 12 ran more statements than a page of 1: {counts:?}"
+    );
+}
