@@ -142,7 +142,7 @@ impl Call {
         }
         HttpResponse::build(status)
             .insert_header(("Content-Type", FHIR_JSON))
-            .body(body.to_string())
+            .body(serde_json::to_vec(&body).unwrap_or_default())
     }
 }
 
@@ -341,5 +341,5 @@ async fn metadata(state: web::Data<Arc<AppState>>) -> HttpResponse {
     });
     HttpResponse::Ok()
         .insert_header(("Content-Type", FHIR_JSON))
-        .body(body.to_string())
+        .body(serde_json::to_vec(&body).unwrap_or_default())
 }

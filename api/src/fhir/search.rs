@@ -275,22 +275,22 @@ async fn run(call: &Call, query: &str) -> Result<(StatusCode, Value), Outcome> {
     let mut entries = Vec::with_capacity(page.rows.len());
     for ((m, access), _) in &page.rows {
         let resource = adverse_event(state, &call.rc, m, *access).await?;
-        entries.push(json!({
+        // Values are moved in, never interpolated: `json!` copies what it is given.
+        let mut entry = json!({
             "fullUrl": resource_url(state, m.id),
-            "resource": resource,
             "search": { "mode": "match" },
-        }));
+        });
+        entry["resource"] = resource;
+        entries.push(entry);
     }
-    Ok((
-        StatusCode::OK,
-        json!({
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "timestamp": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            "link": links,
-            "entry": entries,
-        }),
-    ))
+    let mut bundle = json!({
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "timestamp": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    });
+    bundle["link"] = Value::Array(links);
+    bundle["entry"] = Value::Array(entries);
+    Ok((StatusCode::OK, bundle))
 }
 
 #[cfg(test)]

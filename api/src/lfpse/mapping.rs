@@ -182,7 +182,10 @@ impl<'t> Extensions<'t> {
                 );
             }
             if !ordered.is_empty() {
-                out.push(json!({ "url": self.taxonomy.url(&x.id), "extension": ordered }));
+                // Moved in: `json!` would copy a Value it is given.
+                let mut ext = json!({ "url": self.taxonomy.url(&x.id) });
+                ext["extension"] = Value::Array(ordered);
+                out.push(ext);
             }
         }
         out
@@ -254,11 +257,9 @@ pub fn adverse_event(taxonomy: &Taxonomy, f: &Facts) -> Value {
         "PsychologicalHarm",
         &[psychological_code(f.psychological_harm)],
     );
-    let mut contained = vec![json!({
-        "resourceType": "Patient",
-        "id": "patient1",
-        "extension": p.build("Patient"),
-    })];
+    let mut patient = json!({ "resourceType": "Patient", "id": "patient1" });
+    patient["extension"] = Value::Array(p.build("Patient"));
+    let mut contained = vec![patient];
 
     // The reporter: their organisation only.
     let mut r = Extensions::new(taxonomy);
@@ -318,17 +319,17 @@ pub fn adverse_event(taxonomy: &Taxonomy, f: &Facts) -> Value {
     let mut resource = json!({
         "resourceType": "AdverseEvent",
         "meta": { "profile": [taxonomy.profile_url()] },
-        "contained": contained,
         "identifier": { "system": REFERENCE_SYSTEM, "value": f.reference },
         // A near miss, or a risk, is a potential adverse event in FHIR's terms.
         "actuality": if f.near_miss || event_type == EventType::Risk { "potential" } else { "actual" },
-        "event": event,
         "subject": { "reference": "#patient1" },
         "date": instant(f.occurred_at),
         "recordedDate": instant(f.reported_at),
         "recorder": { "reference": "#practitioner1" },
         "location": { "reference": "#location1" },
     });
+    resource["contained"] = Value::Array(contained);
+    resource["event"] = event;
     let extensions = x.build("AdverseEvent");
     if !extensions.is_empty() {
         resource["extension"] = Value::Array(extensions);
