@@ -488,7 +488,7 @@ async fn run(
     call: &Call,
     req: &HttpRequest,
     body: &[u8],
-) -> Result<(StatusCode, Value, String), Outcome> {
+) -> Result<(StatusCode, Vec<u8>, String), Outcome> {
     let state = &call.state;
     let p = call.rc.principal()?;
     if !p.is_service() {
@@ -538,16 +538,19 @@ async fn run(
         StatusCode::OK
     };
     let body = if access.view {
-        adverse_event(state, &call.rc, &m, access).await?
+        adverse_event(state, &call.rc, &m, access)
+            .await?
+            .to_vec(&state.lfpse)
     } else {
-        json!({
+        let outcome = json!({
             "resourceType": "OperationOutcome",
             "issue": [{
                 "severity": "information",
                 "code": "informational",
                 "details": { "text": format!("incident {} recorded", m.reference) },
             }],
-        })
+        });
+        serde_json::to_vec(&outcome).unwrap_or_default()
     };
     Ok((status, body, location))
 }

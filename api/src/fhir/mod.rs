@@ -106,7 +106,7 @@ impl Call {
 
     /// Answers `result`: on success the caller's staff record is refreshed and the reads
     /// are logged first (a failed log withholds the answer); a refusal writes nothing.
-    pub async fn finish(self, result: Result<(StatusCode, Value), Outcome>) -> HttpResponse {
+    pub async fn finish(self, result: Result<(StatusCode, Vec<u8>), Outcome>) -> HttpResponse {
         let (status, body) = match result {
             Ok(ok) => ok,
             Err(o) => return o.response(),
@@ -142,7 +142,7 @@ impl Call {
         }
         HttpResponse::build(status)
             .insert_header(("Content-Type", FHIR_JSON))
-            .body(serde_json::to_vec(&body).unwrap_or_default())
+            .body(body)
     }
 }
 
@@ -211,7 +211,7 @@ pub async fn adverse_event(
     rc: &RequestCtx,
     m: &incident::Model,
     access: Access,
-) -> crate::error::AppResult<Value> {
+) -> crate::error::AppResult<Served> {
     let mut facts = crate::lfpse::facts(state, m).await?;
     let live = m.disposed_at.is_none();
     if live {
@@ -241,13 +241,45 @@ pub async fn adverse_event(
         note("patient");
         facts.age_days = crate::lfpse::patient_age_days(state, m);
     }
-    let mut r = mapping::adverse_event(&state.lfpse, &facts);
-    r["id"] = json!(m.id.to_string());
-    r["meta"]["versionId"] = json!(m.version.to_string());
-    r["meta"]["lastUpdated"] = json!(m
-        .updated_at
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
-    Ok(r)
+    Ok(Served {
+        facts,
+        id: m.id.to_string(),
+        version: m.version.to_string(),
+        last_updated: m
+            .updated_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    })
+}
+
+/// What a reader may see of one incident, ready to be written out as its AdverseEvent.
+pub struct Served {
+    facts: mapping::Facts,
+    id: String,
+    version: String,
+    last_updated: String,
+}
+
+impl Served {
+    /// The AdverseEvent, borrowing from what was gathered.
+    pub fn resource<'a>(
+        &'a self,
+        taxonomy: &'a crate::lfpse::taxonomy::Taxonomy,
+    ) -> mapping::AdverseEvent<'a> {
+        let mut r = mapping::adverse_event(taxonomy, &self.facts);
+        r.id = Some(self.id.clone());
+        r.meta.version_id = Some(self.version.clone());
+        r.meta.last_updated = Some(self.last_updated.clone());
+        r
+    }
+
+    pub fn to_value(&self, taxonomy: &crate::lfpse::taxonomy::Taxonomy) -> Value {
+        self.resource(taxonomy).to_value()
+    }
+
+    /// The resource as `application/fhir+json`.
+    pub fn to_vec(&self, taxonomy: &crate::lfpse::taxonomy::Taxonomy) -> Vec<u8> {
+        serde_json::to_vec(&self.resource(taxonomy)).unwrap_or_default()
+    }
 }
 
 async fn read(
@@ -271,7 +303,7 @@ async fn read_one(call: Call, path: String) -> HttpResponse {
             .map_err(|_| crate::error::AppError::NotFound("AdverseEvent"))?;
         let (m, access) = crate::incident::service::get(&call.state, &call.rc, id).await?;
         let r = adverse_event(&call.state, &call.rc, &m, access).await?;
-        Ok::<_, crate::error::AppError>((StatusCode::OK, r))
+        Ok::<_, crate::error::AppError>((StatusCode::OK, r.to_vec(&call.state.lfpse)))
     }
     .await
     .map_err(Outcome::from);

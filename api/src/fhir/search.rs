@@ -5,14 +5,14 @@ use std::sync::Arc;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use super::outcome::Outcome;
 use super::{adverse_event, resource_url, Call};
 use crate::context::AppState;
 use crate::incident::model::{IncidentOrderField, IncidentQuery};
 use crate::incident::service::Columns;
-use crate::lfpse::mapping::REFERENCE_SYSTEM;
+use crate::lfpse::mapping::{AdverseEvent, REFERENCE_SYSTEM};
 use crate::record::stored::OrderDirection;
 
 /// The search as asked: each parameter checked, so a bad one is refused by name.
@@ -234,7 +234,7 @@ pub async fn search(req: HttpRequest, state: web::Data<Arc<AppState>>) -> HttpRe
     .await
 }
 
-async fn run(call: &Call, query: &str) -> Result<(StatusCode, Value), Outcome> {
+async fn run(call: &Call, query: &str) -> Result<(StatusCode, Vec<u8>), Outcome> {
     let state = &call.state;
     super::may_read(&call.rc)?;
     let max = state.settings.limits.max_page_size;
@@ -266,31 +266,73 @@ async fn run(call: &Call, query: &str) -> Result<(StatusCode, Value), Outcome> {
         "{}/fhir/AdverseEvent",
         state.settings.public_url.trim_end_matches('/')
     );
-    let mut links = vec![json!({ "relation": "self", "url": s.link(&base, s.cursor.as_deref()) })];
+    let mut link = vec![Link {
+        relation: "self",
+        url: s.link(&base, s.cursor.as_deref()),
+    }];
     if page.has_next {
         if let Some((_, last)) = page.rows.last() {
-            links.push(json!({ "relation": "next", "url": s.link(&base, Some(&last.encode())) }));
+            link.push(Link {
+                relation: "next",
+                url: s.link(&base, Some(&last.encode())),
+            });
         }
     }
-    let mut entries = Vec::with_capacity(page.rows.len());
+    let mut served = Vec::with_capacity(page.rows.len());
     for ((m, access), _) in &page.rows {
-        let resource = adverse_event(state, &call.rc, m, *access).await?;
-        // Values are moved in, never interpolated: `json!` copies what it is given.
-        let mut entry = json!({
-            "fullUrl": resource_url(state, m.id),
-            "search": { "mode": "match" },
-        });
-        entry["resource"] = resource;
-        entries.push(entry);
+        served.push((
+            resource_url(state, m.id),
+            adverse_event(state, &call.rc, m, *access).await?,
+        ));
     }
-    let mut bundle = json!({
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "timestamp": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    });
-    bundle["link"] = Value::Array(links);
-    bundle["entry"] = Value::Array(entries);
-    Ok((StatusCode::OK, bundle))
+    let bundle = Bundle {
+        resource_type: "Bundle",
+        kind: "searchset",
+        timestamp: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        link,
+        entry: served
+            .iter()
+            .map(|(full_url, r)| Entry {
+                full_url,
+                resource: r.resource(&state.lfpse),
+                search: Mode { mode: "match" },
+            })
+            .collect(),
+    };
+    // Written straight out: no `Value` tree is built for a page.
+    let body = serde_json::to_vec(&bundle).map_err(|_| Outcome::internal())?;
+    Ok((StatusCode::OK, body))
+}
+
+/// A searchset Bundle, as it is written out.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Bundle<'a> {
+    resource_type: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    timestamp: String,
+    link: Vec<Link>,
+    entry: Vec<Entry<'a>>,
+}
+
+#[derive(Serialize)]
+struct Link {
+    relation: &'static str,
+    url: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Entry<'a> {
+    full_url: &'a str,
+    resource: AdverseEvent<'a>,
+    search: Mode,
+}
+
+#[derive(Serialize)]
+struct Mode {
+    mode: &'static str,
 }
 
 #[cfg(test)]

@@ -291,8 +291,9 @@ impl Incident {
     /// /fhir/AdverseEvent/{id}` serves it: the description and the patient's age only for
     /// viewers who may read them, each such read logged.
     async fn fhir(&self, ctx: &Context<'_>) -> GqlResult<async_graphql::Json<serde_json::Value>> {
-        let r = crate::fhir::adverse_event(state(ctx), request(ctx), &self.m, self.access).await?;
-        Ok(async_graphql::Json(r))
+        let state = state(ctx);
+        let r = crate::fhir::adverse_event(state, request(ctx), &self.m, self.access).await?;
+        Ok(async_graphql::Json(r.to_value(&state.lfpse)))
     }
     /// What is owed to the patient and to regulators because of this incident, each a
     /// clock (all states, soonest due first); null for viewers who only reported it.

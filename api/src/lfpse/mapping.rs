@@ -3,8 +3,12 @@
 //! reads, and the mapping never sees a name, an NHS number or a date of birth: the patient
 //! appears by their age in days at the time of the incident, the reporter not at all beyond
 //! their organisation's ODS code.
+use std::borrow::Cow;
+
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use serde_json::{json, Map, Value};
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::taxonomy::{Answer, Taxonomy};
 use crate::incident::model::{EventType, HarmLevel};
@@ -86,115 +90,304 @@ fn instant(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// A sub-extension: a short url and one typed value.
-fn sub(url: &str, kind: &str, value: &str) -> Option<Value> {
-    let v = match kind {
-        "boolean" => json!({ "url": url, "valueBoolean": value == "true" }),
-        "integer" => json!({ "url": url, "valueInteger": value.parse::<i64>().ok()? }),
-        "code" => json!({ "url": url, "valueCode": value }),
-        "datetime" => json!({ "url": url, "valueDateTime": value }),
-        "date" => json!({ "url": url, "valueDate": value }),
-        "time" => {
-            let t = if value.len() == 5 {
-                format!("{value}:00")
-            } else {
-                value.to_string()
-            };
-            json!({ "url": url, "valueTime": t })
+/// The resource as it is serialised: typed structs borrowing from the incident's facts and
+/// the taxonomy, so that a page of fifty is written straight out rather than built as a
+/// `serde_json::Value` tree first. Empty lists and absent values are left out, as FHIR's
+/// JSON asks. `to_value` gives the tree where one is wanted (LFPSE's content hash, GraphQL's
+/// `Incident.fhir`): its keys are sorted, so it hashes as it always has.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdverseEvent<'a> {
+    pub resource_type: &'static str,
+    /// Candour's id, for the FHIR API's readers (LFPSE gives its own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub meta: Meta<'a>,
+    /// What happened, as the narrative (docs/lfpse.md, "Assumptions").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<Narrative>,
+    pub contained: Vec<Contained<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extension: Vec<Ext<'a>>,
+    pub identifier: Identifier<'a>,
+    pub actuality: &'static str,
+    pub event: Event<'a>,
+    pub subject: Reference,
+    pub date: String,
+    pub recorded_date: String,
+    pub recorder: Reference,
+    pub location: Reference,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub suspect_entity: Vec<Suspect>,
+    /// A top-level `description`, for an LFPSE that reads one (`lfpse.description_element`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<&'a str>,
+}
+
+impl AdverseEvent<'_> {
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Meta<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_updated: Option<String>,
+    pub profile: [&'a str; 1],
+}
+
+#[derive(Debug, Serialize)]
+pub struct Narrative {
+    pub status: &'static str,
+    pub div: String,
+}
+
+/// A contained Patient, Practitioner, Location or Device: what LFPSE asks of each.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Contained<'a> {
+    pub resource_type: &'static str,
+    pub id: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub identifier: Vec<Identifier<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extension: Vec<Ext<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manufacturer: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_number: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serial_number: Option<&'a str>,
+}
+
+impl Contained<'_> {
+    fn new(resource_type: &'static str, id: &'static str) -> Self {
+        Self {
+            resource_type,
+            id,
+            identifier: Vec::new(),
+            extension: Vec::new(),
+            manufacturer: None,
+            model_number: None,
+            serial_number: None,
         }
-        _ => json!({ "url": url, "valueString": value }),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Identifier<'a> {
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<Text>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system: Option<&'static str>,
+    pub value: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Text {
+    pub text: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Reference {
+    pub reference: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Suspect {
+    pub instance: Reference,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Event<'a> {
+    pub coding: [Coding<'a>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Coding<'a> {
+    pub code: &'a str,
+    pub display: &'static str,
+}
+
+/// A complex extension: its canonical URL and its sub-extensions.
+#[derive(Debug, Serialize)]
+pub struct Ext<'a> {
+    pub url: &'a str,
+    pub extension: Vec<Sub<'a>>,
+}
+
+/// A sub-extension: a short url and one value, typed as the taxonomy says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sub<'a> {
+    pub url: &'a str,
+    pub value: Typed<'a>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Typed<'a> {
+    Boolean(bool),
+    Integer(i64),
+    Code(Cow<'a, str>),
+    DateTime(Cow<'a, str>),
+    Date(Cow<'a, str>),
+    Time(Cow<'a, str>),
+    String(Cow<'a, str>),
+}
+
+impl Serialize for Sub<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("url", self.url)?;
+        match &self.value {
+            Typed::Boolean(b) => m.serialize_entry("valueBoolean", b)?,
+            Typed::Integer(i) => m.serialize_entry("valueInteger", i)?,
+            Typed::Code(v) => m.serialize_entry("valueCode", v)?,
+            Typed::DateTime(v) => m.serialize_entry("valueDateTime", v)?,
+            Typed::Date(v) => m.serialize_entry("valueDate", v)?,
+            Typed::Time(v) => m.serialize_entry("valueTime", v)?,
+            Typed::String(v) => m.serialize_entry("valueString", v)?,
+        }
+        m.end()
+    }
+}
+
+/// A sub-extension of the element `url`, typed by `kind`; None for an integer that is not.
+fn sub<'a>(url: &'a str, kind: &str, value: Cow<'a, str>) -> Option<Sub<'a>> {
+    let value = match kind {
+        "boolean" => Typed::Boolean(value == "true"),
+        "integer" => Typed::Integer(value.parse::<i64>().ok()?),
+        "code" => Typed::Code(value),
+        "datetime" => Typed::DateTime(value),
+        "date" => Typed::Date(value),
+        "time" if value.len() == 5 => Typed::Time(Cow::Owned(format!("{value}:00"))),
+        "time" => Typed::Time(value),
+        _ => Typed::String(value),
     };
-    Some(v)
+    Some(Sub { url, value })
 }
 
 /// The complex extensions on one resource, built up element by element.
-struct Extensions<'t> {
-    taxonomy: &'t Taxonomy,
-    /// extension name -> its sub-extensions, in taxonomy order when written out.
-    values: Map<String, Value>,
+struct Extensions<'a> {
+    taxonomy: &'a Taxonomy,
+    /// (extension's index in the taxonomy, element's index in it, the sub-extension), in
+    /// the order added; `build` puts them in the taxonomy's order.
+    values: Vec<(usize, usize, Sub<'a>)>,
 }
 
-impl<'t> Extensions<'t> {
-    fn new(taxonomy: &'t Taxonomy) -> Self {
+impl<'a> Extensions<'a> {
+    fn new(taxonomy: &'a Taxonomy) -> Self {
         Self {
             taxonomy,
-            values: Map::new(),
+            values: Vec::new(),
         }
+    }
+
+    /// The extension called `name` (or whose id has the stem `name`, for contained
+    /// resources' extensions), by index.
+    fn find(&self, name: &str) -> Option<usize> {
+        let t = self.taxonomy;
+        t.extensions
+            .iter()
+            .position(|x| x.name == name)
+            .or_else(|| {
+                t.extensions
+                    .iter()
+                    .position(|x| x.has_stem(name, &t.version))
+            })
     }
 
     /// Adds values to "Extension.Element" (by stem for contained resources' extensions),
     /// typed as the taxonomy says. Unknown elements are skipped.
-    fn add(&mut self, extension: &str, element: &str, values: &[&str]) {
-        let Some(x) = self
-            .taxonomy
-            .extension(extension)
-            .or_else(|| self.taxonomy.extension_by_stem(extension))
-        else {
+    fn add(&mut self, extension: &str, element: &str, values: &[&'a str]) {
+        for v in values {
+            self.add_one(extension, element, Cow::Borrowed(v));
+        }
+    }
+
+    fn add_one(&mut self, extension: &str, element: &str, value: Cow<'a, str>) {
+        let Some(xi) = self.find(extension) else {
             return;
         };
-        let Some(e) = x.elements.iter().find(|e| e.name == element) else {
+        let x = &self.taxonomy.extensions[xi];
+        let Some(ei) = x.elements.iter().position(|e| e.name == element) else {
             return;
         };
-        let entry = self
-            .values
-            .entry(x.name.clone())
-            .or_insert_with(|| Value::Array(Vec::new()));
-        if let Value::Array(list) = entry {
-            for v in values {
-                if let Some(s) = sub(&e.name, &e.kind, v) {
-                    if !list.contains(&s) {
-                        list.push(s);
-                    }
-                }
+        let e = &x.elements[ei];
+        if let Some(s) = sub(&e.name, &e.kind, value) {
+            if !self
+                .values
+                .iter()
+                .any(|(i, j, had)| *i == xi && *j == ei && *had == s)
+            {
+                self.values.push((xi, ei, s));
             }
         }
     }
 
     /// Adds a value only when the element has none yet (an answer given stands).
-    fn add_default(&mut self, extension: &str, element: &str, value: &str) {
+    fn add_default(&mut self, extension: &str, element: &str, value: &'a str) {
+        let x = self
+            .taxonomy
+            .extensions
+            .iter()
+            .position(|x| x.name == extension);
         let has = self
             .values
-            .get(extension)
-            .and_then(Value::as_array)
-            .is_some_and(|list| {
-                list.iter()
-                    .any(|s| s.get("url").and_then(Value::as_str) == Some(element))
-            });
+            .iter()
+            .any(|(i, _, s)| Some(*i) == x && s.url == element);
         if !has {
             self.add(extension, element, &[value]);
         }
     }
 
     /// The extensions that sit on `on`, in the taxonomy's order, each with its elements in
-    /// the taxonomy's order.
-    fn build(&self, on: &str) -> Vec<Value> {
-        let mut out = Vec::new();
-        for x in self.taxonomy.extensions.iter().filter(|x| x.on == on) {
-            let Some(Value::Array(subs)) = self.values.get(&x.name) else {
+    /// the taxonomy's order (values of one element in the order added).
+    fn build(self, on: &str) -> Vec<Ext<'a>> {
+        let mut values = self.values;
+        // Stable: values of one element keep the order they were added in.
+        values.sort_by_key(|(i, j, _)| (*i, *j));
+        let mut out: Vec<Ext<'a>> = Vec::new();
+        let mut last = None;
+        for (xi, _, s) in values {
+            let x = &self.taxonomy.extensions[xi];
+            if x.on != on {
                 continue;
-            };
-            let mut ordered: Vec<Value> = Vec::new();
-            for e in &x.elements {
-                ordered.extend(
-                    subs.iter()
-                        .filter(|s| s.get("url").and_then(Value::as_str) == Some(e.name.as_str()))
-                        .cloned(),
-                );
             }
-            if !ordered.is_empty() {
-                // Moved in: `json!` would copy a Value it is given.
-                let mut ext = json!({ "url": self.taxonomy.url(&x.id) });
-                ext["extension"] = Value::Array(ordered);
-                out.push(ext);
+            match out.last_mut() {
+                Some(ext) if last == Some(xi) => ext.extension.push(s),
+                _ => {
+                    out.push(Ext {
+                        url: &x.url,
+                        extension: vec![s],
+                    });
+                    last = Some(xi);
+                }
             }
         }
         out
     }
 }
 
+const TRUE: &str = "true";
+const FALSE: &str = "false";
+
+fn flag(b: bool) -> &'static str {
+    if b {
+        TRUE
+    } else {
+        FALSE
+    }
+}
+
 /// The incident as an LFPSE AdverseEvent (without `id`: LFPSE gives its own; the FHIR read
 /// API adds Candour's).
-pub fn adverse_event(taxonomy: &Taxonomy, f: &Facts) -> Value {
+pub fn adverse_event<'a>(taxonomy: &'a Taxonomy, f: &'a Facts) -> AdverseEvent<'a> {
     let mut x = Extensions::new(taxonomy);
     // The national form's answers first; Candour's own fields fill what they hold.
     for a in &f.answers {
@@ -204,28 +397,16 @@ pub fn adverse_event(taxonomy: &Taxonomy, f: &Facts) -> Value {
         }
     }
     if let Some(doc) = f.duty_of_candour {
-        x.add(
-            "AdverseEventGovernance",
-            "DutyOfCandour",
-            &[if doc { "true" } else { "false" }],
-        );
+        x.add("AdverseEventGovernance", "DutyOfCandour", &[flag(doc)]);
     }
     x.add(
         "AdverseEventReferenceMetadata",
         "IsAnonymous",
-        &[if f.anonymous { "true" } else { "false" }],
+        &[flag(f.anonymous)],
     );
-    x.add(
-        "AdverseEventReferenceMetadata",
-        "FromOnlineForms",
-        &["false"],
-    );
+    x.add("AdverseEventReferenceMetadata", "FromOnlineForms", &[FALSE]);
     // Required by the profile; the national form's answer stands when one was given.
-    x.add_default(
-        "AdverseEventReferenceMetadata",
-        "DataSharingOptOut",
-        "false",
-    );
+    x.add_default("AdverseEventReferenceMetadata", "DataSharingOptOut", FALSE);
     x.add_default(
         "AdverseEventClassification",
         "PatientSafetyIncidentHasOccurred",
@@ -243,10 +424,14 @@ pub fn adverse_event(taxonomy: &Taxonomy, f: &Facts) -> Value {
     // The patient: by sequence, harm and age, never by name or number.
     let mut p = Extensions::new(taxonomy);
     p.add("patient-information", "PatientSequence", &["1"]);
-    let age = f.age_days.map(|d| d.to_string());
-    if let Some(age) = age.as_deref() {
-        p.add("patient-information", "AgeAtTimeOfIncidentDays", &[age]);
+    if let Some(days) = f.age_days {
+        p.add_one(
+            "patient-information",
+            "AgeAtTimeOfIncidentDays",
+            Cow::Owned(days.to_string()),
+        );
     }
+    let mut patient = Contained::new("Patient", "patient1");
     p.add(
         "patient-information",
         "PhysicalHarm",
@@ -257,8 +442,7 @@ pub fn adverse_event(taxonomy: &Taxonomy, f: &Facts) -> Value {
         "PsychologicalHarm",
         &[psychological_code(f.psychological_harm)],
     );
-    let mut patient = json!({ "resourceType": "Patient", "id": "patient1" });
-    patient["extension"] = Value::Array(p.build("Patient"));
+    patient.extension = p.build("Patient");
     let mut contained = vec![patient];
 
     // The reporter: their organisation only.
@@ -266,95 +450,115 @@ pub fn adverse_event(taxonomy: &Taxonomy, f: &Facts) -> Value {
     if let Some(ods) = f.trust_ods.as_deref() {
         r.add("practitioner-details", "ReporterOrganisation", &[ods]);
     }
-    let mut practitioner = json!({ "resourceType": "Practitioner", "id": "practitioner1" });
-    let reporter = r.build("Practitioner");
-    if !reporter.is_empty() {
-        practitioner["extension"] = Value::Array(reporter);
-    }
+    let mut practitioner = Contained::new("Practitioner", "practitioner1");
+    practitioner.extension = r.build("Practitioner");
     contained.push(practitioner);
 
     let mut l = Extensions::new(taxonomy);
     if let Some(ods) = f.site_ods.as_deref() {
         l.add("location-details", "Organisation", &[ods]);
     }
-    let mut location = json!({ "resourceType": "Location", "id": "location1" });
+    let mut location = Contained::new("Location", "location1");
     if let Some(code) = &f.department_code {
-        location["identifier"] = json!([{ "system": DEPARTMENT_SYSTEM, "value": code }]);
+        location.identifier.push(Identifier {
+            kind: None,
+            system: Some(DEPARTMENT_SYSTEM),
+            value: code,
+        });
     }
-    let site = l.build("Location");
-    if !site.is_empty() {
-        location["extension"] = Value::Array(site);
-    }
+    location.extension = l.build("Location");
     contained.push(location);
 
-    let mut suspect = Vec::new();
+    let mut suspect_entity = Vec::new();
     if let Some(eq) = &f.equipment {
-        let mut device = json!({ "resourceType": "Device", "id": "device1" });
-        if let Some(v) = &eq.manufacturer {
-            device["manufacturer"] = json!(v);
-        }
-        if let Some(v) = &eq.model {
-            device["modelNumber"] = json!(v);
-        }
-        if let Some(v) = &eq.serial_number {
-            device["serialNumber"] = json!(v);
-        }
+        let mut device = Contained::new("Device", "device1");
+        device.manufacturer = eq.manufacturer.as_deref();
+        device.model_number = eq.model.as_deref();
+        device.serial_number = eq.serial_number.as_deref();
         if let Some(v) = &eq.asset_id {
-            device["identifier"] = json!([{ "type": { "text": "Asset number" }, "value": v }]);
+            device.identifier.push(Identifier {
+                kind: Some(Text {
+                    text: "Asset number",
+                }),
+                system: None,
+                value: v,
+            });
         }
         contained.push(device);
-        suspect.push(json!({ "instance": { "reference": "#device1" } }));
+        suspect_entity.push(Suspect {
+            instance: Reference {
+                reference: "#device1",
+            },
+        });
     }
 
     let event_type = EventType::parse(&f.event_type).unwrap_or(EventType::Incident);
     let event_code = taxonomy
         .event_types
         .get(event_type.as_str())
-        .cloned()
+        .map(String::as_str)
         .unwrap_or_default();
-    let mut event = json!({ "coding": [{ "code": event_code, "display": event_type.as_str() }] });
-    if let Some(t) = &f.title {
-        event["text"] = json!(t);
-    }
-    let mut resource = json!({
-        "resourceType": "AdverseEvent",
-        "meta": { "profile": [taxonomy.profile_url()] },
-        "identifier": { "system": REFERENCE_SYSTEM, "value": f.reference },
+    AdverseEvent {
+        resource_type: "AdverseEvent",
+        id: None,
+        meta: Meta {
+            version_id: None,
+            last_updated: None,
+            profile: [&taxonomy.canonical_profile],
+        },
+        // R4's AdverseEvent has no element for the account of what happened: it is the
+        // resource's narrative (docs/lfpse.md, "Assumptions").
+        text: f.description.as_deref().map(narrative),
+        contained,
+        extension: x.build("AdverseEvent"),
+        identifier: Identifier {
+            kind: None,
+            system: Some(REFERENCE_SYSTEM),
+            value: &f.reference,
+        },
         // A near miss, or a risk, is a potential adverse event in FHIR's terms.
-        "actuality": if f.near_miss || event_type == EventType::Risk { "potential" } else { "actual" },
-        "subject": { "reference": "#patient1" },
-        "date": instant(f.occurred_at),
-        "recordedDate": instant(f.reported_at),
-        "recorder": { "reference": "#practitioner1" },
-        "location": { "reference": "#location1" },
-    });
-    resource["contained"] = Value::Array(contained);
-    resource["event"] = event;
-    let extensions = x.build("AdverseEvent");
-    if !extensions.is_empty() {
-        resource["extension"] = Value::Array(extensions);
+        actuality: if f.near_miss || event_type == EventType::Risk {
+            "potential"
+        } else {
+            "actual"
+        },
+        event: Event {
+            coding: [Coding {
+                code: event_code,
+                display: event_type.as_str(),
+            }],
+            text: f.title.as_deref(),
+        },
+        subject: Reference {
+            reference: "#patient1",
+        },
+        date: instant(f.occurred_at),
+        recorded_date: instant(f.reported_at),
+        recorder: Reference {
+            reference: "#practitioner1",
+        },
+        location: Reference {
+            reference: "#location1",
+        },
+        suspect_entity,
+        description: None,
     }
-    // R4's AdverseEvent has no element for the account of what happened: it is the
-    // resource's narrative (docs/lfpse.md, "Assumptions").
-    if let Some(d) = f.description.as_deref() {
-        resource["text"] = narrative(d);
-    }
-    if !suspect.is_empty() {
-        resource["suspectEntity"] = Value::Array(suspect);
-    }
-    resource
 }
 
 /// XHTML narrative holding `text` as it was written (escaped, one paragraph per line).
-pub fn narrative(text: &str) -> Value {
-    let paragraphs: String = text
-        .lines()
-        .map(|line| format!("<p>{}</p>", escape_xml(line)))
-        .collect();
-    json!({
-        "status": "additional",
-        "div": format!("<div xmlns=\"http://www.w3.org/1999/xhtml\">{paragraphs}</div>"),
-    })
+pub fn narrative(text: &str) -> Narrative {
+    let mut div = String::with_capacity(text.len() + 64);
+    div.push_str("<div xmlns=\"http://www.w3.org/1999/xhtml\">");
+    for line in text.lines() {
+        div.push_str("<p>");
+        escape_xml_into(line, &mut div);
+        div.push_str("</p>");
+    }
+    div.push_str("</div>");
+    Narrative {
+        status: "additional",
+        div,
+    }
 }
 
 /// The text of a narrative `div` written by `narrative` (or any simple XHTML): tags
@@ -387,8 +591,7 @@ pub fn narrative_text(div: &str) -> String {
     unescape_xml(&out)
 }
 
-fn escape_xml(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
+fn escape_xml_into(s: &str, out: &mut String) {
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -399,7 +602,6 @@ fn escape_xml(s: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
 fn unescape_xml(s: &str) -> String {
@@ -453,7 +655,7 @@ mod tests {
             "Ünïcode — and &amp; already escaped",
         ] {
             let n = narrative(text);
-            let div = n["div"].as_str().unwrap();
+            let div = n.div.as_str();
             assert!(!div.contains("<two>"));
             assert_eq!(narrative_text(div), text);
         }

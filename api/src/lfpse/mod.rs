@@ -48,9 +48,9 @@ pub async fn render<C: ConnectionTrait>(
     facts.age_days = patient_age_days(state, m);
     let mut resource = mapping::adverse_event(&state.lfpse, &facts);
     if state.settings.lfpse.description_element {
-        resource["description"] = serde_json::Value::String(m.description.clone());
+        resource.description = Some(&m.description);
     }
-    Ok(Some(resource))
+    Ok(Some(resource.to_value()))
 }
 
 /// What anyone who may see the incident may see of it: no description, immediate actions,

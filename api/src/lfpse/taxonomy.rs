@@ -19,6 +19,9 @@ pub struct Taxonomy {
     /// The AdverseEvent profile's id, e.g. `patient-safety-adverse-event-5`.
     pub profile: String,
     pub extensions: Vec<Extension>,
+    /// The profile's canonical URL, worked out once when loaded.
+    #[serde(skip)]
+    pub canonical_profile: String,
     #[serde(rename = "valueSets")]
     pub value_sets: BTreeMap<String, ValueSet>,
     /// Candour's event types to LFPSE's event codes.
@@ -35,6 +38,19 @@ pub struct Extension {
     /// The resource it sits on: AdverseEvent, Patient, Practitioner, Location, Device.
     pub on: String,
     pub elements: Vec<Element>,
+    /// Its canonical URL, worked out once when loaded.
+    #[serde(skip)]
+    pub url: String,
+}
+
+impl Extension {
+    /// Whether its id is `<stem>-<version>`.
+    pub fn has_stem(&self, stem: &str, version: &str) -> bool {
+        self.id
+            .strip_suffix(version)
+            .and_then(|rest| rest.strip_suffix('-'))
+            == Some(stem)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -109,9 +125,13 @@ impl Taxonomy {
                 .map_err(|e| format!("{} cannot be read: {e}", path.display()))?,
             None => BUILT_IN.to_string(),
         };
-        let t: Taxonomy =
+        let mut t: Taxonomy =
             serde_json::from_str(&text).map_err(|e| format!("is not a taxonomy: {e}"))?;
         t.check()?;
+        t.canonical_profile = t.url(&t.profile);
+        for i in 0..t.extensions.len() {
+            t.extensions[i].url = t.url(&t.extensions[i].id);
+        }
         Ok(t)
     }
 
@@ -146,7 +166,7 @@ impl Taxonomy {
 
     /// The AdverseEvent profile's canonical URL (for `meta.profile`).
     pub fn profile_url(&self) -> String {
-        self.url(&self.profile)
+        self.canonical_profile.clone()
     }
 
     pub fn extension(&self, name: &str) -> Option<&Extension> {
@@ -155,8 +175,9 @@ impl Taxonomy {
 
     /// The extension whose id is `<stem>-<version>`, e.g. `patient-information`.
     pub fn extension_by_stem(&self, stem: &str) -> Option<&Extension> {
-        let id = format!("{stem}-{}", self.version);
-        self.extensions.iter().find(|x| x.id == id)
+        self.extensions
+            .iter()
+            .find(|x| x.has_stem(stem, &self.version))
     }
 
     /// The element named "Extension.Element".

@@ -116,6 +116,9 @@ const CHUNK: usize = 256;
 /// Rows gathered into one write at most.
 const MAX_GROUP: usize = 5_000;
 
+/// Groups written at once on PostgreSQL.
+const POSTGRES_WRITERS: usize = 4;
+
 struct Job {
     rows: Vec<access_event::ActiveModel>,
     done: oneshot::Sender<bool>,
@@ -124,8 +127,8 @@ struct Job {
 }
 
 /// Writes access events for all requests: the notes of every request waiting at that
-/// moment go out together in one transaction, and each request waits for the commit of
-/// its own. Under load that is one write for many pages, and on SQLite the write turn is
+/// moment go out together in one transaction (on PostgreSQL, up to `POSTGRES_WRITERS` such
+/// transactions at once), and each request waits for the commit of its own. Under load that is one write for many pages, and on SQLite the write turn is
 /// taken by this one task rather than handed from request to request.
 #[derive(Clone)]
 pub struct AccessLogWriter {
@@ -133,48 +136,44 @@ pub struct AccessLogWriter {
 }
 
 impl AccessLogWriter {
-    /// Starts the writer task on the current runtime.
+    /// Starts the writer tasks on the current runtime: one on SQLite (which writes one
+    /// transaction at a time anyway), `POSTGRES_WRITERS` on PostgreSQL, so that while one
+    /// group waits for its commit the next is gathered and written beside it.
     pub fn spawn(db: Db) -> Self {
-        let (jobs, mut queue) = mpsc::channel::<Job>(1024);
-        tokio::spawn(async move {
-            while let Some(first) = queue.recv().await {
-                let mut group = vec![first];
-                let mut n = group[0].rows.len();
-                while n < MAX_GROUP {
-                    match queue.try_recv() {
-                        Ok(job) => {
-                            n += job.rows.len();
-                            group.push(job);
+        let (jobs, queue) = mpsc::channel::<Job>(1024);
+        let queue = Arc::new(tokio::sync::Mutex::new(queue));
+        let writers = if db.backend() == sea_orm::DbBackend::Postgres {
+            POSTGRES_WRITERS
+        } else {
+            1
+        };
+        for _ in 0..writers {
+            let (db, queue) = (db.clone(), queue.clone());
+            tokio::spawn(async move {
+                loop {
+                    // The queue is held only while a group is gathered, not while it is written.
+                    let group = {
+                        let mut queue = queue.lock().await;
+                        let Some(first) = queue.recv().await else {
+                            return;
+                        };
+                        let mut group = vec![first];
+                        let mut n = group[0].rows.len();
+                        while n < MAX_GROUP {
+                            match queue.try_recv() {
+                                Ok(job) => {
+                                    n += job.rows.len();
+                                    group.push(job);
+                                }
+                                Err(_) => break,
+                            }
                         }
-                        Err(_) => break,
-                    }
+                        group
+                    };
+                    write_group(&db, group).await;
                 }
-                let rows: Vec<_> = group
-                    .iter_mut()
-                    .flat_map(|j| std::mem::take(&mut j.rows))
-                    .collect();
-                let log = group.iter().any(|j| j.counter.is_some());
-                let (result, statements) =
-                    crate::db::count_statements(insert(&db, rows), log).await;
-                let ok = match result {
-                    Ok(()) => true,
-                    Err(e) => {
-                        tracing::error!(
-                            error = %crate::error::db_error_kind(&e),
-                            requests = group.len(),
-                            "writing the access log failed"
-                        );
-                        false
-                    }
-                };
-                for job in group {
-                    if let Some(c) = &job.counter {
-                        c.add(&statements);
-                    }
-                    let _ = job.done.send(ok);
-                }
-            }
-        });
+            });
+        }
         Self { jobs }
     }
 
@@ -192,6 +191,33 @@ impl AccessLogWriter {
             Ok(true) => Ok(()),
             _ => Err(AppError::Internal("the access log was not written".into())),
         }
+    }
+}
+
+/// Writes one group's rows in one transaction and tells each of its requests how it went.
+async fn write_group(db: &Db, mut group: Vec<Job>) {
+    let rows: Vec<_> = group
+        .iter_mut()
+        .flat_map(|j| std::mem::take(&mut j.rows))
+        .collect();
+    let log = group.iter().any(|j| j.counter.is_some());
+    let (result, statements) = crate::db::count_statements(insert(db, rows), log).await;
+    let ok = match result {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!(
+                error = %crate::error::db_error_kind(&e),
+                requests = group.len(),
+                "writing the access log failed"
+            );
+            false
+        }
+    };
+    for job in group {
+        if let Some(c) = &job.counter {
+            c.add(&statements);
+        }
+        let _ = job.done.send(ok);
     }
 }
 
