@@ -164,11 +164,12 @@ pub type CandourSchema = Schema<Query, Mutation, EmptySubscription>;
 
 pub fn build_schema(state: Option<Arc<AppState>>, limits: &crate::config::Limits) -> CandourSchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
-        // Alias and introspection limits are checked with each document's parse
+        // Depth, alias and introspection limits are checked with each document's parse
         // (`limits::Documents`), before the schema sees it: an extension here would wrap
-        // the resolution of every field of every response.
+        // the resolution of every field of every response, and async-graphql's depth rule
+        // counts introspection's `ofType` links as levels (which refused every standard
+        // client's introspection query).
         .limit_recursive_depth(64);
     if !limits.introspection {
         builder = builder.disable_introspection();

@@ -13,6 +13,7 @@ mod http;
 mod ig_access;
 mod ig_trail;
 mod improvement;
+mod introspection;
 mod lfpse;
 mod listing;
 mod logs;
