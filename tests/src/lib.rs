@@ -102,6 +102,10 @@ async fn start(settings: Settings, guard: std::sync::Arc<DatabaseGuard>) -> Test
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(60))
+        // Below the server's keep-alive (5 s): a connection left idle while a test blocked
+        // its runtime (the FHIR validator runs synchronously) is not reused just as the
+        // server, woken at the same moment, closes it.
+        .pool_idle_timeout(Duration::from_secs(3))
         .build()
         .expect("reqwest client");
 
