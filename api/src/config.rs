@@ -25,6 +25,65 @@ pub enum LogFormat {
     Json,
 }
 
+/// The identity provider's claims and keys (docs/operations.md, "Signing in through the
+/// trust's identity provider").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Oidc {
+    /// The claim naming the person: `sub`, or Entra ID's `oid` (the same in every app).
+    pub subject_claim: String,
+    pub name_claim: String,
+    /// The claim holding an email address (Entra ID: `email`, or `preferred_username`).
+    pub email_claim: String,
+    /// The claim holding role values (a list, or one space-separated string).
+    pub roles_claim: String,
+    /// The claim holding department codes, if the provider sends them.
+    pub departments_claim: String,
+    /// The claim holding group ids (Entra ID: `groups`), read through `group_roles` and
+    /// `group_departments`.
+    pub groups_claim: String,
+    /// The claim holding a service's scopes (`scope`; Entra ID puts delegated ones in `scp`).
+    pub scope_claim: String,
+    /// A role value the provider sends to what it means here: a Candour role (`handler`,
+    /// `quality_lead`, `ig_officer`, `admin`) or a service scope (`incidents:read`, ...).
+    /// Values that are Candour's own names need no entry.
+    pub role_values: std::collections::BTreeMap<String, String>,
+    /// A group id to a Candour role or service scope.
+    pub group_roles: std::collections::BTreeMap<String, String>,
+    /// A group id to a department code.
+    pub group_departments: std::collections::BTreeMap<String, String>,
+    /// How often the keys are fetched again in any case.
+    pub refresh_secs: u64,
+    /// The fewest seconds between two fetches for a token with an unknown key id, so that a
+    /// flood of bad tokens cannot make Candour hammer the provider.
+    pub refetch_min_secs: u64,
+    /// How long one request to the provider may take.
+    pub timeout_secs: u64,
+    /// A PEM file of extra certificate authorities to trust for the provider.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for Oidc {
+    fn default() -> Self {
+        Self {
+            subject_claim: "sub".into(),
+            name_claim: "name".into(),
+            email_claim: "email".into(),
+            roles_claim: "roles".into(),
+            departments_claim: "departments".into(),
+            groups_claim: "groups".into(),
+            scope_claim: "scope".into(),
+            role_values: Default::default(),
+            group_roles: Default::default(),
+            group_departments: Default::default(),
+            refresh_secs: 3600,
+            refetch_min_secs: 60,
+            timeout_secs: 5,
+            ca_file: None,
+        }
+    }
+}
+
 /// Protection for the server against expensive or oversized requests.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -114,6 +173,13 @@ pub struct Settings {
     pub jwt_secret: Option<Secret>,
     /// JWKS file with the identity provider's RS256/ES256 public keys.
     pub jwks_file: Option<PathBuf>,
+    /// The trust's identity provider (OpenID Connect), e.g.
+    /// `https://login.microsoftonline.com/<tenant id>/v2.0`: its keys are read from its
+    /// discovery document's `jwks_uri` and kept fresh; tokens must carry it as `iss`.
+    /// Instead of `jwt_secret` or `jwks_file`; needs `jwt_audience` (docs/operations.md).
+    pub oidc_issuer: Option<String>,
+    /// How the identity provider's tokens are read (with `oidc_issuer`).
+    pub oidc: Oidc,
     /// Required `iss` claim, when set.
     pub jwt_issuer: Option<String>,
     /// Required `aud` claim, when set.
@@ -353,6 +419,8 @@ impl Default for Settings {
             shutdown_timeout_secs: 30,
             jwt_secret: None,
             jwks_file: None,
+            oidc_issuer: None,
+            oidc: Oidc::default(),
             jwt_issuer: None,
             jwt_audience: None,
             public_url: "http://127.0.0.1:8080".into(),
@@ -458,13 +526,55 @@ impl Settings {
                 "set either jwt_secret (HS256) or jwks_file (RS256/ES256), not both",
             ));
         }
+        if let Some(issuer) = &self.oidc_issuer {
+            if self.jwt_secret.is_some() || self.jwks_file.is_some() {
+                return Err(invalid(
+                    "oidc_issuer",
+                    "set one of jwt_secret, jwks_file and oidc_issuer",
+                ));
+            }
+            let url = reqwest::Url::parse(issuer)
+                .map_err(|_| invalid("oidc_issuer", "must be the provider's issuer URL"))?;
+            if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
+                return Err(invalid("oidc_issuer", "must be an https URL"));
+            }
+            if self.jwt_audience.is_none() {
+                return Err(invalid(
+                    "jwt_audience",
+                    "oidc_issuer needs jwt_audience (the application id the provider puts in aud): without it a token the provider made for any other application would be accepted",
+                ));
+            }
+            if self.jwt_issuer.as_deref().is_some_and(|i| i != issuer) {
+                return Err(invalid(
+                    "jwt_issuer",
+                    "differs from oidc_issuer; leave it unset (the issuer is oidc_issuer)",
+                ));
+            }
+            for (key, value) in self.oidc.role_values.iter().chain(&self.oidc.group_roles) {
+                if crate::auth::Role::parse(value).is_none()
+                    && crate::auth::Scope::parse(value).is_none()
+                {
+                    return Err(invalid(
+                        "oidc",
+                        &format!("{key} maps to {value}, which is neither a role (handler, quality_lead, ig_officer, admin) nor a scope (incidents:read, incidents:write, incidents:manage)"),
+                    ));
+                }
+            }
+            if self.oidc.refetch_min_secs == 0 || self.oidc.timeout_secs == 0 {
+                return Err(invalid(
+                    "oidc",
+                    "refetch_min_secs and timeout_secs must be at least 1",
+                ));
+            }
+        }
         if self.environment == Environment::Production
             && self.jwt_secret.is_none()
             && self.jwks_file.is_none()
+            && self.oidc_issuer.is_none()
         {
             return Err(invalid(
                 "jwt_secret",
-                "production needs jwt_secret or jwks_file; a development secret is never used in production",
+                "production needs jwt_secret, jwks_file or oidc_issuer; a development secret is never used in production",
             ));
         }
         if self.environment == Environment::Production && self.data_key.is_none() {

@@ -80,6 +80,16 @@ pub async fn prepare(settings: Settings) -> Result<Arc<AppState>, StartupError> 
         );
     }
     let stop = tokio_util::sync::CancellationToken::new();
+    if let Some(provider) = authenticator.provider() {
+        // Without keys every token is refused until the provider answers; the refresher
+        // keeps asking.
+        if provider.fetch().await.is_err() {
+            tracing::warn!(
+                "the identity provider's keys could not be fetched at start; tokens are refused until they are"
+            );
+        }
+        provider.clone().spawn_refresher(stop.clone());
+    }
     crate::trail::chain::spawn_sealer(db.clone(), db.trail_wake.clone());
     crate::dashboard::rollup::spawn_compactor(db.clone(), stop.clone());
     let access_log = crate::trail::access::AccessLogWriter::spawn(db.clone());

@@ -18,6 +18,7 @@ use serde_json::{json, Map, Value};
 pub use candour::config::Settings;
 
 pub mod fhir;
+pub mod idp;
 pub mod lfpse;
 pub mod logs;
 pub mod mail;

@@ -1,6 +1,7 @@
 //! Who is calling: the `Principal` taken from a JWT, its roles, department scoping and a
 //! service account's scopes. Decisions about records live in each domain's policy; this
 //! module only says who the caller is and what they hold.
+pub mod oidc;
 mod token;
 
 pub(crate) use token::write_private;

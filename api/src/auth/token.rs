@@ -73,7 +73,7 @@ impl From<jsonwebtoken::errors::Error> for TokenError {
     }
 }
 
-struct KeyEntry {
+pub(crate) struct KeyEntry {
     kid: Option<String>,
     alg: Algorithm,
     key: DecodingKey,
@@ -82,6 +82,57 @@ struct KeyEntry {
 enum Keys {
     Secret(DecodingKey),
     Jwks(Vec<KeyEntry>),
+    /// The identity provider's, fetched and kept fresh.
+    Oidc(std::sync::Arc<super::oidc::Provider>),
+}
+
+/// The RS256 and ES256 keys of a JWKS document (other kinds are skipped); an error names
+/// the first key that cannot be used.
+pub(crate) fn keys_of(set: &JwkSet) -> Result<Vec<KeyEntry>, String> {
+    let mut out = Vec::new();
+    for jwk in &set.keys {
+        // Keys published for encryption only are not for checking signatures.
+        if matches!(
+            jwk.common.public_key_use,
+            Some(jsonwebtoken::jwk::PublicKeyUse::Encryption)
+        ) {
+            continue;
+        }
+        let alg = match &jwk.algorithm {
+            AlgorithmParameters::RSA(_) => Algorithm::RS256,
+            AlgorithmParameters::EllipticCurve(_) => Algorithm::ES256,
+            _ => continue,
+        };
+        let key = DecodingKey::from_jwk(jwk).map_err(|e| format!("unusable key: {e}"))?;
+        out.push(KeyEntry {
+            kid: jwk.common.key_id.clone(),
+            alg,
+            key,
+        });
+    }
+    Ok(out)
+}
+
+/// The key among `entries` that signed a token with this header.
+fn key_for<'k>(
+    entries: &'k [KeyEntry],
+    header: &jsonwebtoken::Header,
+) -> Result<(&'k DecodingKey, Algorithm), TokenError> {
+    if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
+        return Err(TokenError::UnsupportedAlgorithm);
+    }
+    let entry = entries
+        .iter()
+        .find(|e| {
+            e.alg == header.alg
+                && match (&header.kid, &e.kid) {
+                    (Some(want), Some(have)) => want == have,
+                    (None, _) => entries.len() == 1,
+                    (Some(_), None) => entries.len() == 1,
+                }
+        })
+        .ok_or(TokenError::UnknownKey)?;
+    Ok((&entry.key, entry.alg))
 }
 
 /// Verifies bearer tokens against the configured keys, issuer and audience.
@@ -93,18 +144,51 @@ pub struct Authenticator {
 
 impl Authenticator {
     pub fn new(settings: &Settings, secret: Option<&Secret>) -> Result<Self, String> {
+        if let Some(issuer) = &settings.oidc_issuer {
+            let provider = super::oidc::Provider::new(issuer, &settings.oidc)?;
+            return Ok(Self {
+                keys: Keys::Oidc(std::sync::Arc::new(provider)),
+                issuer: Some(issuer.clone()),
+                audience: settings.jwt_audience.clone(),
+            });
+        }
         let keys = match (&settings.jwks_file, secret) {
             (Some(path), _) => Keys::Jwks(load_jwks(path)?),
             (None, Some(secret)) => {
                 Keys::Secret(DecodingKey::from_secret(secret.expose_secret().as_bytes()))
             }
-            (None, None) => return Err("jwt_secret or jwks_file must be set".into()),
+            (None, None) => {
+                return Err("one of jwt_secret, jwks_file and oidc_issuer must be set".into())
+            }
         };
         Ok(Self {
             keys,
             issuer: settings.jwt_issuer.clone(),
             audience: settings.jwt_audience.clone(),
         })
+    }
+
+    /// The identity provider whose keys this checks tokens against, if it is one.
+    pub fn provider(&self) -> Option<&std::sync::Arc<super::oidc::Provider>> {
+        match &self.keys {
+            Keys::Oidc(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// Verifies a bearer token; a token from the identity provider naming a key it does not
+    /// yet hold has the keys fetched again first (at most once per `oidc.refetch_min_secs`,
+    /// however many such tokens come).
+    pub async fn authenticate(&self, token: &str) -> Result<Claims, TokenError> {
+        match self.verify(token) {
+            Err(TokenError::UnknownKey) => match &self.keys {
+                Keys::Oidc(provider) if provider.refetch_for_unknown_key().await => {
+                    self.verify(token)
+                }
+                _ => Err(TokenError::UnknownKey),
+            },
+            verified => verified,
+        }
     }
 
     fn validation(&self, alg: Algorithm) -> Validation {
@@ -133,36 +217,33 @@ impl Authenticator {
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         // decode_header refuses `alg: none` (no such Algorithm), which is what we want.
         let header = jsonwebtoken::decode_header(token)?;
-        let (key, alg) = match &self.keys {
+        let claims = match &self.keys {
             Keys::Secret(key) => {
                 if header.alg != Algorithm::HS256 {
                     return Err(TokenError::UnsupportedAlgorithm);
                 }
-                (key, Algorithm::HS256)
+                jsonwebtoken::decode::<Claims>(token, key, &self.validation(Algorithm::HS256))?
+                    .claims
             }
             Keys::Jwks(entries) => {
-                if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
-                    return Err(TokenError::UnsupportedAlgorithm);
-                }
-                let entry = entries
-                    .iter()
-                    .find(|e| {
-                        e.alg == header.alg
-                            && match (&header.kid, &e.kid) {
-                                (Some(want), Some(have)) => want == have,
-                                (None, _) => entries.len() == 1,
-                                (Some(_), None) => entries.len() == 1,
-                            }
-                    })
-                    .ok_or(TokenError::UnknownKey)?;
-                (&entry.key, entry.alg)
+                let (key, alg) = key_for(entries, &header)?;
+                jsonwebtoken::decode::<Claims>(token, key, &self.validation(alg))?.claims
+            }
+            Keys::Oidc(provider) => {
+                let keys = provider.keys();
+                let (key, alg) = key_for(&keys, &header)?;
+                // The person is named by `oidc.subject_claim` (Entra ID: `oid`), which
+                // `claims` requires; `sub` need not be there.
+                let mut validation = self.validation(alg);
+                validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+                let data = jsonwebtoken::decode::<serde_json::Value>(token, key, &validation)?;
+                provider.claims(&data.claims)?
             }
         };
-        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation(alg))?;
-        if data.claims.sub.trim().is_empty() {
+        if claims.sub.trim().is_empty() {
             return Err(TokenError::MissingClaim);
         }
-        Ok(data.claims)
+        Ok(claims)
     }
 }
 
@@ -171,21 +252,7 @@ fn load_jwks(path: &Path) -> Result<Vec<KeyEntry>, String> {
         std::fs::read_to_string(path).map_err(|e| format!("jwks_file {}: {e}", path.display()))?;
     let set: JwkSet = serde_json::from_str(&text)
         .map_err(|e| format!("jwks_file {}: not a JWKS document: {e}", path.display()))?;
-    let mut out = Vec::new();
-    for jwk in &set.keys {
-        let alg = match &jwk.algorithm {
-            AlgorithmParameters::RSA(_) => Algorithm::RS256,
-            AlgorithmParameters::EllipticCurve(_) => Algorithm::ES256,
-            _ => continue,
-        };
-        let key = DecodingKey::from_jwk(jwk)
-            .map_err(|e| format!("jwks_file {}: unusable key: {e}", path.display()))?;
-        out.push(KeyEntry {
-            kid: jwk.common.key_id.clone(),
-            alg,
-            key,
-        });
-    }
+    let out = keys_of(&set).map_err(|e| format!("jwks_file {}: {e}", path.display()))?;
     if out.is_empty() {
         return Err(format!(
             "jwks_file {}: no RS256 or ES256 keys",
@@ -232,6 +299,7 @@ pub fn dev_secret(settings: &Settings) -> Result<Option<Secret>, String> {
         return Ok(Some(secret.clone()));
     }
     if settings.jwks_file.is_some()
+        || settings.oidc_issuer.is_some()
         || settings.environment == crate::config::Environment::Production
     {
         return Ok(None);

@@ -464,7 +464,7 @@ pub async fn create(
     state: web::Data<Arc<AppState>>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let call = match Call::begin(&req, &state) {
+    let call = match Call::begin(&req, &state).await {
         Ok(c) => c,
         Err(o) => return o.response(),
     };

@@ -74,7 +74,10 @@ pub(crate) struct Call {
 }
 
 impl Call {
-    pub fn begin(req: &HttpRequest, state: &web::Data<Arc<AppState>>) -> Result<Self, Outcome> {
+    pub async fn begin(
+        req: &HttpRequest,
+        state: &web::Data<Arc<AppState>>,
+    ) -> Result<Self, Outcome> {
         let state: Arc<AppState> = state.get_ref().clone();
         if !accepts_json(req) {
             return Err(Outcome::not_supported(
@@ -87,7 +90,7 @@ impl Call {
             .get::<RequestId>()
             .map(|r| r.0.clone())
             .unwrap_or_default();
-        let auth = crate::graphql::http::principal_of(&state, req);
+        let auth = crate::graphql::http::principal_of(&state, req).await;
         let purpose = access::purpose_from(
             req.headers()
                 .get(access::PURPOSE_HEADER)
@@ -287,7 +290,7 @@ async fn read(
     state: web::Data<Arc<AppState>>,
     path: web::Path<String>,
 ) -> HttpResponse {
-    let call = match Call::begin(&req, &state) {
+    let call = match Call::begin(&req, &state).await {
         Ok(c) => c,
         Err(o) => return o.response(),
     };

@@ -223,7 +223,7 @@ fn shown(key: &str) -> String {
 }
 
 pub async fn search(req: HttpRequest, state: web::Data<Arc<AppState>>) -> HttpResponse {
-    let call = match Call::begin(&req, &state) {
+    let call = match Call::begin(&req, &state).await {
         Ok(c) => c,
         Err(o) => return o.response(),
     };

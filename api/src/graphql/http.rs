@@ -90,7 +90,7 @@ fn request_error(status: StatusCode, media: MediaType, message: &str) -> HttpRes
         .body(body.to_string())
 }
 
-pub(crate) fn principal_of(
+pub(crate) async fn principal_of(
     state: &AppState,
     req: &HttpRequest,
 ) -> Result<Option<Principal>, crate::auth::TokenError> {
@@ -105,7 +105,7 @@ pub(crate) fn principal_of(
         .or_else(|| value.strip_prefix("bearer "))
         .ok_or(crate::auth::TokenError::Malformed)?
         .trim();
-    let claims = state.authenticator.verify(token)?;
+    let claims = state.authenticator.authenticate(token).await?;
     Ok(Some(Principal::from_claims(claims)))
 }
 
@@ -219,7 +219,7 @@ async fn execute(
         .get::<RequestId>()
         .map(|r| r.0.clone())
         .unwrap_or_default();
-    let auth = principal_of(state, req);
+    let auth = principal_of(state, req).await;
     let purpose = match access::purpose_from(
         req.headers()
             .get(access::PURPOSE_HEADER)

@@ -19,6 +19,7 @@ mod listing;
 mod logs;
 mod notifications;
 mod obligations;
+mod oidc;
 mod refusals;
 mod reporting;
 mod schema;
