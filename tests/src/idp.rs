@@ -8,15 +8,10 @@
 //! ([`IdentityProvider::stop`]) and counts what Candour asked it for
 //! ([`IdentityProvider::requests`]).
 
-use std::process::Stdio;
-use std::time::{Duration, Instant};
-
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
-use tokio::process::{Child, Command};
-
-use crate::python::python;
+use tokio::process::Child;
 
 /// The path of the key set, as the discovery document names it.
 pub const JWKS_PATH: &str = "/keys";
@@ -102,33 +97,14 @@ impl IdentityProvider {
         let port_file = dir.path().join("port");
         let log = dir.path().join("server.log");
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/idp_server.py");
-        let out = std::fs::File::create(&log).expect("the provider's log");
-        let child = Command::new(python())
-            .arg(script)
-            .arg(dir.path())
-            .env("PYTHONUNBUFFERED", "1")
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().expect("log"))
-            .stderr(out)
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| panic!("python3 {script} could not start: {e}"));
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let port = loop {
-            if let Some(p) = std::fs::read_to_string(&port_file)
-                .ok()
-                .and_then(|s| s.trim().parse::<u16>().ok())
-            {
-                break p;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the identity provider did not start within 20 s; its output:\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
+        let (child, port) = crate::python::start_server(
+            "identity provider",
+            script,
+            &[dir.path().as_os_str()],
+            &port_file,
+            &log,
+        )
+        .await;
         let idp = IdentityProvider {
             port,
             dir,

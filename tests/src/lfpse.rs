@@ -13,13 +13,10 @@
 //! The interpreter is `python3`, or whatever `CANDOUR_TEST_PYTHON` names.
 
 use std::collections::BTreeMap;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use tokio::process::{Child, Command};
-
-use crate::python::python;
+use tokio::process::Child;
 
 /// The path LFPSE's AdverseEvent endpoint has (`<host>/adverse-event/fhir/AdverseEvent`).
 pub const ENDPOINT: &str = "/adverse-event/fhir/AdverseEvent";
@@ -96,33 +93,14 @@ impl LfpseServer {
         let port_file = dir.path().join("port");
         let log = dir.path().join("server.log");
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/lfpse_server.py");
-        let out = std::fs::File::create(&log).expect("the LFPSE server's log");
-        let child = Command::new(python())
-            .arg(script)
-            .arg(&port_file)
-            .env("PYTHONUNBUFFERED", "1")
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().expect("log"))
-            .stderr(out)
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| panic!("python3 {script} could not start: {e}"));
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let port = loop {
-            if let Some(p) = std::fs::read_to_string(&port_file)
-                .ok()
-                .and_then(|s| s.trim().parse::<u16>().ok())
-            {
-                break p;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the LFPSE server did not start within 20 s; its output:\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
+        let (child, port) = crate::python::start_server(
+            "LFPSE server",
+            script,
+            &[port_file.as_os_str()],
+            &port_file,
+            &log,
+        )
+        .await;
         LfpseServer {
             port,
             _dir: dir,

@@ -40,3 +40,43 @@ pub fn ensure_installed(check: &[&str], requirement: &str) {
         Err(e) => panic!("{requirement} is missing and {py} could not be run: {e}"),
     }
 }
+
+/// Starts the fixture `script` (a path under tests/fixtures) with `args` as a child process
+/// that dies with its handle, its output going to `log`, and waits until it has written the
+/// port it listens on into `port_file`; `what` names it in a failure.
+pub async fn start_server(
+    what: &str,
+    script: &str,
+    args: &[&std::ffi::OsStr],
+    port_file: &std::path::Path,
+    log: &std::path::Path,
+) -> (tokio::process::Child, u16) {
+    use std::time::{Duration, Instant};
+    let out = std::fs::File::create(log).expect("a log file for a test server");
+    let child = tokio::process::Command::new(python())
+        .arg(script)
+        .args(args)
+        .env("PYTHONUNBUFFERED", "1")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(out.try_clone().expect("log"))
+        .stderr(out)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("python3 {script} could not start: {e}"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(p) = std::fs::read_to_string(port_file)
+            .ok()
+            .and_then(|s| s.trim().parse::<u16>().ok())
+        {
+            return (child, p);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the {what} did not start within 20 s; its output:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
