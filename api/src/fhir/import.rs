@@ -99,12 +99,12 @@ fn sub_values(ext: &Value) -> Vec<(String, String)> {
 
 /// The extension on `resource` with the taxonomy extension `stem` (any version's url).
 fn extension_of<'a>(taxonomy: &Taxonomy, resource: &'a Value, stem: &str) -> Option<&'a Value> {
-    let url = taxonomy.url(&format!("{stem}-{}", taxonomy.version));
+    let url = &taxonomy.extension_by_stem(stem)?.url;
     resource
         .get("extension")
         .and_then(Value::as_array)?
         .iter()
-        .find(|e| e.get("url").and_then(Value::as_str) == Some(url.as_str()))
+        .find(|e| e.get("url").and_then(Value::as_str) == Some(url))
 }
 
 fn harm_of(code: &str, physical: bool) -> Option<HarmLevel> {
@@ -368,7 +368,7 @@ pub fn parse(state: &AppState, r: &Value) -> Result<(NewIncident, Option<String>
         let Some(x) = taxonomy
             .extensions
             .iter()
-            .find(|x| x.on == "AdverseEvent" && taxonomy.url(&x.id) == url)
+            .find(|x| x.on == "AdverseEvent" && x.url == url)
         else {
             return Err(bad(
                 &format!("extension[{i}]"),

@@ -288,20 +288,6 @@ impl<'a> Extensions<'a> {
         }
     }
 
-    /// The extension called `name` (or whose id has the stem `name`, for contained
-    /// resources' extensions), by index.
-    fn find(&self, name: &str) -> Option<usize> {
-        let t = self.taxonomy;
-        t.extensions
-            .iter()
-            .position(|x| x.name == name)
-            .or_else(|| {
-                t.extensions
-                    .iter()
-                    .position(|x| x.has_stem(name, &t.version))
-            })
-    }
-
     /// Adds values to "Extension.Element" (by stem for contained resources' extensions),
     /// typed as the taxonomy says. Unknown elements are skipped.
     fn add(&mut self, extension: &str, element: &str, values: &[&'a str]) {
@@ -311,7 +297,7 @@ impl<'a> Extensions<'a> {
     }
 
     fn add_one(&mut self, extension: &str, element: &str, value: Cow<'a, str>) {
-        let Some(xi) = self.find(extension) else {
+        let Some(xi) = self.taxonomy.position(extension) else {
             return;
         };
         let x = &self.taxonomy.extensions[xi];

@@ -180,6 +180,19 @@ impl Taxonomy {
             .find(|x| x.has_stem(stem, &self.version))
     }
 
+    /// Where in `extensions` the extension called `name` is, or else the one whose id has
+    /// the stem `name` (contained resources' extensions go by stem).
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.extensions
+            .iter()
+            .position(|x| x.name == name)
+            .or_else(|| {
+                self.extensions
+                    .iter()
+                    .position(|x| x.has_stem(name, &self.version))
+            })
+    }
+
     /// The element named "Extension.Element".
     pub fn element(&self, path: &str) -> Option<(&Extension, &Element)> {
         let (x, e) = path.split_once('.')?;
