@@ -223,7 +223,41 @@ pub struct Settings {
     /// docs/notifications.md). Setting this replaces the built-in list whole.
     pub obligation_rules: Vec<crate::notify::rules::ObligationRule>,
     pub limits: Limits,
+    /// GraphQL subscriptions over websockets (docs/integrators.md, "Live events").
+    pub subscriptions: Subscriptions,
     pub diagnostics: Diagnostics,
+}
+
+/// GraphQL subscriptions (`graphql-transport-ws` on `/graphql`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Subscriptions {
+    /// Most subscriptions one connection may hold at once.
+    pub max_per_connection: usize,
+    /// Most connections one caller (token subject) may hold at once, across this instance.
+    pub max_connections_per_principal: usize,
+    /// Seconds a new connection has to send `connection_init` before it is closed (4408).
+    pub init_timeout_secs: u64,
+    /// Seconds between the server's pings; a connection silent for three of them is closed.
+    pub keepalive_secs: u64,
+    /// How often, in milliseconds, each instance looks for trail events that other
+    /// instances sealed (its own it hears of at once).
+    pub poll_ms: u64,
+    /// Most events a reconnecting client may ask to replay (`after`); older is refused.
+    pub max_replay: i64,
+}
+
+impl Default for Subscriptions {
+    fn default() -> Self {
+        Self {
+            max_per_connection: 10,
+            max_connections_per_principal: 5,
+            init_timeout_secs: 10,
+            keepalive_secs: 30,
+            poll_ms: 100,
+            max_replay: 10_000,
+        }
+    }
 }
 
 /// The outbox dispatcher and the deadline scheduler.
@@ -443,6 +477,7 @@ impl Default for Settings {
             lfpse: Lfpse::default(),
             obligation_rules: crate::notify::rules::defaults(),
             limits: Limits::default(),
+            subscriptions: Subscriptions::default(),
             diagnostics: Diagnostics::default(),
         }
     }
@@ -674,6 +709,27 @@ impl Settings {
         }
         if l.max_body_bytes < 1024 {
             return Err(invalid("limits.max_body_bytes", "must be at least 1024"));
+        }
+        let s = &self.subscriptions;
+        for (key, value) in [
+            (
+                "subscriptions.max_per_connection",
+                s.max_per_connection as u64,
+            ),
+            (
+                "subscriptions.max_connections_per_principal",
+                s.max_connections_per_principal as u64,
+            ),
+            ("subscriptions.init_timeout_secs", s.init_timeout_secs),
+            ("subscriptions.keepalive_secs", s.keepalive_secs),
+            ("subscriptions.poll_ms", s.poll_ms),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1"));
+            }
+        }
+        if s.max_replay < 0 {
+            return Err(invalid("subscriptions.max_replay", "must not be negative"));
         }
         if self.incident_categories.iter().any(|c| c.trim().is_empty()) {
             return Err(invalid(

@@ -36,6 +36,8 @@ pub struct AppState {
     pub rollups: crate::dashboard::rollup::ReadCache,
     /// The LFPSE taxonomy in use (`lfpse.taxonomy_file`, or the built-in one).
     pub lfpse: Arc<crate::lfpse::taxonomy::Taxonomy>,
+    /// Live events for this instance's subscribers.
+    pub live: Arc<crate::live::Hub>,
 }
 
 /// The caller of one request.

@@ -157,6 +157,9 @@ pub struct Db {
     pub outbox_wake: Arc<Notify>,
     /// Woken after each write commits, so versions queued for LFPSE go out promptly.
     pub lfpse_wake: Arc<Notify>,
+    /// Counts the seals of this instance's sealer, so those who follow the chain (the
+    /// subscribers' feed, webhooks) hear at once that there is more of it.
+    pub trail_sealed: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// A write transaction (and, on SQLite, this process's write turn).
@@ -226,6 +229,7 @@ impl Db {
             trail_wake: Arc::new(Notify::new()),
             outbox_wake: Arc::new(Notify::new()),
             lfpse_wake: Arc::new(Notify::new()),
+            trail_sealed: Arc::new(tokio::sync::watch::Sender::new(0)),
         })
     }
 

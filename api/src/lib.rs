@@ -14,6 +14,7 @@ pub mod graphql;
 pub mod improvement;
 pub mod incident;
 pub mod lfpse;
+pub mod live;
 pub mod notify;
 pub mod org;
 pub mod protect;

@@ -97,6 +97,12 @@ pub async fn prepare(settings: Settings) -> Result<Arc<AppState>, StartupError> 
         .map_err(|e| StartupError(format!("configuration: {e}")))?;
     let lfpse = crate::lfpse::taxonomy::Taxonomy::load(settings.lfpse.taxonomy_file.as_deref())
         .map_err(|e| StartupError(format!("configuration: lfpse.taxonomy_file: {e}")))?;
+    let live = Arc::new(crate::live::Hub::default());
+    live.spawn(
+        db.clone(),
+        std::time::Duration::from_millis(settings.subscriptions.poll_ms),
+        stop.clone(),
+    );
     Ok(Arc::new(AppState {
         db,
         settings: Arc::new(settings),
@@ -111,6 +117,7 @@ pub async fn prepare(settings: Settings) -> Result<Arc<AppState>, StartupError> 
         references: Default::default(),
         rollups: Default::default(),
         lfpse: Arc::new(lfpse),
+        live,
     }))
 }
 

@@ -20,7 +20,7 @@ const LAYERS: &[&[&str]] = &[
     ],
     &["trail"],
     &["org"],
-    &["dashboard", "notify", "lfpse"],
+    &["dashboard", "notify", "lfpse", "live"],
     &["incident"],
     &["audit", "improvement", "governance"],
     &["action"],

@@ -5,7 +5,7 @@ pub mod oidc;
 mod token;
 
 pub(crate) use token::write_private;
-pub use token::{dev_secret, mint as mint_token, Authenticator, Claims, TokenError};
+pub use token::{dev_secret, mint as mint_token, Authenticator, Claims, TokenError, LEEWAY_SECS};
 
 use std::collections::BTreeSet;
 

@@ -30,6 +30,10 @@ pub struct Claims {
     pub aud: Option<String>,
 }
 
+/// Seconds a token is still accepted after its `exp` (clock skew between the identity
+/// provider and this server).
+pub const LEEWAY_SECS: u64 = 30;
+
 /// Why a token was refused. Shown to the client in general terms only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenError {
@@ -193,7 +197,7 @@ impl Authenticator {
 
     fn validation(&self, alg: Algorithm) -> Validation {
         let mut v = Validation::new(alg);
-        v.leeway = 30;
+        v.leeway = LEEWAY_SECS;
         // A configured issuer or audience must be present, not merely right when present.
         let mut required = vec!["exp", "sub"];
         if self.issuer.is_some() {

@@ -111,7 +111,7 @@ pub(crate) async fn principal_of(
 
 /// Gives every error a code: errors the schema raised before execution (parse, validation,
 /// limits) carry none of ours, and they are all the client's to fix.
-fn ensure_codes(resp: &mut async_graphql::Response) {
+pub(crate) fn ensure_codes(resp: &mut async_graphql::Response) {
     for err in &mut resp.errors {
         let ext = err
             .extensions
@@ -425,7 +425,7 @@ pub async fn post(
 }
 
 /// The type of the operation a GET request would run, or a message why it cannot tell.
-fn operation_type(request: &async_graphql::Request) -> Result<OperationType, String> {
+pub(crate) fn operation_type(request: &async_graphql::Request) -> Result<OperationType, String> {
     let doc = async_graphql::parser::parse_query(&request.query).map_err(|e| e.to_string())?;
     let op = match (&request.operation_name, &doc.operations) {
         (_, async_graphql::parser::types::DocumentOperations::Single(op)) => op.node.ty,
@@ -447,8 +447,16 @@ fn operation_type(request: &async_graphql::Request) -> Result<OperationType, Str
     Ok(op)
 }
 
-/// GET /graphql: a query in the URL, or GraphiQL for a browser.
-pub async fn get(req: HttpRequest, svc: web::Data<GraphqlService>) -> HttpResponse {
+/// GET /graphql: a query in the URL, GraphiQL for a browser, or a websocket for
+/// subscriptions (`ws`).
+pub async fn get(
+    req: HttpRequest,
+    body: web::Payload,
+    svc: web::Data<GraphqlService>,
+) -> HttpResponse {
+    if super::ws::is_upgrade(&req) {
+        return super::ws::upgrade(req, body, svc).await;
+    }
     let qs = req.query_string();
     let wants_html = req
         .headers()

@@ -5,10 +5,11 @@ pub mod http;
 pub mod limits;
 pub mod loaders;
 pub mod pagination;
+pub mod ws;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, EmptySubscription, Interface, MergedObject, Object, Schema, ID};
+use async_graphql::{Context, Interface, MergedObject, Object, Schema, ID};
 use sea_orm::EntityTrait;
 
 use crate::action::graphql::{ActionMutation, ActionQuery, CorrectiveAction};
@@ -160,17 +161,21 @@ pub struct Mutation(
     crate::lfpse::graphql::LfpseMutation,
 );
 
-pub type CandourSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type CandourSchema = Schema<Query, Mutation, crate::live::graphql::LiveSubscription>;
 
 pub fn build_schema(state: Option<Arc<AppState>>, limits: &crate::config::Limits) -> CandourSchema {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_complexity(limits.max_complexity)
-        // Depth, alias and introspection limits are checked with each document's parse
-        // (`limits::Documents`), before the schema sees it: an extension here would wrap
-        // the resolution of every field of every response, and async-graphql's depth rule
-        // counts introspection's `ofType` links as levels (which refused every standard
-        // client's introspection query).
-        .limit_recursive_depth(64);
+    let mut builder = Schema::build(
+        Query::default(),
+        Mutation::default(),
+        crate::live::graphql::LiveSubscription,
+    )
+    .limit_complexity(limits.max_complexity)
+    // Depth, alias and introspection limits are checked with each document's parse
+    // (`limits::Documents`), before the schema sees it: an extension here would wrap
+    // the resolution of every field of every response, and async-graphql's depth rule
+    // counts introspection's `ofType` links as levels (which refused every standard
+    // client's introspection query).
+    .limit_recursive_depth(64);
     if !limits.introspection {
         builder = builder.disable_introspection();
     }

@@ -93,8 +93,35 @@ async fn raised(state: &AppState, ids: Vec<Uuid>) -> AppResult<HashSet<String>> 
 }
 
 async fn raise(state: &AppState, draft: Draft, to: Vec<Recipient>) -> AppResult<usize> {
+    raise_announcing(state, draft, to, None).await
+}
+
+/// Raises a reminder and, the first time it is raised, writes `announce` (a trail action)
+/// in the same transaction: subscribers hear that an action fell due or went overdue once
+/// per due date, however many instances run the scheduler.
+async fn raise_announcing(
+    state: &AppState,
+    draft: Draft,
+    to: Vec<Recipient>,
+    announce: Option<(&str, NaiveDate)>,
+) -> AppResult<usize> {
+    let (entity_type, entity_id) = (draft.entity_type, draft.entity_id);
     let tx = state.db.begin_write().await?;
     let n = enqueue(&*tx, &state.notifier, draft, to).await?;
+    if let (Some((action, due)), true) = (announce, n > 0) {
+        let mut diff = crate::trail::Diff::new();
+        diff.field("dueDate", None, Some(due));
+        crate::trail::record_for(
+            &*tx,
+            None,
+            &crate::trail::Actor::system("schedule"),
+            entity_type,
+            entity_id,
+            action,
+            diff,
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok(n)
 }
@@ -213,6 +240,7 @@ pub async fn pass(state: &AppState, now: DateTime<Utc>) -> AppResult<usize> {
             vec![recipients::by_email(&state.db.conn, &a.owner_email).await?]
         };
         let dept = department_of(state, a.department_id).await?;
+        let due_date = a.due_date;
         let draft = Draft {
             kind,
             occasion,
@@ -228,7 +256,12 @@ pub async fn pass(state: &AppState, now: DateTime<Utc>) -> AppResult<usize> {
                 "link": link(settings, &format!("actions/{}", crate::record::ids::encode(crate::record::ids::Kind::CorrectiveAction, a.id).0)),
             }),
         };
-        queued += raise(state, draft, to).await?;
+        let announce = match kind {
+            NotificationKind::ActionDueToday => Some(("corrective_action.due", due_date)),
+            NotificationKind::ActionOverdue => Some(("corrective_action.overdue", due_date)),
+            _ => None,
+        };
+        queued += raise_announcing(state, draft, to, announce).await?;
     }
 
     // Audits planned to start within 7 days.

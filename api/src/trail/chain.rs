@@ -193,7 +193,10 @@ pub fn spawn_sealer(db: Db, wake: Arc<Notify>) -> tokio::task::JoinHandle<()> {
             match seal_pending(&db).await {
                 // Under a stream of changes, let a few milliseconds' worth gather: one
                 // seal of many events costs the database far less than many of one.
-                Ok(n) if n > 0 => tokio::time::sleep(Duration::from_millis(25)).await,
+                Ok(n) if n > 0 => {
+                    db.trail_sealed.send_modify(|n| *n += 1);
+                    tokio::time::sleep(Duration::from_millis(25)).await
+                }
                 Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(error = %crate::error::db_error_kind(&e), "sealing trail events failed; will retry");

@@ -20,6 +20,17 @@ pub struct FieldChange {
     pub sensitive: bool,
 }
 
+impl From<super::FieldChange> for FieldChange {
+    fn from(c: super::FieldChange) -> Self {
+        Self {
+            field: c.field,
+            before: Json(c.before),
+            after: Json(c.after),
+            sensitive: c.sensitive,
+        }
+    }
+}
+
 /// One entry in the append-only change trail.
 #[derive(SimpleObject, Clone)]
 #[graphql(complex)]
@@ -71,15 +82,7 @@ impl From<entities::trail_event::Model> for TrailEvent {
             actor_label: m.actor_label,
             actor_roles: m.actor_roles,
             request_id: m.request_id,
-            changes: changes
-                .into_iter()
-                .map(|c| FieldChange {
-                    field: c.field,
-                    before: Json(c.before),
-                    after: Json(c.after),
-                    sensitive: c.sensitive,
-                })
-                .collect(),
+            changes: changes.into_iter().map(FieldChange::from).collect(),
             seq: m.seq,
             hash: m.hash,
             actor_id: m.actor_id,

@@ -16,6 +16,7 @@ mod improvement;
 mod introspection;
 mod lfpse;
 mod listing;
+mod live;
 mod logs;
 mod notifications;
 mod obligations;
