@@ -225,7 +225,48 @@ pub struct Settings {
     pub limits: Limits,
     /// GraphQL subscriptions over websockets (docs/integrators.md, "Live events").
     pub subscriptions: Subscriptions,
+    /// Signed webhooks to other systems (docs/integrators.md, "Webhooks").
+    pub webhooks: Webhooks,
     pub diagnostics: Diagnostics,
+}
+
+/// Webhook deliveries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Webhooks {
+    /// Hosts an endpoint may be registered at: an exact host name or address, or
+    /// `*.example.nhs.uk` for any host under it. Empty: no endpoint can be registered.
+    /// Link-local and cloud metadata addresses are refused whatever this says.
+    pub allowed_hosts: Vec<String>,
+    /// Whether this instance sends deliveries (others queue them all the same).
+    pub dispatch: bool,
+    /// Attempts before a delivery is dead-lettered.
+    pub max_attempts: u32,
+    /// The wait before the second attempt, doubled for each after (with jitter).
+    pub backoff_initial_ms: u64,
+    /// The longest wait between attempts.
+    pub backoff_max_secs: u64,
+    /// Seconds an attempt may take, connecting and answering.
+    pub timeout_secs: u64,
+    /// Failed attempts in a row, across an endpoint's deliveries, that disable it.
+    pub disable_after_failures: u32,
+    /// How often the dispatcher looks for due deliveries, in milliseconds.
+    pub poll_ms: u64,
+}
+
+impl Default for Webhooks {
+    fn default() -> Self {
+        Self {
+            allowed_hosts: Vec::new(),
+            dispatch: true,
+            max_attempts: 8,
+            backoff_initial_ms: 5_000,
+            backoff_max_secs: 3_600,
+            timeout_secs: 10,
+            disable_after_failures: 20,
+            poll_ms: 500,
+        }
+    }
 }
 
 /// GraphQL subscriptions (`graphql-transport-ws` on `/graphql`).
@@ -478,6 +519,7 @@ impl Default for Settings {
             obligation_rules: crate::notify::rules::defaults(),
             limits: Limits::default(),
             subscriptions: Subscriptions::default(),
+            webhooks: Webhooks::default(),
             diagnostics: Diagnostics::default(),
         }
     }
@@ -727,6 +769,29 @@ impl Settings {
             if value == 0 {
                 return Err(invalid(key, "must be at least 1"));
             }
+        }
+        let w = &self.webhooks;
+        for (key, value) in [
+            ("webhooks.max_attempts", w.max_attempts as u64),
+            ("webhooks.timeout_secs", w.timeout_secs),
+            (
+                "webhooks.disable_after_failures",
+                w.disable_after_failures as u64,
+            ),
+            ("webhooks.poll_ms", w.poll_ms),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1"));
+            }
+        }
+        if w.allowed_hosts
+            .iter()
+            .any(|h| h.trim().is_empty() || h.contains('/'))
+        {
+            return Err(invalid(
+                "webhooks.allowed_hosts",
+                "each entry is a host name or address, or *.domain",
+            ));
         }
         if s.max_replay < 0 {
             return Err(invalid("subscriptions.max_replay", "must not be negative"));

@@ -38,6 +38,8 @@ pub struct AppState {
     pub lfpse: Arc<crate::lfpse::taxonomy::Taxonomy>,
     /// Live events for this instance's subscribers.
     pub live: Arc<crate::live::Hub>,
+    /// Woken when webhook deliveries are queued, so the dispatcher sends them promptly.
+    pub webhooks_wake: Arc<tokio::sync::Notify>,
 }
 
 /// The caller of one request.

@@ -24,3 +24,4 @@ pub mod startup;
 pub mod telemetry;
 pub mod trail;
 pub mod web;
+pub mod webhook;

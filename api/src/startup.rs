@@ -118,6 +118,7 @@ pub async fn prepare(settings: Settings) -> Result<Arc<AppState>, StartupError> 
         rollups: Default::default(),
         lfpse: Arc::new(lfpse),
         live,
+        webhooks_wake: Default::default(),
     }))
 }
 
@@ -157,6 +158,10 @@ pub fn start_background(
                 "no lfpse.url: LFPSE submissions are queued and wait until one is configured"
             ),
         }
+    }
+    crate::webhook::fanout::spawn(state.clone());
+    if state.settings.webhooks.dispatch {
+        tokio::spawn(crate::webhook::dispatch::run(state.clone()));
     }
     if schedule {
         tokio::spawn(crate::notify::schedule::run(

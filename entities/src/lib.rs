@@ -31,3 +31,6 @@ pub mod rollup_meta;
 pub mod staff;
 pub mod trail_event;
 pub mod trail_head;
+pub mod webhook_cursor;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;

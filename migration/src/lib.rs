@@ -12,6 +12,7 @@ mod m20261201_000007_dashboard;
 mod m20261202_000008_outbox_vars;
 mod m20261206_000009_rollup_generation;
 mod m20261208_000010_lfpse;
+mod m20261209_000011_webhooks;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000008_outbox_vars::Migration),
             Box::new(m20261206_000009_rollup_generation::Migration),
             Box::new(m20261208_000010_lfpse::Migration),
+            Box::new(m20261209_000011_webhooks::Migration),
         ]
     }
 }

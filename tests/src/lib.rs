@@ -24,6 +24,7 @@ pub mod logs;
 pub mod mail;
 pub mod python;
 pub mod steps;
+pub mod webhooks;
 pub mod ws;
 
 pub use steps::*;

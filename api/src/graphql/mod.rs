@@ -128,7 +128,9 @@ impl NodeQuery {
             | Kind::LegalHold
             | Kind::Notification
             | Kind::Obligation
-            | Kind::LfpseSubmission => None,
+            | Kind::LfpseSubmission
+            | Kind::Webhook
+            | Kind::WebhookDelivery => None,
         })
     }
 }
@@ -144,6 +146,7 @@ pub struct Query(
     GovernanceQuery,
     crate::notify::graphql::NotifyQuery,
     crate::lfpse::graphql::LfpseQuery,
+    crate::webhook::graphql::WebhookQuery,
     crate::dashboard::graphql::DashboardQuery,
     NodeQuery,
 );
@@ -159,6 +162,7 @@ pub struct Mutation(
     GovernanceMutation,
     crate::notify::graphql::NotifyMutation,
     crate::lfpse::graphql::LfpseMutation,
+    crate::webhook::graphql::WebhookMutation,
 );
 
 pub type CandourSchema = Schema<Query, Mutation, crate::live::graphql::LiveSubscription>;

@@ -26,6 +26,8 @@ pub enum Kind {
     Notification,
     Obligation,
     LfpseSubmission,
+    Webhook,
+    WebhookDelivery,
 }
 
 impl Kind {
@@ -49,6 +51,8 @@ impl Kind {
             Self::Notification => "Notification",
             Self::Obligation => "Obligation",
             Self::LfpseSubmission => "LfpseSubmission",
+            Self::Webhook => "Webhook",
+            Self::WebhookDelivery => "WebhookDelivery",
         }
     }
 
@@ -72,6 +76,8 @@ impl Kind {
             "Notification" => Self::Notification,
             "Obligation" => Self::Obligation,
             "LfpseSubmission" => Self::LfpseSubmission,
+            "Webhook" => Self::Webhook,
+            "WebhookDelivery" => Self::WebhookDelivery,
             _ => return None,
         })
     }

@@ -26,3 +26,4 @@ mod reporting;
 mod schema;
 mod triage;
 mod web;
+mod webhooks;
