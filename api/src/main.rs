@@ -275,10 +275,11 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             println!(
-                "re-sealed {} incidents under key {}; re-keyed {} access-log entries",
+                "re-sealed {} incidents under key {}; re-keyed {} access-log entries; re-sealed {} webhook secrets",
                 r.incidents_resealed,
                 keys.current_key_id(),
-                r.access_events_rekeyed
+                r.access_events_rekeyed,
+                r.webhook_secrets_resealed
             );
             Ok(())
         }

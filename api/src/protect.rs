@@ -433,6 +433,7 @@ pub async fn seal_plaintext_columns(
 pub struct Rotation {
     pub incidents_resealed: u64,
     pub access_events_rekeyed: u64,
+    pub webhook_secrets_resealed: u64,
 }
 
 /// Re-seals every incident's patient details under the current key and recomputes their
@@ -458,6 +459,7 @@ pub async fn rotate(db: &crate::db::Db, keys: &KeyRing) -> Result<Rotation, Rota
         }
         let rows = q.all(&db.conn).await?;
         let Some(last) = rows.last() else {
+            out.webhook_secrets_resealed = rotate_webhook_secrets(db, keys).await?;
             return Ok(out);
         };
         after = Some(last.id);
@@ -470,7 +472,7 @@ pub async fn rotate(db: &crate::db::Db, keys: &KeyRing) -> Result<Rotation, Rota
                 .any(|v| keys.is_stale(v));
             let clear = keys
                 .open_patient(m.id, &sealed)
-                .map_err(|e| RotateError::Open(m.reference.clone(), e))?;
+                .map_err(|e| RotateError::Open(format!("incident {}", m.reference), e))?;
             let new_hash = clear.nhs_number.as_ref().map(|n| keys.lookup_hash(n));
             if !stale && new_hash == sealed.nhs_hash {
                 continue;
@@ -506,11 +508,36 @@ pub async fn rotate(db: &crate::db::Db, keys: &KeyRing) -> Result<Rotation, Rota
     }
 }
 
+/// Re-seals webhook signing secrets under the current key (the few there are, at once).
+async fn rotate_webhook_secrets(db: &crate::db::Db, keys: &KeyRing) -> Result<u64, RotateError> {
+    use entities::webhook_endpoint as endpoint;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let tx = db.begin_write().await?;
+    let mut n = 0;
+    for m in endpoint::Entity::find().all(&*tx).await? {
+        if !keys.is_stale(&m.secret) {
+            continue;
+        }
+        let ctx = context("Webhook", m.id, "secret");
+        let clear = keys
+            .open(&ctx, &m.secret)
+            .map_err(|e| RotateError::Open(format!("webhook {}", m.id), e))?;
+        endpoint::Entity::update_many()
+            .col_expr(endpoint::Column::Secret, keys.seal(&ctx, &clear).into())
+            .filter(endpoint::Column::Id.eq(m.id))
+            .exec(&*tx)
+            .await?;
+        n += 1;
+    }
+    tx.commit().await?;
+    Ok(n)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RotateError {
     #[error("database: {}", crate::error::db_error_kind(.0))]
     Db(#[from] sea_orm::DbErr),
-    #[error("incident {0}: {1} (is the key that sealed it in data_key_previous?)")]
+    #[error("{0}: {1} (is the key that sealed it in data_key_previous?)")]
     Open(String, ProtectError),
 }
 

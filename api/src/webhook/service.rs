@@ -83,7 +83,7 @@ fn kinds_json(kinds: &[IncidentKind]) -> String {
     serde_json::to_string(&names).unwrap_or_default()
 }
 
-/// The secret's sealing context: bound to its endpoint.
+/// The secret's sealing context: bound to its endpoint (`protect::rotate` re-seals it).
 fn context(id: Uuid) -> String {
     crate::protect::context(ENTITY, id, "secret")
 }

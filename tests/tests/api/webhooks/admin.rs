@@ -127,3 +127,46 @@ async fn test_webhook_sends_a_signed_test_message_and_says_how_it_went() {
         .assert_ok();
     assert_eq!(receiver.requests().await[3]["verified"], true);
 }
+
+#[tokio::test]
+async fn a_webhook_secret_is_resealed_when_the_data_key_is_rotated() {
+    use secrecy::ExposeSecret;
+    let app = spawn_webhook_app(|_| {}).await;
+    let h = app.hospital().await;
+    let (receiver, hook) =
+        receiver_for(&app, &h.ada, json!(["INCIDENT_REPORTED"]), json!({})).await;
+    let before = every_text(&app, "SELECT secret FROM webhook_endpoint").await;
+    app.stop(true).await;
+
+    // `candour rotate-data-key` with a new key, the old one as previous.
+    let old = app
+        .settings
+        .data_key
+        .as_ref()
+        .unwrap()
+        .expose_secret()
+        .to_string();
+    let new = candour::protect::generate_key();
+    let keys = candour::protect::KeyRing::from_keys(&new, &[&old]).unwrap();
+    let db = candour::db::Db::connect(&app.settings).await.unwrap();
+    let r = candour::protect::rotate(&db, &keys).await.unwrap();
+    assert_eq!(r.webhook_secrets_resealed, 1);
+    assert_ne!(
+        every_text(&app, "SELECT secret FROM webhook_endpoint").await,
+        before
+    );
+
+    // With the new key alone, deliveries are still signed with the same secret.
+    let after = app
+        .another_instance(|s| s.data_key = Some(candour::config::Secret::from(new.clone())))
+        .await;
+    let test = "mutation($id: ID!) { testWebhook(webhookId: $id) { delivery { status } } }";
+    let resp = after
+        .gql(Some(&h.ada), test, json!({ "id": hook["id"] }))
+        .await;
+    assert_eq!(
+        resp.assert_ok()["testWebhook"]["delivery"]["status"],
+        "DELIVERED"
+    );
+    assert_eq!(receiver.requests().await[0]["verified"], true);
+}
