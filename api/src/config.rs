@@ -282,7 +282,7 @@ pub struct Subscriptions {
     /// Seconds between the server's pings; a connection silent for three of them is closed.
     pub keepalive_secs: u64,
     /// How often, in milliseconds, each instance looks for trail events that other
-    /// instances sealed (its own it hears of at once).
+    /// instances sealed (its own it hears of at once, and on PostgreSQL others' too).
     pub poll_ms: u64,
     /// Most events a reconnecting client may ask to replay (`after`); older is refused.
     pub max_replay: i64,

@@ -91,6 +91,7 @@ pub async fn prepare(settings: Settings) -> Result<Arc<AppState>, StartupError> 
         provider.clone().spawn_refresher(stop.clone());
     }
     crate::trail::chain::spawn_sealer(db.clone(), db.trail_wake.clone());
+    crate::trail::chain::spawn_listener(db.clone(), settings.database_url.clone(), stop.clone());
     crate::dashboard::rollup::spawn_compactor(db.clone(), stop.clone());
     let access_log = crate::trail::access::AccessLogWriter::spawn(db.clone());
     let notifier = crate::notify::Notifier::new(&settings, db.outbox_wake.clone())

@@ -177,8 +177,60 @@ async fn seal_batch(db: &Db) -> Result<u64, DbErr> {
     )
     .exec_without_returning(&*tx)
     .await?;
+    if backend == DbBackend::Postgres {
+        // Every instance listening hears of the new events when this commits.
+        tx.execute(Statement::from_string(
+            backend,
+            format!("NOTIFY {SEALED_CHANNEL}"),
+        ))
+        .await?;
+    }
     tx.commit_quiet().await?;
     Ok(n)
+}
+
+/// The PostgreSQL channel a seal is announced on (`NOTIFY`), so that the instances that did
+/// not seal hear of new events at once rather than at their next poll.
+pub const SEALED_CHANNEL: &str = "candour_trail_sealed";
+
+/// On PostgreSQL, listens for other instances' seals and counts them in `db.trail_sealed`
+/// as this instance's own, until `stop`. Followers still poll: a notification is lost while
+/// the listening connection is down, and the count is bumped when it comes back.
+pub fn spawn_listener(db: Db, url: String, stop: tokio_util::sync::CancellationToken) {
+    if db.backend() != DbBackend::Postgres {
+        return;
+    }
+    tokio::spawn(async move {
+        use sea_orm::sqlx::postgres::PgListener;
+        loop {
+            let listening = async {
+                let mut l = PgListener::connect(&url).await?;
+                l.listen(SEALED_CHANNEL).await?;
+                loop {
+                    // First for whatever was sealed while nobody listened; then for each
+                    // notification, or for the connection lost (it is made again on the
+                    // next call): either way there may be new events.
+                    db.trail_sealed.send_modify(|n| *n += 1);
+                    l.try_recv().await?;
+                }
+                #[allow(unreachable_code)]
+                Ok::<(), sea_orm::sqlx::Error>(())
+            };
+            tokio::select! {
+                r = listening => {
+                    if let Err(e) = r {
+                        // The error's kind only: its text could name the database URL.
+                        tracing::warn!(error = %crate::error::db_error_kind(&DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e))), "listening for other instances' trail seals failed; will retry");
+                    }
+                }
+                _ = stop.cancelled() => return,
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = stop.cancelled() => return,
+            }
+        }
+    });
 }
 
 /// Seals in the background: soon after each commit that may have added events (`wake`),
