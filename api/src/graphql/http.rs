@@ -112,13 +112,16 @@ pub(crate) async fn principal_of(
 /// Gives every error a code: errors the schema raised before execution (parse, validation,
 /// limits) carry none of ours, and they are all the client's to fix.
 pub(crate) fn ensure_codes(resp: &mut async_graphql::Response) {
-    for err in &mut resp.errors {
-        let ext = err
-            .extensions
-            .get_or_insert_with(ErrorExtensionValues::default);
-        if ext.get("code").is_none() {
-            ext.set("code", "BAD_USER_INPUT");
-        }
+    resp.errors.iter_mut().for_each(ensure_code);
+}
+
+/// Gives one error the client's code when it carries none.
+pub(crate) fn ensure_code(err: &mut ServerError) {
+    let ext = err
+        .extensions
+        .get_or_insert_with(ErrorExtensionValues::default);
+    if ext.get("code").is_none() {
+        ext.set("code", "BAD_USER_INPUT");
     }
 }
 

@@ -341,12 +341,7 @@ impl Connection {
                 "RATE_LIMITED",
             ))
         } else if let Err(mut e) = self.svc.documents.prepare(&mut request) {
-            let ext = e
-                .extensions
-                .get_or_insert_with(async_graphql::ErrorExtensionValues::default);
-            if ext.get("code").is_none() {
-                ext.set("code", "BAD_USER_INPUT");
-            }
+            crate::graphql::http::ensure_code(&mut e);
             Some(json!([e]))
         } else {
             match crate::graphql::http::operation_type(&request) {

@@ -112,26 +112,36 @@ async fn queue_once(state: &AppState) -> AppResult<bool> {
         let batch = feed::read(db, after).await?;
         let full = batch.upto - batch.after >= feed::PAGE as i64;
         let mut rows = Vec::new();
+        let wants: Vec<Wants> = endpoints.iter().map(Wants::of).collect();
         for e in &batch.events {
-            for ep in &endpoints {
-                if let Some(payload) = payload_for(state, ep, e).await? {
-                    rows.push(delivery::ActiveModel {
-                        id: Set(Uuid::now_v7()),
-                        endpoint_id: Set(ep.id),
-                        event_seq: Set(Some(e.seq)),
-                        event_type: Set(payload["type"].as_str().unwrap_or_default().to_string()),
-                        payload: Set(payload.to_string()),
-                        status: Set(QUEUED.into()),
-                        attempts: Set(0),
-                        next_attempt_at: Set(Utc::now()),
-                        lease_until: Set(None),
-                        leased_by: Set(None),
-                        last_status: Set(None),
-                        last_error: Set(None),
-                        created_at: Set(Utc::now()),
-                        delivered_at: Set(None),
-                    });
-                }
+            let to: Vec<&Wants> = wants.iter().filter(|w| w.wants(e)).collect();
+            if to.is_empty() {
+                continue;
+            }
+            let Some(payload) = payload_of(state, e).await? else {
+                continue;
+            };
+            let (event_type, body) = (
+                payload["type"].as_str().unwrap_or_default().to_string(),
+                payload.to_string(),
+            );
+            for w in to {
+                rows.push(delivery::ActiveModel {
+                    id: Set(Uuid::now_v7()),
+                    endpoint_id: Set(w.ep.id),
+                    event_seq: Set(Some(e.seq)),
+                    event_type: Set(event_type.clone()),
+                    payload: Set(body.clone()),
+                    status: Set(QUEUED.into()),
+                    attempts: Set(0),
+                    next_attempt_at: Set(Utc::now()),
+                    lease_until: Set(None),
+                    leased_by: Set(None),
+                    last_status: Set(None),
+                    last_error: Set(None),
+                    created_at: Set(Utc::now()),
+                    delivered_at: Set(None),
+                });
             }
         }
         let n = rows.len();
@@ -165,29 +175,57 @@ fn json_list<T: serde::de::DeserializeOwned>(s: &str) -> Vec<T> {
     serde_json::from_str(s).unwrap_or_default()
 }
 
-/// The body an endpoint is sent for an event, or None when it does not ask for it. Ids,
-/// references, states and what changed: never a patient identifier or free text (the
-/// trail keeps neither; sensitive changes carry their field's name only).
-async fn payload_for(
-    state: &AppState,
-    ep: &endpoint::Model,
-    e: &LiveEvent,
-) -> AppResult<Option<Value>> {
-    if e.at < ep.created_at {
-        return Ok(None);
+/// What an endpoint asks for, read from its row once per page of the trail.
+struct Wants<'a> {
+    ep: &'a endpoint::Model,
+    events: Vec<String>,
+    departments: Vec<Uuid>,
+    kinds: Vec<String>,
+}
+
+impl<'a> Wants<'a> {
+    fn of(ep: &'a endpoint::Model) -> Self {
+        Self {
+            ep,
+            events: json_list(&ep.events),
+            departments: json_list(&ep.department_ids),
+            kinds: json_list(&ep.kinds),
+        }
     }
-    let (event, department_id) = match &e.subject {
+
+    /// Whether the endpoint is to hear of `e` (it happened after the endpoint was made).
+    fn wants(&self, e: &LiveEvent) -> bool {
+        let (event, department_id) = event_of(e);
+        let incident_matches = match &e.subject {
+            Subject::Incident(_, m) => {
+                (self.kinds.is_empty() || self.kinds.contains(&m.kind))
+                    && self
+                        .ep
+                        .min_harm
+                        .is_none_or(|h| m.physical_harm.max(m.psychological_harm) >= h)
+            }
+            Subject::Action(..) => true,
+        };
+        e.at >= self.ep.created_at
+            && self.events.iter().any(|n| n == event.name())
+            && (self.departments.is_empty() || self.departments.contains(&department_id))
+            && incident_matches
+    }
+}
+
+fn event_of(e: &LiveEvent) -> (WebhookEvent, Uuid) {
+    match &e.subject {
         Subject::Incident(t, m) => (WebhookEvent::of_incident(*t), m.department_id),
         Subject::Action(t, m) => (WebhookEvent::of_action(*t), m.department_id),
-    };
-    let events: Vec<String> = json_list(&ep.events);
-    if !events.iter().any(|n| n == event.name()) {
-        return Ok(None);
     }
-    let departments: Vec<Uuid> = json_list(&ep.department_ids);
-    if !departments.is_empty() && !departments.contains(&department_id) {
-        return Ok(None);
-    }
+}
+
+/// The body sent for an event, the same to every endpoint that asks for it; None for an
+/// incident disposed of since. Ids, references, states and what changed: never a patient
+/// identifier or free text (the trail keeps neither; sensitive changes carry their field's
+/// name only).
+async fn payload_of(state: &AppState, e: &LiveEvent) -> AppResult<Option<Value>> {
+    let (event, department_id) = event_of(e);
     let department = crate::org::service::department(state, department_id)
         .await?
         .map(|d| json!({ "id": ids::encode(Kind::Department, d.id).0, "code": d.code }));
@@ -204,13 +242,7 @@ async fn payload_for(
         .collect();
     let record = match &e.subject {
         Subject::Incident(_, m) => {
-            let kinds: Vec<String> = json_list(&ep.kinds);
-            if (!kinds.is_empty() && !kinds.contains(&m.kind))
-                || ep
-                    .min_harm
-                    .is_some_and(|h| m.physical_harm.max(m.psychological_harm) < h)
-                || m.disposed_at.is_some()
-            {
+            if m.disposed_at.is_some() {
                 return Ok(None);
             }
             let harm = |r: i16| crate::incident::model::HarmLevel::from_rank(r).as_str();

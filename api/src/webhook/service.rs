@@ -2,9 +2,7 @@
 use chrono::Utc;
 use entities::{webhook_delivery as delivery, webhook_endpoint as endpoint};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::WebhookEvent;
@@ -200,7 +198,7 @@ pub async fn update(
     }
     let tx = state.db.begin_write().await?;
     let staff = rc.staff_in(state, &*tx).await?;
-    let next = save(&*tx, next, expected_version).await?;
+    let next = crate::record::versioned::save(&*tx, next, expected_version).await?;
     let mut diff = Diff::new();
     diff.field("url", &before.url, &next.url)
         .text("description", &before.description, &next.description)
@@ -228,41 +226,25 @@ pub async fn update(
     Ok(next)
 }
 
-/// Writes `next` if the row is still at `expected`; CONFLICT with the real version if not.
-async fn save(
-    conn: &impl sea_orm::ConnectionTrait,
-    mut next: endpoint::Model,
-    expected: i32,
-) -> AppResult<endpoint::Model> {
-    next.version = expected + 1;
-    let result = endpoint::Entity::update_many()
-        .set(endpoint::ActiveModel {
-            url: Set(next.url.clone()),
-            description: Set(next.description.clone()),
-            events: Set(next.events.clone()),
-            department_ids: Set(next.department_ids.clone()),
-            kinds: Set(next.kinds.clone()),
-            min_harm: Set(next.min_harm),
-            secret: Set(next.secret.clone()),
-            enabled: Set(next.enabled),
-            disabled_reason: Set(next.disabled_reason.clone()),
-            failures: Set(next.failures),
-            version: Set(next.version),
-            ..Default::default()
-        })
-        .filter(endpoint::Column::Id.eq(next.id))
-        .filter(endpoint::Column::Version.eq(expected))
-        .exec(conn)
-        .await?;
-    if result.rows_affected == 0 {
-        let actual = endpoint::Entity::find_by_id(next.id)
-            .one(conn)
-            .await?
-            .map(|m| m.version)
-            .ok_or(AppError::NotFound("webhook"))?;
-        return Err(AppError::Conflict { expected, actual });
+// An endpoint is saved as every versioned record is (`record::versioned::save`); it has no
+// last-changed time of its own (the trail has when).
+impl crate::record::versioned::Versioned for endpoint::Model {
+    type Entity = endpoint::Entity;
+    type Active = endpoint::ActiveModel;
+    const ID: endpoint::Column = endpoint::Column::Id;
+    const VERSION: endpoint::Column = endpoint::Column::Version;
+    fn id(&self) -> Uuid {
+        self.id
     }
-    Ok(next)
+    fn version(&self) -> i32 {
+        self.version
+    }
+    fn stamp(&mut self, version: i32, _at: chrono::DateTime<Utc>) {
+        self.version = version;
+    }
+    fn active(self) -> Self::Active {
+        sea_orm::IntoActiveModel::into_active_model(self)
+    }
 }
 
 /// Gives an endpoint a new signing secret (shown this once); the old one signs nothing more.
@@ -280,7 +262,7 @@ pub async fn rotate_secret(
     next.secret = state.keys.seal(&context(id), &secret);
     let tx = state.db.begin_write().await?;
     let staff = rc.staff_in(state, &*tx).await?;
-    let next = save(&*tx, next, expected_version).await?;
+    let next = crate::record::versioned::save(&*tx, next, expected_version).await?;
     let mut diff = Diff::new();
     diff.sensitive("secret", true)
         .field("version", before.version, next.version);
