@@ -19,6 +19,7 @@ pub mod notify;
 pub mod org;
 pub mod protect;
 pub mod record;
+pub mod search;
 pub mod seed;
 pub mod startup;
 pub mod telemetry;

@@ -24,7 +24,7 @@ const LAYERS: &[&[&str]] = &[
     &["incident"],
     &["audit", "improvement", "governance"],
     &["action"],
-    &["webhook"],
+    &["webhook", "search"],
 ];
 
 /// Modules with no database in them (the states, the rules, the vocabularies): any layer

@@ -457,7 +457,7 @@ pub struct ActionFilter {
 
 /// Which actions the caller may see, as a condition: their departments' (handlers), all
 /// (quality leads, reading service accounts), and those they own.
-fn visible(p: &Principal) -> Condition {
+pub fn visible(p: &Principal) -> Condition {
     let own = email_of(p).map(|e| Condition::all().add(action::Column::OwnerEmail.eq(e)));
     visibility::departmental(p, action::Column::DepartmentId, own)
 }

@@ -55,6 +55,16 @@ pub fn access(p: &Principal, department_code: &str, lead_email: Option<&str>) ->
     }
 }
 
+/// Which audits the caller may see, as a condition on the audit table (`access`: every
+/// person; service accounts that read incidents).
+pub fn visible(p: &Principal) -> Condition {
+    if access(p, "", None).view {
+        Condition::all()
+    } else {
+        crate::record::visibility::nothing()
+    }
+}
+
 pub async fn access_to(state: &AppState, rc: &RequestCtx, m: &audit::Model) -> AppResult<Access> {
     let code = crate::org::service::department(state, m.department_id)
         .await?
@@ -450,10 +460,7 @@ pub async fn list(
     after: Option<String>,
 ) -> AppResult<Page<(audit::Model, Access)>> {
     let p = rc.principal()?;
-    let mut c = Condition::all();
-    if p.is_service() && !p.has_scope(Scope::IncidentsRead) {
-        c = c.add(crate::record::visibility::nothing());
-    }
+    let mut c = visible(p);
     if !f.statuses.is_empty() {
         c = c.add(audit::Column::Status.is_in(f.statuses.iter().map(|s| s.as_str())));
     }

@@ -148,6 +148,7 @@ pub struct Query(
     crate::lfpse::graphql::LfpseQuery,
     crate::webhook::graphql::WebhookQuery,
     crate::dashboard::graphql::DashboardQuery,
+    crate::search::graphql::SearchQueryRoot,
     NodeQuery,
 );
 

@@ -96,6 +96,15 @@ pub fn may_view(p: &Principal) -> bool {
     workflow::access(p, "", None).view
 }
 
+/// Which projects the caller may see, as a condition on the project table.
+pub fn visible(p: &Principal) -> Condition {
+    if may_view(p) {
+        Condition::all()
+    } else {
+        crate::record::visibility::nothing()
+    }
+}
+
 pub async fn access_to(state: &AppState, rc: &RequestCtx, m: &project::Model) -> AppResult<Access> {
     let code = crate::org::service::department(state, m.department_id)
         .await?

@@ -880,7 +880,7 @@ pub async fn record_candour_step(
 /// Which incidents the caller may see at all, as a condition on the incident table: their
 /// departments' (handlers), all (quality leads, reading service accounts), and what they
 /// reported themselves.
-async fn visible(state: &AppState, rc: &RequestCtx) -> AppResult<Condition> {
+pub async fn visible(state: &AppState, rc: &RequestCtx) -> AppResult<Condition> {
     let p = rc.principal()?;
     if visibility::sees_all(p) {
         return Ok(Condition::all());
@@ -894,6 +894,18 @@ async fn visible(state: &AppState, rc: &RequestCtx) -> AppResult<Condition> {
         incident::Column::DepartmentId,
         own,
     ))
+}
+
+/// Of the incidents the caller sees, those whose reporter's words (the description, the
+/// immediate actions) they may read, as a condition on the incident table: search matches
+/// those words only here. `workflow::access` grants them with the incident itself to every
+/// lister (handlers, quality leads, reading services, the reporter; a unit test there holds
+/// it so); the condition is kept apart so that search follows if that changes. A disposed
+/// record has no words left to read.
+pub async fn narrative_readable(state: &AppState, rc: &RequestCtx) -> AppResult<Condition> {
+    Ok(Condition::all()
+        .add(visible(state, rc).await?)
+        .add(incident::Column::DisposedAt.is_null()))
 }
 
 fn filter_condition(q: &IncidentQuery) -> Condition {

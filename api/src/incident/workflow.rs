@@ -303,6 +303,40 @@ mod tests {
         })
     }
 
+    /// Search matches an incident's description wherever its lister may see it
+    /// (`service::narrative_readable`): that holds only while seeing an incident in a list
+    /// always brings its reporter's words.
+    #[test]
+    fn whoever_may_see_an_incident_may_read_its_reporters_words() {
+        let scopes = [
+            None,
+            Some("incidents:read"),
+            Some("incidents:write"),
+            Some("incidents:manage"),
+        ];
+        let roles: [&[&str]; 6] = [
+            &[],
+            &["handler"],
+            &["quality_lead"],
+            &["ig_officer"],
+            &["admin"],
+            &["handler", "ig_officer"],
+        ];
+        for scope in scopes {
+            for r in roles {
+                for depts in [&[][..], &["CARD"][..], &["NEUR"][..]] {
+                    for reporter in [false, true] {
+                        let a = access(&principal(r, depts, scope), "CARD", reporter);
+                        assert!(
+                            !a.view || a.narrative,
+                            "{r:?} {depts:?} {scope:?} reporter={reporter}: {a:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     const HANDLER: Access = Access {
         view: true,
         internal: true,

@@ -29,6 +29,7 @@ pub const ASSETS: &[Asset] = embed![
     "js/lib/forms.js" => "assets/js/lib/forms.js",
     "js/lib/labels.js" => "assets/js/lib/labels.js",
     "js/lib/layout.js" => "assets/js/lib/layout.js",
+    "js/lib/search-box.js" => "assets/js/lib/search-box.js",
     "js/lib/session.js" => "assets/js/lib/session.js",
     "js/lib/validate.js" => "assets/js/lib/validate.js",
     "js/pages/action.js" => "assets/js/pages/action.js",

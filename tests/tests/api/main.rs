@@ -24,6 +24,7 @@ mod oidc;
 mod refusals;
 mod reporting;
 mod schema;
+mod search;
 mod triage;
 mod web;
 mod webhooks;

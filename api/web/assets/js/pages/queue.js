@@ -8,6 +8,7 @@ import { label, statusLabel, statusTone, ACTION_STATUSES } from '../lib/labels.j
 import { ago, day, todayIso, addDays } from '../lib/format.js';
 import { table } from '../lib/forms.js';
 import * as errors from '../lib/errors.js';
+import { mountSearch } from '../lib/search-box.js';
 
 const INCIDENT_FIELDS = `fragment QueueIncident on Incident {
   reference title status kind physicalHarm nearMiss reportedAt department { name }
@@ -99,6 +100,7 @@ async function main() {
   const me = start({ reviewer: true });
   if (!me) return;
   const summary = $('#error-summary');
+  mountSearch(summary);
   let departments;
   try {
     const data = await gql('{ me { departments { id name } } }');
