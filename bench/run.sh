@@ -16,11 +16,14 @@
 #   sensitive   incidents(first: 50) with description and patient (each read logged)
 #   write       reportIncident (naming a patient; its trail event, rollup delta and the
 #               department handlers' emails are written with it)
+#   search1     search(query: "defibrillator", first: 20) with highlights (quality lead;
+#               the word is in about 1.7 % of the seeded incidents)
+#   search3     search(query: "defibrillator alarm failed", first: 20) with highlights
 # and, on PostgreSQL, the same SQL run by pgbench with as many clients, so that what the
 # API adds over the database itself shows (bench/sql/*.sql).
 #
 # Knobs (environment): BENCH_DBS ("sqlite postgres"), BENCH_SEED (1000000),
-# BENCH_WORKLOADS ("page fhir_page dash_dept dash_trust sensitive write"), BENCH_CONNECTIONS (32),
+# BENCH_WORKLOADS ("page fhir_page dash_dept dash_trust sensitive write search1 search3"), BENCH_CONNECTIONS (32),
 # BENCH_DURATION (10s), BENCH_PG_ADMIN_URL (postgres://postgres@127.0.0.1:5432),
 # BENCH_PG_URL_OPTIONS (sslmode=disable: loopback without TLS),
 # BENCH_CACHE (/tmp/candour-bench-cache: seeded databases kept between runs),
@@ -34,7 +37,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 HELPER="$ROOT/bench/bench.py"
 DBS="${BENCH_DBS:-sqlite postgres}"
 SEED="${BENCH_SEED:-1000000}"
-WORKLOADS="${BENCH_WORKLOADS:-page fhir_page dash_dept dash_trust sensitive write}"
+WORKLOADS="${BENCH_WORKLOADS:-page fhir_page dash_dept dash_trust sensitive write search1 search3}"
 CONNS="${BENCH_CONNECTIONS:-32}"
 DURATION="${BENCH_DURATION:-10s}"
 PG_ADMIN_URL="${BENCH_PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432}"
@@ -249,6 +252,11 @@ bench_db() {
     BODY[sensitive]="$WORK/sensitive.json"; TOKEN[sensitive]="$QLEAD"
     json_body 'query { incidents(first: 50) { edges { node { reference title description patient { nhsNumber name } } } } }' \
         >"${BODY[sensitive]}"
+    local search='query($q: String!) { search(query: $q, first: 20) { edges { node { kind score highlights { field fragments { text matched } } record { ... on Incident { reference title status } } } } pageInfo { hasNextPage endCursor } } }'
+    BODY[search1]="$WORK/search1.json"; TOKEN[search1]="$QLEAD"
+    json_body "$search" '{"q": "defibrillator"}' >"${BODY[search1]}"
+    BODY[search3]="$WORK/search3.json"; TOKEN[search3]="$QLEAD"
+    json_body "$search" '{"q": "defibrillator alarm failed"}' >"${BODY[search3]}"
     BODY[dash_dept]="$WORK/dash_dept.json"; TOKEN[dash_dept]="$QLEAD"
     json_body 'query($d: ID!, $from: Date!) { dashboard(filter: {departmentIds: [$d], from: $from}) { incidentCounts(interval: DAY, splitBy: PHYSICAL_HARM) { total buckets { start total split { key count } } } } }' \
         "{\"d\": \"$dept\", \"from\": \"$ninety\"}" >"${BODY[dash_dept]}"
@@ -320,7 +328,7 @@ bench_db() {
         dept_uuid="$(psql "$DB_URL" -qAtc "SELECT id FROM department WHERE code = 'CARD'")"
         year="$(date -u +%Y)"
         for w in $WORKLOADS; do
-            [[ "$w" == sensitive || "$w" == fhir_page ]] && continue
+            [[ "$w" == sensitive || "$w" == fhir_page || "$w" == search* ]] && continue
             log "$db: pgbench $w, $CONNS clients, $DURATION"
             local p; p="$(python3 "$HELPER" pgbench "$DB_URL" "$ROOT/bench/sql/$w.sql" "$WORK/pgbench-$w" "$CONNS" "$DURATION" \
                 "dept=$dept_uuid" "year=$year" "from90=$ninety" "from5y=$five" "today=$today")"

@@ -900,12 +900,10 @@ pub async fn visible(state: &AppState, rc: &RequestCtx) -> AppResult<Condition> 
 /// immediate actions) they may read, as a condition on the incident table: search matches
 /// those words only here. `workflow::access` grants them with the incident itself to every
 /// lister (handlers, quality leads, reading services, the reporter; a unit test there holds
-/// it so); the condition is kept apart so that search follows if that changes. A disposed
-/// record has no words left to read.
+/// it so), so today this is `visible`; it is kept apart so that search follows if that
+/// changes. (Disposal clears the description, so a disposed record has none to match.)
 pub async fn narrative_readable(state: &AppState, rc: &RequestCtx) -> AppResult<Condition> {
-    Ok(Condition::all()
-        .add(visible(state, rc).await?)
-        .add(incident::Column::DisposedAt.is_null()))
+    visible(state, rc).await
 }
 
 fn filter_condition(q: &IncidentQuery) -> Condition {

@@ -211,12 +211,22 @@ async fn branches(state: &AppState, rc: &RequestCtx, q: &SearchQuery) -> AppResu
             SearchKind::Incident => {
                 let seen = crate::incident::service::visible(state, rc).await?;
                 let narrative = crate::incident::service::narrative_readable(state, rc).await?;
+                let covers_all = narrative == seen;
                 let seen = department(seen, dept_col(ix.table));
                 out.push(Branch {
                     index: ix,
                     narrative: true,
-                    rows: Condition::all().add(seen.clone()).add(narrative.clone()),
+                    rows: if covers_all {
+                        seen.clone()
+                    } else {
+                        Condition::all().add(seen.clone()).add(narrative.clone())
+                    },
                 });
+                if covers_all {
+                    // Every incident they see is one whose description they may read:
+                    // nothing is left for matching without it.
+                    continue;
+                }
                 // The rest of what they see, by its viewers' fields alone. A condition
                 // that is NULL for a row (a missing reporter) is no grant, so it counts
                 // as false here: NOT of NULL would drop the row from both branches.
