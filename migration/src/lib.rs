@@ -13,6 +13,7 @@ mod m20261202_000008_outbox_vars;
 mod m20261206_000009_rollup_generation;
 mod m20261208_000010_lfpse;
 mod m20261209_000011_webhooks;
+mod m20261210_000013_learning_responses;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000009_rollup_generation::Migration),
             Box::new(m20261208_000010_lfpse::Migration),
             Box::new(m20261209_000011_webhooks::Migration),
+            Box::new(m20261210_000013_learning_responses::Migration),
         ]
     }
 }
