@@ -188,8 +188,7 @@ fn learning_run(r: &Retention, now: DateTime<Utc>) -> Run<learning_response::Ent
                 .add(learning_response::Column::DisposedAt.is_null())
                 .add(learning_response::Column::Status.is_in(["COMPLETED", "CANCELLED"]))
                 .add(
-                    learning_response::Column::EndedAt
-                        .lte(cutoff(now, r.learning_response_years)),
+                    learning_response::Column::EndedAt.lte(cutoff(now, r.learning_response_years)),
                 ),
         ),
         ended: learning_response::Column::EndedAt,
@@ -770,8 +769,7 @@ async fn dispose_one(
             else {
                 return Ok(false);
             };
-            if m.disposed_at.is_some() || learning_response_until(r, &m).is_none_or(|u| u > now)
-            {
+            if m.disposed_at.is_some() || learning_response_until(r, &m).is_none_or(|u| u > now) {
                 return Ok(false);
             }
             // The findings, the cancellation reason and the note on the agreed timeframe
@@ -782,8 +780,14 @@ async fn dispose_one(
                 .col_expr(learning_response::Column::Findings, none())
                 .col_expr(learning_response::Column::StatusReason, none())
                 .col_expr(learning_response::Column::TimeframeAgreedWith, none())
-                .col_expr(learning_response::Column::DisposedAt, Expr::value(Some(now)))
-                .col_expr(learning_response::Column::Version, Expr::value(m.version + 1))
+                .col_expr(
+                    learning_response::Column::DisposedAt,
+                    Expr::value(Some(now)),
+                )
+                .col_expr(
+                    learning_response::Column::Version,
+                    Expr::value(m.version + 1),
+                )
                 .col_expr(learning_response::Column::UpdatedAt, Expr::value(now))
                 .filter(learning_response::Column::Id.eq(id))
                 .exec(&*tx)

@@ -74,7 +74,9 @@ impl LearningResponse {
     async fn department(&self, ctx: &Context<'_>) -> GqlResult<Department> {
         let d = crate::org::service::department(state(ctx), self.m.department_id)
             .await?
-            .ok_or(AppError::Internal("learning response without department".into()))?;
+            .ok_or(AppError::Internal(
+                "learning response without department".into(),
+            ))?;
         Ok(Department(d))
     }
     /// The lead's email (lower case): they record the findings and move it to COMPLETED.
@@ -152,7 +154,8 @@ impl LearningResponse {
     /// still be needed).
     async fn allowed_transitions(&self) -> Vec<LearningResponseStatus> {
         workflow::allowed_transitions(
-            LearningResponseStatus::parse(&self.m.status).unwrap_or(LearningResponseStatus::Planned),
+            LearningResponseStatus::parse(&self.m.status)
+                .unwrap_or(LearningResponseStatus::Planned),
             self.access,
         )
     }
@@ -201,7 +204,8 @@ impl LearningResponse {
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             let Some(m) = found.remove(&id) else { continue };
-            let access = crate::improvement::service::access_to(state(ctx), request(ctx), &m).await?;
+            let access =
+                crate::improvement::service::access_to(state(ctx), request(ctx), &m).await?;
             if access.view {
                 out.push(ImprovementProject::new(m, access));
             }
@@ -285,8 +289,9 @@ impl LearningQuery {
             desc = "A cursor from the previous page (`pageInfo.endCursor`): the list continues after it."
         )]
         after: Option<String>,
-        #[graphql(desc = "Which responses; every one you may see when not given.")]
-        filter: Option<LearningResponseFilter>,
+        #[graphql(desc = "Which responses; every one you may see when not given.")] filter: Option<
+            LearningResponseFilter,
+        >,
         #[graphql(desc = "The order; CREATED_AT DESC when not given.")] order_by: Option<
             LearningResponseOrder,
         >,

@@ -166,23 +166,19 @@ impl Psirp {
 
     fn applies(&self, w: &Conditions, f: &Facts<'_>) -> bool {
         (w.kinds.is_empty() || w.kinds.iter().any(|k| k == f.kind.as_str()))
-            && w
-                .min_physical_harm
+            && w.min_physical_harm
                 .as_deref()
                 .and_then(harm)
                 .is_none_or(|h| f.physical_harm >= h)
-            && w
-                .min_psychological_harm
+            && w.min_psychological_harm
                 .as_deref()
                 .and_then(harm)
                 .is_none_or(|h| f.psychological_harm >= h)
             && w.near_miss.is_none_or(|n| n == f.near_miss)
-            && w
-                .never_event
+            && w.never_event
                 .is_none_or(|n| n == self.is_never_event(f.category))
             && (w.categories.is_empty()
-                || f
-                    .category
+                || f.category
                     .is_some_and(|c| w.categories.iter().any(|w| same(w, c))))
             && (w.departments.is_empty() || w.departments.iter().any(|d| d == f.department_code))
     }
@@ -214,7 +210,11 @@ impl Psirp {
                 self.default
             ));
         }
-        if self.never_event_categories.iter().any(|c| c.trim().is_empty()) {
+        if self
+            .never_event_categories
+            .iter()
+            .any(|c| c.trim().is_empty())
+        {
             return Err("never_event_categories must not be blank".into());
         }
         let mut names = std::collections::HashSet::new();
@@ -252,7 +252,10 @@ impl Psirp {
             if w.categories.iter().any(|c| c.trim().is_empty())
                 || w.departments.iter().any(|d| d.trim().is_empty())
             {
-                return Err(format!("{}: categories and departments must not be blank", at()));
+                return Err(format!(
+                    "{}: categories and departments must not be blank",
+                    at()
+                ));
             }
         }
         Ok(())
@@ -312,7 +315,10 @@ mod tests {
             ..facts()
         };
         assert_eq!(suggest(at(HarmLevel::Fatal)).0, LearningResponse::Psii);
-        assert_eq!(suggest(at(HarmLevel::Severe)).0, LearningResponse::MdtReview);
+        assert_eq!(
+            suggest(at(HarmLevel::Severe)).0,
+            LearningResponse::MdtReview
+        );
         assert_eq!(
             suggest(at(HarmLevel::Moderate)),
             (
@@ -364,7 +370,10 @@ mod tests {
             department_code: "RAD",
             ..facts()
         };
-        assert_eq!(plan.suggest(&fall).response, LearningResponse::ThematicReview);
+        assert_eq!(
+            plan.suggest(&fall).response,
+            LearningResponse::ThematicReview
+        );
         let elsewhere = Facts {
             department_code: "CARD",
             ..fall.clone()
@@ -382,34 +391,31 @@ mod tests {
     fn a_plan_that_cannot_work_is_refused_naming_the_rule() {
         let bad = |toml: &str| toml::from_str::<Psirp>(toml).unwrap().check().unwrap_err();
         assert!(bad(r#"default = "MAYBE""#).contains("default"));
-        let e = bad(
-            r#"
+        let e = bad(r#"
             [[rules]]
             name = "Big"
             response = "INQUIRY"
-            "#,
-        );
+            "#);
         assert!(e.contains("rule 1 (Big)"), "{e}");
-        let e = bad(
-            r#"
+        let e = bad(r#"
             [[rules]]
             name = "A"
             response = "PSII"
             when = { min_physical_harm = "HUGE" }
-            "#,
-        );
+            "#);
         assert!(e.contains("harm level"), "{e}");
-        let e = bad(
-            r#"
+        let e = bad(r#"
             [[rules]]
             name = "A"
             response = "PSII"
             [[rules]]
             name = "a"
             response = "PSII"
-            "#,
-        );
+            "#);
         assert!(e.contains("rule 2"), "{e}");
-        assert!(toml::from_str::<Psirp>("[[rules]]\nname = \"A\"\nresponse = \"PSII\"\nwhen = { colour = \"red\" }").is_err());
+        assert!(toml::from_str::<Psirp>(
+            "[[rules]]\nname = \"A\"\nresponse = \"PSII\"\nwhen = { colour = \"red\" }"
+        )
+        .is_err());
     }
 }

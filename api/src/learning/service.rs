@@ -243,15 +243,8 @@ pub async fn plan(
     let agreed_with = text::optional("timeframeAgreedWith", input.timeframe_agreed_with, 2_000)?;
     let tx = state.db.begin_write().await?;
     let staff = rc.staff_in(state, &*tx).await?;
-    let (incident_ids, project_ids) = new_links(
-        state,
-        rc,
-        &*tx,
-        &[],
-        input.incident_ids,
-        input.project_ids,
-    )
-    .await?;
+    let (incident_ids, project_ids) =
+        new_links(state, rc, &*tx, &[], input.incident_ids, input.project_ids).await?;
     let now = now();
     let model = response::Model {
         id: Uuid::now_v7(),
@@ -428,13 +421,7 @@ pub async fn transition(
     }
     versioned::check(current.version, expected_version)?;
     let from = status_of(&current);
-    workflow::check_transition(
-        from,
-        to,
-        why.as_deref(),
-        current.findings.is_some(),
-        access,
-    )?;
+    workflow::check_transition(from, to, why.as_deref(), current.findings.is_some(), access)?;
     let now = now();
     let mut next = current.clone();
     next.status = to.as_str().into();
@@ -536,8 +523,9 @@ pub async fn action_source<C: ConnectionTrait>(
         None => Access::default(),
     };
     let Some(m) = m.filter(|_| access.view) else {
-        return Err(AppError::invalid("sourceId", "no such learning response")
-            .because(reason::UNKNOWN));
+        return Err(
+            AppError::invalid("sourceId", "no such learning response").because(reason::UNKNOWN)
+        );
     };
     if !access.manage {
         return Err(AppError::forbidden(

@@ -29,8 +29,7 @@ pub fn may_plan(p: &Principal, department_code: &str) -> bool {
 pub fn access(p: &Principal, department_code: &str, lead_email: &str) -> Access {
     let manage = may_plan(p, department_code);
     let lead = !p.is_service()
-        && p
-            .email
+        && p.email
             .as_deref()
             .is_some_and(|mine| mine.trim().eq_ignore_ascii_case(lead_email));
     let reader = p.has_scope(Scope::IncidentsRead) || p.has_scope(Scope::IncidentsManage);
@@ -176,8 +175,14 @@ mod tests {
                 field(check_transition(from, S::Cancelled, Some(" "), false, MANAGER).unwrap_err()),
                 "reason"
             );
-            check_transition(from, S::Cancelled, Some("merged into the thematic review"), false, MANAGER)
-                .unwrap();
+            check_transition(
+                from,
+                S::Cancelled,
+                Some("merged into the thematic review"),
+                false,
+                MANAGER,
+            )
+            .unwrap();
             assert_eq!(
                 check_transition(from, S::Cancelled, Some("why"), false, LEAD)
                     .unwrap_err()
