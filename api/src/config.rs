@@ -141,6 +141,9 @@ pub struct Retention {
     pub audit_years: u32,
     /// Improvement projects, from closure or abandonment.
     pub improvement_project_years: u32,
+    /// Learning responses, from completion or cancellation (kept as long as the incident
+    /// records they learn from).
+    pub learning_response_years: u32,
 }
 
 impl Default for Retention {
@@ -150,6 +153,7 @@ impl Default for Retention {
             serious_incident_years: 20,
             audit_years: 5,
             improvement_project_years: 6,
+            learning_response_years: 10,
         }
     }
 }
@@ -222,6 +226,9 @@ pub struct Settings {
     /// The regulatory obligations an incident's facts give rise to, each a clock (see
     /// docs/notifications.md). Setting this replaces the built-in list whole.
     pub obligation_rules: Vec<crate::notify::rules::ObligationRule>,
+    /// The trust's patient safety incident response plan: which facts of an incident
+    /// suggest which learning response (docs/operations.md, "The PSIRP").
+    pub psirp: crate::learning::rules::Psirp,
     pub limits: Limits,
     /// GraphQL subscriptions over websockets (docs/integrators.md, "Live events").
     pub subscriptions: Subscriptions,
@@ -517,6 +524,7 @@ impl Default for Settings {
             notify: Notify::default(),
             lfpse: Lfpse::default(),
             obligation_rules: crate::notify::rules::defaults(),
+            psirp: Default::default(),
             limits: Limits::default(),
             subscriptions: Subscriptions::default(),
             webhooks: Webhooks::default(),
@@ -735,6 +743,12 @@ impl Settings {
         if let Err(e) = crate::notify::rules::check(&self.obligation_rules) {
             return Err(ConfigError::Invalid {
                 key: "obligation_rules",
+                message: e,
+            });
+        }
+        if let Err(e) = self.psirp.check() {
+            return Err(ConfigError::Invalid {
+                key: "psirp",
                 message: e,
             });
         }

@@ -13,6 +13,7 @@ pub mod governance;
 pub mod graphql;
 pub mod improvement;
 pub mod incident;
+pub mod learning;
 pub mod lfpse;
 pub mod live;
 pub mod notify;

@@ -294,8 +294,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             .await
             .map_err(|e| format!("disposal failed: {}", e.code()))?;
             println!(
-                "disposed of {} incidents, {} audits, {} improvement projects; {} held by legal hold",
-                d.incidents, d.audits, d.improvement_projects, d.held
+                "disposed of {} incidents, {} audits, {} improvement projects, {} learning responses; {} held by legal hold",
+                d.incidents, d.audits, d.improvement_projects, d.learning_responses, d.held
             );
             Ok(())
         }

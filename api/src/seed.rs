@@ -566,6 +566,7 @@ pub async fn run(db: &Db, opts: Options) -> Result<Report, DbErr> {
                 disposed_at: None,
                 regulatory_facts: "[]".into(),
                 lfpse_answers: None,
+                learning_response_override_reason: None,
             });
             events.push(trail_event::Model {
                 id: Uuid::now_v7(),
@@ -599,6 +600,7 @@ pub async fn run(db: &Db, opts: Options) -> Result<Report, DbErr> {
                     incident_id: Some(id),
                     audit_finding_id: None,
                     improvement_project_id: None,
+                    learning_response_id: None,
                     department_id: d.id,
                     title: "Update the procedure and brief the team".into(),
                     description: None,

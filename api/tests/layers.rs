@@ -23,6 +23,7 @@ const LAYERS: &[&[&str]] = &[
     &["dashboard", "notify", "lfpse", "live"],
     &["incident"],
     &["audit", "improvement", "governance"],
+    &["learning"],
     &["action"],
     &["webhook", "search"],
 ];

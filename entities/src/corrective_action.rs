@@ -5,7 +5,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    /// INCIDENT, AUDIT_FINDING or IMPROVEMENT_PROJECT.
+    /// INCIDENT, AUDIT_FINDING, IMPROVEMENT_PROJECT or LEARNING_RESPONSE.
     pub source_type: String,
     pub incident_id: Option<Uuid>,
     pub audit_finding_id: Option<Uuid>,
@@ -30,6 +30,7 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub version: i32,
+    pub learning_response_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -59,6 +59,9 @@ pub struct Model {
     /// JSON object of the answers to LFPSE's questions Candour has no column for, keyed
     /// "Extension.Element" in the taxonomy's names; null when none were given.
     pub lfpse_answers: Option<String>,
+    /// Why the learning response chosen differs from the one the patient safety incident
+    /// response plan suggested (free text).
+    pub learning_response_override_reason: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

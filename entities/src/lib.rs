@@ -16,6 +16,8 @@ pub mod incident_comment;
 pub mod incident_duration_rollup;
 pub mod incident_rollup;
 pub mod incident_rollup_delta;
+pub mod learning_response;
+pub mod learning_response_link;
 pub mod legal_hold;
 pub mod lfpse_submission;
 pub mod measure;

@@ -14,6 +14,7 @@ mod m20261206_000009_rollup_generation;
 mod m20261208_000010_lfpse;
 mod m20261209_000011_webhooks;
 mod m20261210_000012_search;
+mod m20261210_000013_learning_responses;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000010_lfpse::Migration),
             Box::new(m20261209_000011_webhooks::Migration),
             Box::new(m20261210_000012_search::Migration),
+            Box::new(m20261210_000013_learning_responses::Migration),
         ]
     }
 }

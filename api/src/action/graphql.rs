@@ -61,6 +61,7 @@ pub enum CorrectiveActionSource {
     Incident(Incident),
     AuditFinding(crate::audit::graphql::AuditFinding),
     ImprovementProject(crate::improvement::graphql::ImprovementProject),
+    LearningResponse(crate::learning::graphql::LearningResponse),
 }
 
 /// A corrective or preventive action: owned, due, carried out and verified.
@@ -114,6 +115,17 @@ impl CorrectiveAction {
     /// What it was raised from; null when that is not yours to see.
     async fn source(&self, ctx: &Context<'_>) -> GqlResult<Option<CorrectiveActionSource>> {
         let loaders = Loaders::of(ctx);
+        if let Some(id) = self.m.learning_response_id {
+            return Ok(
+                match crate::learning::service::get(state(ctx), request(ctx), id).await {
+                    Ok((m, access)) => Some(CorrectiveActionSource::LearningResponse(
+                        crate::learning::graphql::LearningResponse::new(m, access),
+                    )),
+                    Err(AppError::NotFound(_)) => None,
+                    Err(e) => return Err(e.into()),
+                },
+            );
+        }
         if let Some(id) = self.m.improvement_project_id {
             let found = loaders
                 .projects
@@ -335,8 +347,8 @@ impl ActionQuery {
 /// A new corrective action.
 #[derive(InputObject)]
 pub struct CreateCorrectiveActionInput {
-    /// What it is raised from: the ID of an Incident, an AuditFinding or an
-    /// ImprovementProject.
+    /// What it is raised from: the ID of an Incident, an AuditFinding, an
+    /// ImprovementProject or a LearningResponse.
     pub source_id: ID,
     /// What is to be done, in short (at most 200 characters).
     pub title: String,
@@ -395,10 +407,11 @@ impl ActionMutation {
             Some((Kind::Incident, id)) => Source::Incident(id),
             Some((Kind::AuditFinding, id)) => Source::AuditFinding(id),
             Some((Kind::ImprovementProject, id)) => Source::ImprovementProject(id),
+            Some((Kind::LearningResponse, id)) => Source::LearningResponse(id),
             _ => {
                 return Err(AppError::invalid(
                     "sourceId",
-                    "sourceId must be the ID of an incident, an audit finding or an improvement project",
+                    "sourceId must be the ID of an incident, an audit finding, an improvement project or a learning response",
                 ).because(crate::record::text::reason::MALFORMED)
                 .into())
             }

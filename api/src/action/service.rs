@@ -29,6 +29,7 @@ pub enum Source {
     Incident(Uuid),
     AuditFinding(Uuid),
     ImprovementProject(Uuid),
+    LearningResponse(Uuid),
 }
 
 pub struct NewAction {
@@ -115,6 +116,10 @@ pub async fn create(
             "IMPROVEMENT_PROJECT",
             crate::improvement::service::action_source(state, rc, &*tx, id).await?,
         ),
+        Source::LearningResponse(id) => (
+            "LEARNING_RESPONSE",
+            crate::learning::service::action_source(state, rc, &*tx, id).await?,
+        ),
     };
     let now = now();
     let model = action::Model {
@@ -130,6 +135,10 @@ pub async fn create(
         },
         improvement_project_id: match input.source {
             Source::ImprovementProject(id) => Some(id),
+            _ => None,
+        },
+        learning_response_id: match input.source {
+            Source::LearningResponse(id) => Some(id),
             _ => None,
         },
         department_id,

@@ -281,6 +281,21 @@ impl Dashboard {
     async fn non_conformities_open(&self, ctx: &Context<'_>) -> GqlResult<i64> {
         Ok(service::non_conformities_open(state(ctx), &self.0).await?)
     }
+    /// Learning responses of the departments open now (PLANNED or IN_PROGRESS), and how
+    /// many of them are past the date agreed with those affected. The period does not
+    /// apply.
+    async fn learning_responses(&self, ctx: &Context<'_>) -> GqlResult<LearningResponseFigures> {
+        let ids = self
+            .0
+            .departments
+            .as_ref()
+            .map(|d| d.iter().map(|d| d.id).collect());
+        let c = crate::learning::service::counts(state(ctx), ids).await?;
+        Ok(LearningResponseFigures {
+            open: c.open as i64,
+            overdue: c.overdue as i64,
+        })
+    }
     /// The measures of improvement projects under way (ACTIVE or SUSTAINING), each with
     /// its statistical process control chart (`measure.spc`).
     async fn improvement_measures(&self, ctx: &Context<'_>) -> GqlResult<Vec<DashboardMeasure>> {
@@ -295,6 +310,15 @@ impl Dashboard {
         }
         Ok(out)
     }
+}
+
+/// Learning responses open now, and overdue against their agreed timeframe.
+#[derive(SimpleObject)]
+pub struct LearningResponseFigures {
+    /// PLANNED or IN_PROGRESS.
+    pub open: i64,
+    /// Open and past the date agreed with those affected (in the trust's time zone).
+    pub overdue: i64,
 }
 
 fn counts_fields(c: &ActionCounts) -> ActionCountsFields {

@@ -37,6 +37,7 @@ fn kind_of(entity_type: &str, id: Uuid) -> ID {
         "CorrectiveAction" => Some(Kind::CorrectiveAction),
         "Audit" => Some(Kind::Audit),
         "ImprovementProject" => Some(Kind::ImprovementProject),
+        "LearningResponse" => Some(Kind::LearningResponse),
         "BreakGlassGrant" => Some(Kind::BreakGlassGrant),
         _ => None,
     };
@@ -581,7 +582,7 @@ pub struct BreakGlassGrantPayload {
 /// A legal hold to place; one record has at most one active hold.
 #[derive(InputObject)]
 pub struct PlaceLegalHoldInput {
-    /// An incident, audit or improvement project.
+    /// An incident, audit, improvement project or learning response.
     pub record_id: ID,
     /// Why the record must be kept (at most 2,000 characters).
     pub reason: String,
@@ -612,6 +613,8 @@ pub struct DisposalPayload {
     pub audits: i64,
     /// Improvement projects disposed of.
     pub improvement_projects: i64,
+    /// Learning responses disposed of.
+    pub learning_responses: i64,
     /// Records past retention left alone because of an active legal hold.
     pub held: i64,
 }
@@ -661,10 +664,11 @@ impl GovernanceMutation {
             Kind::Incident => RecordType::Incident,
             Kind::Audit => RecordType::Audit,
             Kind::ImprovementProject => RecordType::ImprovementProject,
+            Kind::LearningResponse => RecordType::LearningResponse,
             _ => {
                 return Err(AppError::invalid(
                     "recordId",
-                    "a legal hold is placed on an incident, audit or improvement project",
+                    "a legal hold is placed on an incident, audit, improvement project or learning response",
                 )
                 .into())
             }
@@ -697,6 +701,7 @@ impl GovernanceMutation {
             incidents: d.incidents as i64,
             audits: d.audits as i64,
             improvement_projects: d.improvement_projects as i64,
+            learning_responses: d.learning_responses as i64,
             held: d.held as i64,
         })
     }

@@ -1,7 +1,8 @@
 //! Retention (NHS Records Management Code of Practice), legal holds and disposal.
 //!
 //! A record's retention runs from when it ended: an incident's closure (or its declining),
-//! an audit's closure, an improvement project's closure or abandonment. The periods are
+//! an audit's closure, an improvement project's closure or abandonment, a learning
+//! response's completion or cancellation. The periods are
 //! configuration (`[retention]`), not code. Records past their date are listed for review;
 //! an active legal hold stops disposal. Disposal removes a record's content and keeps a
 //! tombstone (identity, reference, department, dates, status) and writes a trail event.
@@ -21,7 +22,8 @@ use crate::record::keyset::after_position;
 use crate::trail::{self, Actor, Diff};
 use entities::{
     audit, audit_finding, break_glass_grant, corrective_action, idempotency_key,
-    improvement_project, incident, incident_comment, legal_hold, obligation, pdsa_cycle,
+    improvement_project, incident, incident_comment, learning_response, legal_hold, obligation,
+    pdsa_cycle,
 };
 
 /// The kinds of record with a retention schedule.
@@ -33,12 +35,15 @@ pub enum RecordType {
     Audit,
     /// Improvement projects, kept from their closure or abandonment.
     ImprovementProject,
+    /// Learning responses, kept from their completion or cancellation.
+    LearningResponse,
 }
 
 crate::stored_enum!(RecordType {
     Incident => "Incident",
     Audit => "Audit",
     ImprovementProject => "ImprovementProject",
+    LearningResponse => "LearningResponse",
 });
 
 impl RecordType {
@@ -91,6 +96,16 @@ pub fn project_until(r: &Retention, m: &improvement_project::Model) -> Option<Da
         .then_some(m.closed_at)
         .flatten()
         .map(|t| add_years(t, r.improvement_project_years))
+}
+
+pub fn learning_response_until(
+    r: &Retention,
+    m: &learning_response::Model,
+) -> Option<DateTime<Utc>> {
+    matches!(m.status.as_str(), "COMPLETED" | "CANCELLED")
+        .then_some(m.ended_at)
+        .flatten()
+        .map(|t| add_years(t, r.learning_response_years))
 }
 
 /// A run of due records whose retention ends a fixed number of years after one column:
@@ -163,6 +178,21 @@ fn project_run(r: &Retention, now: DateTime<Utc>) -> Run<improvement_project::En
         ),
         ended: improvement_project::Column::ClosedAt,
         years: r.improvement_project_years,
+    }
+}
+
+fn learning_run(r: &Retention, now: DateTime<Utc>) -> Run<learning_response::Entity> {
+    Run {
+        query: learning_response::Entity::find().filter(
+            Condition::all()
+                .add(learning_response::Column::DisposedAt.is_null())
+                .add(learning_response::Column::Status.is_in(["COMPLETED", "CANCELLED"]))
+                .add(
+                    learning_response::Column::EndedAt.lte(cutoff(now, r.learning_response_years)),
+                ),
+        ),
+        ended: learning_response::Column::EndedAt,
+        years: r.learning_response_years,
     }
 }
 
@@ -326,6 +356,22 @@ pub async fn due<C: ConnectionTrait>(
                 let id = improvement_project::Column::Id;
                 rows.extend(run_page(conn, run, id, after_here, limit, read).await?);
             }
+            RecordType::LearningResponse => {
+                let read = |m: learning_response::Model| {
+                    let d = DueRecord {
+                        record_type: t,
+                        id: m.id,
+                        retention_until: learning_response_until(r, &m).unwrap_or(now),
+                        ended_at: m.ended_at.unwrap_or(m.updated_at),
+                        label: m.title,
+                        on_hold: false,
+                    };
+                    (m.ended_at, d)
+                };
+                let run = learning_run(r, now);
+                let id = learning_response::Column::Id;
+                rows.extend(run_page(conn, run, id, after_here, limit, read).await?);
+            }
         }
         rows.sort_by_key(|d| (d.retention_until, d.id));
         rows.truncate(limit as usize);
@@ -364,6 +410,7 @@ pub async fn count_due<C: ConnectionTrait>(
             }
             RecordType::Audit => audit_run(r, now).query.count(conn).await?,
             RecordType::ImprovementProject => project_run(r, now).query.count(conn).await?,
+            RecordType::LearningResponse => learning_run(r, now).query.count(conn).await?,
         };
     }
     Ok(total)
@@ -390,6 +437,10 @@ async fn record_exists<C: ConnectionTrait>(conn: &C, t: RecordType, id: Uuid) ->
         RecordType::Incident => incident::Entity::find_by_id(id).one(conn).await?.is_some(),
         RecordType::Audit => audit::Entity::find_by_id(id).one(conn).await?.is_some(),
         RecordType::ImprovementProject => improvement_project::Entity::find_by_id(id)
+            .one(conn)
+            .await?
+            .is_some(),
+        RecordType::LearningResponse => learning_response::Entity::find_by_id(id)
             .one(conn)
             .await?
             .is_some(),
@@ -508,6 +559,7 @@ pub struct Disposal {
     pub incidents: u64,
     pub audits: u64,
     pub improvement_projects: u64,
+    pub learning_responses: u64,
     /// Due records left alone because a legal hold is active on them.
     pub held: u64,
 }
@@ -534,6 +586,7 @@ pub async fn dispose_due(
                     RecordType::Incident => report.incidents += 1,
                     RecordType::Audit => report.audits += 1,
                     RecordType::ImprovementProject => report.improvement_projects += 1,
+                    RecordType::LearningResponse => report.learning_responses += 1,
                 }
             }
         }
@@ -708,6 +761,48 @@ async fn dispose_one(
                 .sensitive("pdsaCycles", true)
                 .sensitive("correctiveActions", actions > 0);
         }
+        RecordType::LearningResponse => {
+            let Some(m) = learning_response::Entity::find_by_id(id)
+                .lock_exclusive()
+                .one(&*tx)
+                .await?
+            else {
+                return Ok(false);
+            };
+            if m.disposed_at.is_some() || learning_response_until(r, &m).is_none_or(|u| u > now) {
+                return Ok(false);
+            }
+            // The findings, the cancellation reason and the note on the agreed timeframe
+            // are free text that may name a patient, their family or a colleague. The
+            // tombstone keeps the kind, the department, the dates and the links.
+            let none = || Expr::value(Option::<String>::None);
+            learning_response::Entity::update_many()
+                .col_expr(learning_response::Column::Findings, none())
+                .col_expr(learning_response::Column::StatusReason, none())
+                .col_expr(learning_response::Column::TimeframeAgreedWith, none())
+                .col_expr(
+                    learning_response::Column::DisposedAt,
+                    Expr::value(Some(now)),
+                )
+                .col_expr(
+                    learning_response::Column::Version,
+                    Expr::value(m.version + 1),
+                )
+                .col_expr(learning_response::Column::UpdatedAt, Expr::value(now))
+                .filter(learning_response::Column::Id.eq(id))
+                .exec(&*tx)
+                .await?;
+            let actions = dispose_action_text(
+                &*tx,
+                corrective_action::Column::LearningResponseId.eq(id),
+                now,
+            )
+            .await?;
+            diff.sensitive("findings", m.findings.is_some())
+                .sensitive("statusReason", m.status_reason.is_some())
+                .sensitive("timeframeAgreedWith", m.timeframe_agreed_with.is_some())
+                .sensitive("correctiveActions", actions > 0);
+        }
     }
     trail::record_for(
         &*tx,
@@ -801,5 +896,6 @@ fn event_prefix(t: RecordType) -> &'static str {
         RecordType::Incident => "incident",
         RecordType::Audit => "audit",
         RecordType::ImprovementProject => "improvement_project",
+        RecordType::LearningResponse => "learning_response",
     }
 }

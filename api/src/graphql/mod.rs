@@ -40,6 +40,7 @@ pub enum Node {
     ImprovementProject(ImprovementProject),
     Measure(Measure),
     PdsaCycle(PdsaCycle),
+    LearningResponse(crate::learning::graphql::LearningResponse),
 }
 
 #[derive(Default)]
@@ -120,6 +121,13 @@ impl NodeQuery {
                 Err(crate::error::AppError::NotFound(_)) => None,
                 Err(e) => return Err(e.into()),
             },
+            Kind::LearningResponse => match crate::learning::service::get(st, rc, uuid).await {
+                Ok((m, access)) => Some(Node::LearningResponse(
+                    crate::learning::graphql::LearningResponse::new(m, access),
+                )),
+                Err(crate::error::AppError::NotFound(_)) => None,
+                Err(e) => return Err(e.into()),
+            },
             Kind::Comment
             | Kind::TrailEvent
             | Kind::Measurement
@@ -143,6 +151,7 @@ pub struct Query(
     ActionQuery,
     AuditQuery,
     ImprovementQuery,
+    crate::learning::graphql::LearningQuery,
     GovernanceQuery,
     crate::notify::graphql::NotifyQuery,
     crate::lfpse::graphql::LfpseQuery,
@@ -160,6 +169,7 @@ pub struct Mutation(
     ActionMutation,
     AuditMutation,
     ImprovementMutation,
+    crate::learning::graphql::LearningMutation,
     GovernanceMutation,
     crate::notify::graphql::NotifyMutation,
     crate::lfpse::graphql::LfpseMutation,

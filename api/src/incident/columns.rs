@@ -214,6 +214,7 @@ register! {
     regulatory_facts: RegulatoryFacts => blank("'[]'", &["regulatoryFacts", "dutyOfCandour"]), Keep, Field("regulatoryFacts");
     // Codes from the LFPSE taxonomy (never free text), kept like the other facts.
     lfpse_answers: LfpseAnswers => blank("NULL", &["lfpseAnswers", "fhir"]), Keep, Field("lfpseAnswers");
+    learning_response_override_reason: LearningResponseOverrideReason => blank("NULL", &["learningResponseOverrideReason"]), Clear, Words("learningResponseOverrideReason");
 }
 
 /// The columns a brief page reads.
@@ -298,10 +299,11 @@ mod tests {
             "dutyOfCandour",
             "lfpseAnswers",
             "fhir",
+            "learningResponseOverrideReason",
         ] {
             assert!(fields.contains(&f), "{f}");
         }
-        assert_eq!(fields.len(), 13);
+        assert_eq!(fields.len(), 14);
         // Every blank column is cleared on disposal, except the facts, which the
         // tombstone keeps.
         for s in COLUMNS {

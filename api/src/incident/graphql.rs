@@ -75,6 +75,15 @@ pub struct Equipment {
     pub serial_number: Option<String>,
 }
 
+/// The learning response the patient safety incident response plan suggests.
+#[derive(SimpleObject)]
+pub struct SuggestedLearningResponse {
+    /// The response suggested.
+    pub response: LearningResponse,
+    /// The name of the plan's rule that suggests it ("Default" when none applies).
+    pub rule: String,
+}
+
 /// A recorded step of the duty of candour.
 #[derive(SimpleObject)]
 pub struct CandourStepRecord {
@@ -256,6 +265,46 @@ impl Incident {
             .learning_response
             .as_deref()
             .and_then(LearningResponse::parse)
+    }
+    /// The learning response the trust's patient safety incident response plan (PSIRP)
+    /// suggests for the incident's facts, and the rule that suggests it; null for viewers
+    /// who only reported it.
+    async fn suggested_learning_response(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<Option<SuggestedLearningResponse>> {
+        if !self.access.internal {
+            return Ok(None);
+        }
+        let s = service::suggestion(state(ctx), &self.m).await?;
+        Ok(Some(SuggestedLearningResponse {
+            response: s.response,
+            rule: s.rule,
+        }))
+    }
+    /// Why the learning response chosen differs from the suggested one. Free text:
+    /// sensitive (null for viewers who only reported it, and every read is logged).
+    async fn learning_response_override_reason(&self, ctx: &Context<'_>) -> Option<&str> {
+        let text = self.m.learning_response_override_reason.as_deref()?;
+        self.read(ctx, self.access.internal, "learningResponseOverrideReason")
+            .then_some(text)
+    }
+    /// The learning responses that cover this incident and that the viewer may see, oldest
+    /// first; empty for viewers who only reported it.
+    async fn learning_responses(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<Vec<crate::learning::graphql::LearningResponse>> {
+        if !self.access.internal {
+            return Ok(Vec::new());
+        }
+        Ok(
+            crate::learning::service::covering(state(ctx), request(ctx), self.m.id)
+                .await?
+                .into_iter()
+                .map(|(m, access)| crate::learning::graphql::LearningResponse::new(m, access))
+                .collect(),
+        )
     }
     /// What was learned, fed back to staff.
     async fn learning_summary(&self) -> Option<&str> {
@@ -723,8 +772,12 @@ pub struct TriageIncidentInput {
     pub physical_harm: Option<HarmLevel>,
     /// Confirmed psychological harm.
     pub psychological_harm: Option<HarmLevel>,
-    /// The PSIRF learning response chosen.
+    /// The PSIRF learning response chosen. One other than `suggestedLearningResponse` needs
+    /// `learningResponseOverrideReason`.
     pub learning_response: Option<LearningResponse>,
+    /// Why the response chosen differs from the one the trust's patient safety incident
+    /// response plan suggests (at most 2,000 characters). Sensitive.
+    pub learning_response_override_reason: Option<String>,
     /// What was learned, fed back to staff (at most 20,000 characters).
     pub learning_summary: Option<String>,
     /// Investigation findings (at most 50,000 characters). Sensitive.
@@ -891,6 +944,7 @@ impl IncidentMutation {
             physical_harm: input.physical_harm,
             psychological_harm: input.psychological_harm,
             learning_response: input.learning_response,
+            learning_response_override_reason: input.learning_response_override_reason,
             learning_summary: input.learning_summary,
             findings: input.findings,
             feedback_to_reporter: input.feedback_to_reporter,

@@ -207,6 +207,8 @@ pub struct Triage {
     pub physical_harm: Option<HarmLevel>,
     pub psychological_harm: Option<HarmLevel>,
     pub learning_response: Option<LearningResponse>,
+    /// Why `learning_response` differs from the plan's suggestion (required when it does).
+    pub learning_response_override_reason: Option<String>,
     pub learning_summary: Option<String>,
     pub findings: Option<String>,
     pub feedback_to_reporter: Option<String>,

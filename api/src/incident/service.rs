@@ -348,6 +348,7 @@ pub async fn report(
         disposed_at: None,
         regulatory_facts: crate::notify::rules::RegulatoryFact::to_json(&input.regulatory_facts),
         lfpse_answers: crate::lfpse::taxonomy::answers_to_json(&input.lfpse_answers),
+        learning_response_override_reason: None,
     };
     // The report's rows go in as one statement on PostgreSQL (`Inserts`): the incident,
     // its idempotency key, its rollup delta, its trail event and its emails.
@@ -552,6 +553,29 @@ async fn check_handler(state: &AppState, staff_id: Uuid, department_code: &str) 
     }
 }
 
+/// The learning response the trust's patient safety incident response plan suggests for
+/// the incident's facts, and the rule that suggests it.
+pub async fn suggestion(
+    state: &AppState,
+    m: &incident::Model,
+) -> AppResult<crate::learning::rules::Suggestion> {
+    let code = crate::org::service::department(state, m.department_id)
+        .await?
+        .map(|d| d.code)
+        .unwrap_or_default();
+    Ok(state
+        .settings
+        .psirp
+        .suggest(&crate::learning::rules::Facts {
+            kind: IncidentKind::parse(&m.kind).unwrap_or(IncidentKind::Other),
+            physical_harm: HarmLevel::from_rank(m.physical_harm),
+            psychological_harm: HarmLevel::from_rank(m.psychological_harm),
+            near_miss: m.near_miss,
+            category: m.category.as_deref(),
+            department_code: &code,
+        }))
+}
+
 pub async fn triage(
     state: &AppState,
     rc: &RequestCtx,
@@ -567,6 +591,11 @@ pub async fn triage(
         ));
     }
     let category = check_category(state, "category", t.category)?;
+    let override_reason = text::optional(
+        "learningResponseOverrideReason",
+        t.learning_response_override_reason,
+        2_000,
+    )?;
     let learning_summary = text::optional("learningSummary", t.learning_summary, 20_000)?;
     let findings = text::optional("findings", t.findings, 50_000)?;
     let feedback = text::optional("feedbackToReporter", t.feedback_to_reporter, 20_000)?;
@@ -612,7 +641,32 @@ pub async fn triage(
         next.psychological_harm = h.rank();
     }
     if let Some(l) = t.learning_response {
+        // The plan's suggestion from the facts as this triage leaves them.
+        let suggested = suggestion(state, &next).await?;
+        let unchanged = current.learning_response.as_deref() == Some(l.as_str());
         next.learning_response = Some(l.as_str().into());
+        next.learning_response_override_reason = if l == suggested.response {
+            None
+        } else {
+            let kept = unchanged
+                .then(|| current.learning_response_override_reason.clone())
+                .flatten();
+            match override_reason.or(kept) {
+                Some(r) => Some(r),
+                None => {
+                    return Err(AppError::invalid(
+                        "learningResponseOverrideReason",
+                        format!(
+                            "the response plan suggests {} ({}): choosing {} needs a reason",
+                            suggested.response.as_str(),
+                            suggested.rule,
+                            l.as_str()
+                        ),
+                    )
+                    .because(crate::record::text::reason::BLANK))
+                }
+            }
+        };
     }
     if learning_summary.is_some() {
         next.learning_summary = learning_summary;

@@ -28,6 +28,7 @@ pub enum Kind {
     LfpseSubmission,
     Webhook,
     WebhookDelivery,
+    LearningResponse,
 }
 
 impl Kind {
@@ -53,6 +54,7 @@ impl Kind {
             Self::LfpseSubmission => "LfpseSubmission",
             Self::Webhook => "Webhook",
             Self::WebhookDelivery => "WebhookDelivery",
+            Self::LearningResponse => "LearningResponse",
         }
     }
 
@@ -78,6 +80,7 @@ impl Kind {
             "LfpseSubmission" => Self::LfpseSubmission,
             "Webhook" => Self::Webhook,
             "WebhookDelivery" => Self::WebhookDelivery,
+            "LearningResponse" => Self::LearningResponse,
             _ => return None,
         })
     }

@@ -98,5 +98,6 @@ versioned!(
     corrective_action,
     audit,
     improvement_project,
-    pdsa_cycle
+    pdsa_cycle,
+    learning_response
 );

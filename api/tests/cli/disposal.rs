@@ -63,7 +63,7 @@ async fn dispose_removes_the_content_of_records_past_retention_and_says_how_many
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         stdout(&out),
-        "disposed of 1 incidents, 0 audits, 0 improvement projects; 0 held by legal hold"
+        "disposed of 1 incidents, 0 audits, 0 improvement projects, 0 learning responses; 0 held by legal hold"
     );
     assert_eq!(
         count(
@@ -242,7 +242,7 @@ async fn dispose_spares_a_record_under_legal_hold_until_released_and_says_what_i
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         stdout(&out),
-        "disposed of 1 incidents, 1 audits, 0 improvement projects; 1 held by legal hold"
+        "disposed of 1 incidents, 1 audits, 0 improvement projects, 0 learning responses; 1 held by legal hold"
     );
     assert_eq!(count(&conn, &disposed(&going)).await, 1, "a tombstone");
     assert_eq!(
@@ -274,7 +274,7 @@ async fn dispose_spares_a_record_under_legal_hold_until_released_and_says_what_i
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         stdout(&out),
-        "disposed of 0 incidents, 0 audits, 0 improvement projects; 1 held by legal hold"
+        "disposed of 0 incidents, 0 audits, 0 improvement projects, 0 learning responses; 1 held by legal hold"
     );
     assert_eq!(count(&conn, &untouched(&held)).await, 1);
 
@@ -293,7 +293,7 @@ async fn dispose_spares_a_record_under_legal_hold_until_released_and_says_what_i
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         stdout(&out),
-        "disposed of 1 incidents, 0 audits, 0 improvement projects; 0 held by legal hold"
+        "disposed of 1 incidents, 0 audits, 0 improvement projects, 0 learning responses; 0 held by legal hold"
     );
     assert_eq!(count(&conn, &disposed(&held)).await, 1);
 }

@@ -144,7 +144,11 @@ async fn triage_records_each_changed_fact_before_and_after() {
     app.triage(
         &h.quinn,
         &incident,
-        json!({ "physicalHarm": "SEVERE", "learningResponse": "PSII" }),
+        json!({
+            "physicalHarm": "SEVERE",
+            "learningResponse": "PSII",
+            "learningResponseOverrideReason": "The medical director asked for an investigation",
+        }),
     )
     .await;
 

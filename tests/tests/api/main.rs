@@ -14,6 +14,7 @@ mod ig_access;
 mod ig_trail;
 mod improvement;
 mod introspection;
+mod learning;
 mod lfpse;
 mod listing;
 mod live;

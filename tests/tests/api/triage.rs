@@ -601,7 +601,10 @@ async fn moderate_harm_cannot_close_without_a_learning_response_and_summary() {
         .triage(
             &h.quinn,
             &triaged,
-            json!({ "learningResponse": "SWARM_HUDDLE" }),
+            json!({
+                "learningResponse": "SWARM_HUDDLE",
+                "learningResponseOverrideReason": "The team met the same afternoon",
+            }),
         )
         .await;
     let resp = app

@@ -334,6 +334,7 @@ async fn close_serious(app: &TestApp, h: &Hospital) -> Value {
             json!({
                 "feedbackToReporter": "Thank you: the trolley rails are now checked at handover.",
                 "learningResponse": "AFTER_ACTION_REVIEW",
+                "learningResponseOverrideReason": "A review of the one event was enough",
                 "learningSummary": "Two-person check before moving patients.",
             }),
         )

@@ -21,6 +21,7 @@ const FIELDS = `
   occurredAt reportedAt physicalHarm psychologicalHarm nearMiss immediateActions anonymous
   department { name code } reporter { name } handler { id name }
   learningResponse learningSummary findings feedbackToReporter statusReason triagedAt closedAt
+  suggestedLearningResponse { response rule } learningResponseOverrideReason
   allowedTransitions regulatoryFacts
   equipment { assetId manufacturer model serialNumber }
   dutyOfCandour { applies complete steps { step takenAt } }
@@ -41,6 +42,8 @@ const WORDS = {
     'Every corrective action must be completed or cancelled before the incident closes',
   'learningResponse|RULE':
     'Choose a learning response before closing: the harm was moderate or worse',
+  'learningResponseOverrideReason|BLANK':
+    'Give the reason for choosing another learning response than the response plan suggests',
   'learningSummary|RULE':
     'Write a learning summary before closing: the harm was moderate or worse',
   'dutyOfCandour|RULE':
@@ -185,7 +188,12 @@ function triage(i, staffId) {
     selectGroup({ field: 'physicalHarm', id: 'triage-physicalHarm', label: 'Confirmed physical harm', options: harmOptions(PHYSICAL_HARM), value: i.physicalHarm }),
     selectGroup({ field: 'psychologicalHarm', id: 'triage-psychologicalHarm', label: 'Confirmed psychological harm', options: harmOptions(PSYCHOLOGICAL_HARM), value: i.psychologicalHarm }),
     textGroup({ field: 'category', id: 'triage-category', label: 'Category', value: i.category ?? '', width: 20 }),
-    selectGroup({ field: 'learningResponse', id: 'learningResponse', label: 'Learning response (PSIRF)', options: [['', 'Not chosen yet'], ...LEARNING_RESPONSES], value: i.learningResponse ?? '' }),
+    selectGroup({ field: 'learningResponse', id: 'learningResponse', label: 'Learning response (PSIRF)',
+      hint: i.suggestedLearningResponse
+        ? `The response plan suggests ${label('learningResponse', i.suggestedLearningResponse.response)} (${i.suggestedLearningResponse.rule}).`
+        : undefined,
+      options: [['', 'Not chosen yet'], ...LEARNING_RESPONSES], value: i.learningResponse ?? '' }),
+    textGroup({ field: 'learningResponseOverrideReason', id: 'learningResponseOverrideReason', label: 'Reason for another response (if you chose one)', hint: 'Needed when the response chosen is not the one the plan suggests.', rows: 2, value: i.learningResponseOverrideReason ?? '' }),
     textGroup({ field: 'learningSummary', id: 'learningSummary', label: 'Learning summary', hint: 'What was learned, in words every member of staff can use. The reporter sees it.', rows: 3, value: i.learningSummary ?? '' }),
     textGroup({ field: 'findings', id: 'findings', label: 'Findings (internal)', hint: 'Not shown to the reporter.', rows: 3, value: i.findings ?? '' }),
     textGroup({ field: 'feedbackToReporter', id: 'feedbackToReporter', label: 'Feedback to the reporter', hint: 'What happened next. Needed before the incident closes.', rows: 3, value: i.feedbackToReporter ?? '' }),
@@ -197,7 +205,7 @@ function triage(i, staffId) {
     if (f.handlerId?.checked) input.handlerId = staffId;
     if (f.physicalHarm.value !== i.physicalHarm) input.physicalHarm = f.physicalHarm.value;
     if (f.psychologicalHarm.value !== i.psychologicalHarm) input.psychologicalHarm = f.psychologicalHarm.value;
-    for (const name of ['category', 'learningSummary', 'findings', 'feedbackToReporter']) {
+    for (const name of ['category', 'learningSummary', 'findings', 'feedbackToReporter', 'learningResponseOverrideReason']) {
       const v = f[name].value.trim();
       if (v && v !== (i[name] ?? '')) input[name] = v;
     }
