@@ -84,3 +84,82 @@ async fn a_hundred_thousand_incidents_export_whole_streamed_page_by_page_each_re
     assert_eq!(records as u64, INCIDENTS);
     db.close().await.ok();
 }
+
+#[tokio::test]
+async fn an_export_cut_off_part_way_has_sent_no_row_whose_read_was_not_logged() {
+    const SEEDED: u64 = 50_000;
+    let app = spawn_app().await;
+    let db = candour::db::Db::connect(&app.settings)
+        .await
+        .expect("connect for seeding");
+    candour::seed::run(
+        &db,
+        candour::seed::Options {
+            incidents: SEEDED,
+            seed: 3,
+            timezone: app.settings.timezone.clone(),
+        },
+    )
+    .await
+    .expect("seed");
+    db.conn.close().await.ok();
+    let quinn = app.quality_lead("quinn");
+
+    let mut resp = app
+        .client
+        .get(app.url("/export/incidents.csv"))
+        .bearer_auth(&quinn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let request_id = resp.headers()["x-request-id"].to_str().unwrap().to_string();
+    let mut bytes = resp.chunk().await.unwrap().expect("a first page").to_vec();
+    // Behind the API, once the first page is out: the access log can no longer be written.
+    let conn = app.db().await;
+    conn.execute_unprepared("ALTER TABLE access_event RENAME TO access_event_away")
+        .await
+        .unwrap();
+    let ended = loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+    assert!(
+        ended.is_err(),
+        "the transfer is cut off, not ended as if whole"
+    );
+
+    // The rows that arrived whole, and the reads logged for this request.
+    let cut = bytes.windows(2).rposition(|w| w == b"\r\n").unwrap() + 2;
+    let file = Exported {
+        status: 200,
+        headers: Default::default(),
+        bytes: bytes[..cut].to_vec(),
+    };
+    let received = file.rows().len() as u64;
+    let row = conn
+        .query_one(Statement::from_string(
+            conn.get_database_backend(),
+            format!(
+                "SELECT COUNT(*) AS n FROM access_event_away WHERE request_id = '{}'",
+                request_id.replace('\'', "")
+            ),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let logged: i64 = row.try_get("", "n").unwrap();
+    conn.close().await.ok();
+    assert!(received > 0 && received < SEEDED, "{received} rows arrived");
+    assert!(
+        received <= logged as u64,
+        "{received} rows arrived, only {logged} reads were logged"
+    );
+    assert!(
+        (logged as u64) < SEEDED,
+        "the export stopped at the failed write"
+    );
+}
