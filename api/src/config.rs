@@ -101,6 +101,8 @@ pub struct Limits {
     pub max_batch: usize,
     /// Largest `first` a connection accepts.
     pub max_page_size: u64,
+    /// Rows a CSV export reads and sends at a time (its memory is about one page).
+    pub export_page_size: u64,
     /// Whether `__schema`/`__type` introspection is served (on: this is an integration API).
     pub introspection: bool,
 }
@@ -114,6 +116,7 @@ impl Default for Limits {
             max_body_bytes: 1024 * 1024,
             max_batch: 10,
             max_page_size: 100,
+            export_page_size: 500,
             introspection: true,
         }
     }
@@ -758,6 +761,7 @@ impl Settings {
             ("limits.max_complexity", l.max_complexity),
             ("limits.max_batch", l.max_batch),
             ("limits.max_page_size", l.max_page_size as usize),
+            ("limits.export_page_size", l.export_page_size as usize),
         ] {
             if value == 0 {
                 return Err(invalid(key, "must be at least 1"));

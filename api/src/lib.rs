@@ -8,6 +8,7 @@ pub mod context;
 pub mod dashboard;
 pub mod db;
 pub mod error;
+pub mod export;
 pub mod fhir;
 pub mod governance;
 pub mod graphql;

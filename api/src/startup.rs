@@ -324,6 +324,7 @@ fn run(listener: TcpListener, state: Arc<AppState>) -> Result<Server, StartupErr
             .route("/metrics", web::get().to(metrics))
             .route("/schema.graphql", web::get().to(schema_sdl))
             .configure(crate::fhir::routes)
+            .configure(crate::export::routes)
             .configure(crate::web::routes)
             .default_service(web::to(crate::web::not_found_service))
     })

@@ -17,6 +17,7 @@ use serde_json::{json, Map, Value};
 
 pub use candour::config::Settings;
 
+pub mod export;
 pub mod fhir;
 pub mod idp;
 pub mod lfpse;

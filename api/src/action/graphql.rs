@@ -47,11 +47,7 @@ impl CorrectiveAction {
         field: &'static str,
         text: Option<&'a str>,
     ) -> Option<&'a str> {
-        let text = text?;
-        request(ctx)
-            .access
-            .record("CorrectiveAction", self.m.id, field, false, None);
-        Some(text)
+        service::note_read(request(ctx), self.m.id, field, text)
     }
 }
 
@@ -284,6 +280,39 @@ pub struct CorrectiveActionOrder {
     pub direction: OrderDirection,
 }
 
+impl CorrectiveActionFilter {
+    /// The domain's filter: the `correctiveActions` list and the CSV export read the same
+    /// rows for the same filter.
+    pub fn into_query(self) -> crate::error::AppResult<ActionFilter> {
+        Ok(ActionFilter {
+            statuses: self.status.unwrap_or_default(),
+            overdue: self.overdue,
+            department_id: self
+                .department_id
+                .as_ref()
+                .map(|id| ids::decode_as(Kind::Department, id, "departmentId"))
+                .transpose()?,
+            incident_id: self
+                .source_id
+                .as_ref()
+                .map(|id| ids::decode_as(Kind::Incident, id, "sourceId"))
+                .transpose()?,
+            owner_email: self.owner_email,
+            mine: self.mine.unwrap_or(false),
+            due_before: self.due_before.map(Into::into),
+        })
+    }
+}
+
+impl CorrectiveActionOrder {
+    /// The order asked for, DUE_DATE ASC when none.
+    pub fn or_default(order: Option<Self>) -> (CorrectiveActionOrderField, OrderDirection) {
+        order
+            .map(|o| (o.field, o.direction))
+            .unwrap_or((CorrectiveActionOrderField::DueDate, OrderDirection::Asc))
+    }
+}
+
 crate::listed!(CorrectiveAction => "CorrectiveActionEdge", "CorrectiveActionConnection");
 
 #[derive(Default)]
@@ -316,27 +345,8 @@ impl ActionQuery {
         let rc = request(ctx);
         rc.principal()?;
         let first = page_size(first, st.settings.limits.max_page_size)?;
-        let f = filter.unwrap_or_default();
-        let q = ActionFilter {
-            statuses: f.status.unwrap_or_default(),
-            overdue: f.overdue,
-            department_id: f
-                .department_id
-                .as_ref()
-                .map(|id| ids::decode_as(Kind::Department, id, "departmentId"))
-                .transpose()?,
-            incident_id: f
-                .source_id
-                .as_ref()
-                .map(|id| ids::decode_as(Kind::Incident, id, "sourceId"))
-                .transpose()?,
-            owner_email: f.owner_email,
-            mine: f.mine.unwrap_or(false),
-            due_before: f.due_before.map(Into::into),
-        };
-        let order = order_by
-            .map(|o| (o.field, o.direction))
-            .unwrap_or((CorrectiveActionOrderField::DueDate, OrderDirection::Asc));
+        let q = filter.unwrap_or_default().into_query()?;
+        let order = CorrectiveActionOrder::or_default(order_by);
         let page = service::list(st, rc, q, order, first, after).await?;
         Ok(Connection::of(page, |(m, access)| {
             CorrectiveAction::new(m, access)

@@ -91,6 +91,20 @@ pub async fn access_to(state: &AppState, rc: &RequestCtx, m: &action::Model) -> 
     Ok(access(rc.principal()?, &code, &m.owner_email))
 }
 
+/// A free-text field of an action as its reader gets it: its read (when it holds
+/// anything) is noted for the request's access log. The GraphQL object and the CSV export
+/// both read through here.
+pub fn note_read<'a>(
+    rc: &RequestCtx,
+    id: Uuid,
+    field: &'static str,
+    text: Option<&'a str>,
+) -> Option<&'a str> {
+    let text = text?;
+    rc.access.record("CorrectiveAction", id, field, false, None);
+    Some(text)
+}
+
 pub fn is_overdue(state: &AppState, m: &action::Model) -> bool {
     workflow::is_overdue(status_of(m), m.due_date, state.settings.today())
 }
@@ -453,7 +467,7 @@ pub async fn get(
     Ok((m, access))
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct ActionFilter {
     pub statuses: Vec<S>,
     pub overdue: Option<bool>,

@@ -284,6 +284,33 @@ pub struct AuditFilter_ {
     pub search: Option<String>,
 }
 
+impl AuditFilter_ {
+    /// The domain's filter: the `audits` list and the CSV export read the same rows for
+    /// the same filter.
+    pub fn into_query(self) -> crate::error::AppResult<AuditFilter> {
+        Ok(AuditFilter {
+            statuses: self.status.unwrap_or_default(),
+            department_id: self
+                .department_id
+                .as_ref()
+                .map(|id| ids::decode_as(Kind::Department, id, "departmentId"))
+                .transpose()?,
+            planned_from: self.planned_from.map(Into::into),
+            planned_to: self.planned_to.map(Into::into),
+            search: self.search,
+        })
+    }
+}
+
+impl AuditOrder {
+    /// The order asked for, PLANNED_START ASC when none.
+    pub fn or_default(order: Option<Self>) -> (AuditOrderField, OrderDirection) {
+        order
+            .map(|o| (o.field, o.direction))
+            .unwrap_or((AuditOrderField::PlannedStart, OrderDirection::Asc))
+    }
+}
+
 crate::listed!(Audit => "AuditEdge", "AuditConnection");
 
 #[derive(Default)]
@@ -313,21 +340,8 @@ impl AuditQuery {
         let rc = request(ctx);
         rc.principal()?;
         let first = page_size(first, st.settings.limits.max_page_size)?;
-        let f = filter.unwrap_or_default();
-        let q = AuditFilter {
-            statuses: f.status.unwrap_or_default(),
-            department_id: f
-                .department_id
-                .as_ref()
-                .map(|id| ids::decode_as(Kind::Department, id, "departmentId"))
-                .transpose()?,
-            planned_from: f.planned_from.map(Into::into),
-            planned_to: f.planned_to.map(Into::into),
-            search: f.search,
-        };
-        let order = order_by
-            .map(|o| (o.field, o.direction))
-            .unwrap_or((AuditOrderField::PlannedStart, OrderDirection::Asc));
+        let q = filter.unwrap_or_default().into_query()?;
+        let order = AuditOrder::or_default(order_by);
         let page = service::list(st, rc, q, order, first, after).await?;
         Ok(Connection::of(page, |(m, access)| Audit::new(m, access)))
     }

@@ -424,7 +424,7 @@ pub async fn action_source<C: ConnectionTrait>(
     Ok(a.department_id)
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct AuditFilter {
     pub statuses: Vec<S>,
     pub department_id: Option<Uuid>,

@@ -37,17 +37,7 @@ impl Incident {
     /// Whether the viewer may read a sensitive `field` (per `allowed`); when they may, the
     /// read is noted for this request's access log. A disposed record has nothing to read.
     fn read(&self, ctx: &Context<'_>, allowed: bool, field: &'static str) -> bool {
-        if !allowed || self.m.disposed_at.is_some() {
-            return false;
-        }
-        request(ctx).access.record(
-            "Incident",
-            self.m.id,
-            field,
-            self.access.break_glass,
-            self.m.patient_nhs_hash.as_deref(),
-        );
-        true
+        service::note_read(request(ctx), &self.m, self.access, allowed, field)
     }
 }
 
@@ -546,6 +536,38 @@ pub struct IncidentOrder {
     pub direction: OrderDirection,
 }
 
+impl IncidentFilter {
+    /// The domain's query for this filter: the `incidents` list and the CSV export read
+    /// the same rows for the same filter.
+    pub fn into_query(self) -> crate::error::AppResult<IncidentQuery_> {
+        Ok(IncidentQuery_ {
+            statuses: self.status.unwrap_or_default(),
+            department_id: self
+                .department_id
+                .as_ref()
+                .map(|id| ids::decode_as(Kind::Department, id, "departmentId"))
+                .transpose()?,
+            kind: self.kind,
+            min_physical_harm: self.min_physical_harm,
+            reported_after: self.reported_after,
+            reported_before: self.reported_before,
+            search: self.search,
+            near_miss: self.near_miss,
+            mine: self.mine.unwrap_or(false),
+            occurred_after: None,
+            occurred_before: None,
+            reference: None,
+        })
+    }
+}
+
+impl IncidentOrder {
+    /// The order asked for, REPORTED_AT DESC when none.
+    pub fn or_default(order: Option<Self>) -> (IncidentOrderField, OrderDirection) {
+        order.map(|o| (o.field, o.direction)).unwrap_or_default()
+    }
+}
+
 crate::listed!(Incident => "IncidentEdge", "IncidentConnection");
 
 #[derive(Default)]
@@ -620,26 +642,8 @@ impl IncidentQuery {
         let rc = request(ctx);
         rc.principal()?;
         let first = page_size(first, st.settings.limits.max_page_size)?;
-        let f = filter.unwrap_or_default();
-        let query = IncidentQuery_ {
-            statuses: f.status.unwrap_or_default(),
-            department_id: f
-                .department_id
-                .as_ref()
-                .map(|id| ids::decode_as(Kind::Department, id, "departmentId"))
-                .transpose()?,
-            kind: f.kind,
-            min_physical_harm: f.min_physical_harm,
-            reported_after: f.reported_after,
-            reported_before: f.reported_before,
-            search: f.search,
-            near_miss: f.near_miss,
-            mine: f.mine.unwrap_or(false),
-            occurred_after: None,
-            occurred_before: None,
-            reference: None,
-        };
-        let order = order_by.map(|o| (o.field, o.direction)).unwrap_or_default();
+        let query = filter.unwrap_or_default().into_query()?;
+        let order = IncidentOrder::or_default(order_by);
         // A page that shows none of the text reads none of it.
         let node = ctx.look_ahead().field("edges").field("node");
         let columns = if super::columns::text_fields().any(|f| node.field(f).exists()) {

@@ -430,6 +430,29 @@ pub async fn access_to(
     Ok(workflow::access(p, &code, me == m.reporter_id))
 }
 
+/// Whether the caller may read a sensitive `field` of `m` (`allowed`, from their
+/// `access`); when they may, the read is noted for the request's access log. A disposed
+/// record has nothing to read. The GraphQL object and the CSV export both decide here.
+pub fn note_read(
+    rc: &RequestCtx,
+    m: &incident::Model,
+    access: Access,
+    allowed: bool,
+    field: &'static str,
+) -> bool {
+    if !allowed || m.disposed_at.is_some() {
+        return false;
+    }
+    rc.access.record(
+        "Incident",
+        m.id,
+        field,
+        access.break_glass,
+        m.patient_nhs_hash.as_deref(),
+    );
+    true
+}
+
 /// One incident the caller may see; NOT_FOUND otherwise (whether or not it exists).
 pub async fn get(
     state: &AppState,

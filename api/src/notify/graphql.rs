@@ -225,6 +225,32 @@ pub struct ObligationFilter {
     pub incident_id: Option<ID>,
 }
 
+impl ObligationFilter {
+    /// The domain's query: the `obligations` list and the CSV export read the same rows
+    /// for the same filter.
+    pub fn into_query(self) -> crate::error::AppResult<service::ObligationQuery> {
+        let incident_id = match self.incident_id {
+            Some(id) => match ids::decode(&id) {
+                Some((Kind::Incident, uuid)) => Some(uuid),
+                _ => {
+                    return Err(
+                        AppError::invalid("incidentId", "incidentId is not an incident id")
+                            .because(reason::MALFORMED),
+                    )
+                }
+            },
+            None => None,
+        };
+        Ok(service::ObligationQuery {
+            due_before: self.due_before,
+            overdue: self.overdue,
+            kinds: self.kind.unwrap_or_default(),
+            statuses: self.status.unwrap_or_default(),
+            incident_id,
+        })
+    }
+}
+
 /// Whether you receive one kind of email.
 #[derive(SimpleObject)]
 pub struct NotificationPreference {
@@ -289,27 +315,7 @@ impl NotifyQuery {
         let st = state(ctx);
         request(ctx).principal()?;
         let first = page_size(first, st.settings.limits.max_page_size)?;
-        let f = filter.unwrap_or_default();
-        let incident_id = match f.incident_id {
-            Some(id) => match ids::decode(&id) {
-                Some((Kind::Incident, uuid)) => Some(uuid),
-                _ => {
-                    return Err(
-                        AppError::invalid("incidentId", "incidentId is not an incident id")
-                            .because(reason::MALFORMED)
-                            .into(),
-                    )
-                }
-            },
-            None => None,
-        };
-        let q = service::ObligationQuery {
-            due_before: f.due_before,
-            overdue: f.overdue,
-            kinds: f.kind.unwrap_or_default(),
-            statuses: f.status.unwrap_or_default(),
-            incident_id,
-        };
+        let q = filter.unwrap_or_default().into_query()?;
         let page = service::obligations(st, request(ctx), q, first, after.as_deref()).await?;
         let now = Utc::now();
         Ok(Connection::of(page, |(m, r)| Obligation::of(m, r, now)))

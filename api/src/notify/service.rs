@@ -187,7 +187,7 @@ pub async fn set_preference(
 }
 
 /// Which obligations to list; all given must match.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct ObligationQuery {
     /// Due before this time.
     pub due_before: Option<DateTime<Utc>>,

@@ -26,6 +26,7 @@ pub const ASSETS: &[Asset] = embed![
     "js/lib/draft.js" => "assets/js/lib/draft.js",
     "js/lib/errors.js" => "assets/js/lib/errors.js",
     "js/lib/format.js" => "assets/js/lib/format.js",
+    "js/lib/export.js" => "assets/js/lib/export.js",
     "js/lib/forms.js" => "assets/js/lib/forms.js",
     "js/lib/labels.js" => "assets/js/lib/labels.js",
     "js/lib/layout.js" => "assets/js/lib/layout.js",

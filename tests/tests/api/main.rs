@@ -7,6 +7,7 @@ mod audits;
 mod auth;
 mod comments;
 mod dashboard;
+mod export;
 mod fhir;
 mod history;
 mod http;

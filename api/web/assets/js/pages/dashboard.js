@@ -5,9 +5,10 @@ import { start } from '../lib/layout.js';
 import { gql } from '../lib/api.js';
 import { $, h, replace } from '../lib/dom.js';
 import { columnChart, barChart, lineChart, runChart } from '../lib/charts.js';
-import { month, number, percent, hours, shortDay, day } from '../lib/format.js';
+import { month, number, percent, hours, shortDay, day, addDays } from '../lib/format.js';
 import { table } from '../lib/forms.js';
 import * as errors from '../lib/errors.js';
+import { downloadCsv } from '../lib/export.js';
 
 export const DASHBOARD = `query Dashboard($filter: DashboardFilter) {
   dashboard(filter: $filter) {
@@ -169,6 +170,26 @@ function measures(d) {
       : h('p', { class: 'body' }, `${project.title}: ${measure.name}: no measurements yet.`))));
 }
 
+// What the dashboard shows now: its period and departments, for the export.
+let shown = null;
+
+/** The start of a local day (YYYY-MM-DD) as an instant: the dashboard counts local days. */
+function startOfDay(isoDate) {
+  const [y, m, d] = isoDate.split('-').map(Number);
+  return new Date(y, m - 1, d).toISOString();
+}
+
+/**
+ * The incidents the dashboard counts, as export filters: reported from the first day to the
+ * end of the last, in the department chosen or, for a handler, each of theirs (a quality
+ * lead's "all" is every department, one filter).
+ */
+function exportFilters({ d, filter, qualityLead }) {
+  const period = { reportedAfter: startOfDay(d.from), reportedBefore: startOfDay(addDays(d.to, 1)) };
+  if (qualityLead && !filter.departmentIds) return [period];
+  return d.departments.map((x) => ({ ...period, departmentId: x.id }));
+}
+
 async function show(filter) {
   const box = $('#dashboard');
   box.setAttribute('aria-busy', 'true');
@@ -187,6 +208,8 @@ async function show(filter) {
   $('#dashboard-scope').textContent = `${day(d.from)} to ${day(d.to)}: ${d.departments.map((x) => x.name).join(', ') || 'no department'}.`;
   replace(box, keyFigures(d), incidents(d), actions(d), audits(d), measures(d));
   box.setAttribute('aria-busy', 'false');
+  shown = { d, filter };
+  $('#export').disabled = false;
 }
 
 async function main() {
@@ -212,6 +235,23 @@ async function main() {
     show(filter);
   });
   $('#print').addEventListener('click', () => window.print());
+  $('#export').addEventListener('click', async () => {
+    if (!shown) return;
+    const summary = $('#error-summary');
+    errors.clear(summary, null);
+    try {
+      await downloadCsv({
+        list: 'incidents',
+        filters: exportFilters({ ...shown, qualityLead: me.qualityLead }),
+        orderBy: { field: 'REPORTED_AT', direction: 'ASC' },
+        button: $('#export'),
+        status: $('#export-status'),
+        what: 'incidents',
+      });
+    } catch (err) {
+      errors.show(summary, null, errors.problemsOf(err));
+    }
+  });
   show({});
 }
 

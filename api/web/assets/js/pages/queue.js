@@ -9,6 +9,7 @@ import { ago, day, todayIso, addDays } from '../lib/format.js';
 import { table } from '../lib/forms.js';
 import * as errors from '../lib/errors.js';
 import { mountSearch } from '../lib/search-box.js';
+import { downloadCsv } from '../lib/export.js';
 
 const INCIDENT_FIELDS = `fragment QueueIncident on Incident {
   reference title status kind physicalHarm nearMiss reportedAt department { name }
@@ -96,6 +97,35 @@ function section(box, caption, { nodes, total }, render, empty) {
     render(caption, nodes));
 }
 
+// What the queue shows, as export filters: the incidents of its two incident lists, and the
+// actions of its two action lists (overdue, and due within 14 days: open ones due before
+// the day after that), one filter per department as the lists are read.
+const QUEUE_INCIDENTS = ['REPORTED', 'UNDER_REVIEW', 'INVESTIGATING', 'ACTIONS_IN_PROGRESS'];
+
+function perDepartmentFilters(departments, filter) {
+  return departments.map((id) => (id ? { ...filter, departmentId: id } : { ...filter }));
+}
+
+function exportButtons(departments, soon, summary) {
+  const status = $('#export-status');
+  const run = async (button, list, what, filter, orderBy) => {
+    errors.clear(summary, null);
+    try {
+      await downloadCsv({ list, filters: perDepartmentFilters(departments, filter), orderBy, button, status, what });
+    } catch (err) {
+      errors.show(summary, null, errors.problemsOf(err));
+    }
+  };
+  const incidents = $('#export-incidents');
+  const actions = $('#export-actions');
+  incidents.addEventListener('click', () => run(incidents, 'incidents', 'incidents', { status: QUEUE_INCIDENTS },
+    { field: 'REPORTED_AT', direction: 'ASC' }));
+  actions.addEventListener('click', () => run(actions, 'corrective-actions', 'actions',
+    { status: ['OPEN', 'IN_PROGRESS'], dueBefore: soon }, { field: 'DUE_DATE', direction: 'ASC' }));
+  incidents.disabled = false;
+  actions.disabled = false;
+}
+
 async function main() {
   const me = start({ reviewer: true });
   if (!me) return;
@@ -120,6 +150,7 @@ async function main() {
   const byAge = (a, b) => a.reportedAt.localeCompare(b.reportedAt);
   const byDue = (a, b) => a.dueDate.localeCompare(b.dueDate);
   const soon = addDays(todayIso(), 15);
+  exportButtons(departments, soon, summary);
   const jobs = [
     fetchLists('incidents', departments, 'status: [REPORTED]', '...QueueIncident', INCIDENT_FIELDS).then((r) => {
       r.nodes.sort(byAge);
