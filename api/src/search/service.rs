@@ -381,58 +381,52 @@ async fn load(
     };
     let conn = &state.db.conn;
     let mut out = std::collections::HashMap::new();
-    let wanted = ids(SearchKind::Incident);
-    if !wanted.is_empty() {
-        for m in incident::Entity::find()
-            .filter(incident::Column::Id.is_in(wanted))
-            .all(conn)
-            .await?
-        {
-            let a = crate::incident::service::access_to(state, rc, &m).await?;
-            if a.view {
-                out.insert(m.id, Found::Incident(Box::new(m), a));
+    // Each kind alike: its page rows in one query, each with the caller's access by the
+    // kind's own service.
+    macro_rules! load_kind {
+        ($kind:expr, $entity:ident, $service:path, $wrap:expr) => {
+            let wanted = ids($kind);
+            if !wanted.is_empty() {
+                for m in $entity::Entity::find()
+                    .filter($entity::Column::Id.is_in(wanted))
+                    .all(conn)
+                    .await?
+                {
+                    let a = {
+                        use $service as service;
+                        service::access_to(state, rc, &m).await?
+                    };
+                    if a.view {
+                        out.insert(m.id, $wrap(m, a));
+                    }
+                }
             }
-        }
+        };
     }
-    let wanted = ids(SearchKind::CorrectiveAction);
-    if !wanted.is_empty() {
-        for m in action::Entity::find()
-            .filter(action::Column::Id.is_in(wanted))
-            .all(conn)
-            .await?
-        {
-            let a = crate::action::service::access_to(state, rc, &m).await?;
-            if a.view {
-                out.insert(m.id, Found::CorrectiveAction(m, a));
-            }
-        }
-    }
-    let wanted = ids(SearchKind::Audit);
-    if !wanted.is_empty() {
-        for m in audit::Entity::find()
-            .filter(audit::Column::Id.is_in(wanted))
-            .all(conn)
-            .await?
-        {
-            let a = crate::audit::service::access_to(state, rc, &m).await?;
-            if a.view {
-                out.insert(m.id, Found::Audit(m, a));
-            }
-        }
-    }
-    let wanted = ids(SearchKind::ImprovementProject);
-    if !wanted.is_empty() {
-        for m in project::Entity::find()
-            .filter(project::Column::Id.is_in(wanted))
-            .all(conn)
-            .await?
-        {
-            let a = crate::improvement::service::access_to(state, rc, &m).await?;
-            if a.view {
-                out.insert(m.id, Found::ImprovementProject(m, a));
-            }
-        }
-    }
+    load_kind!(
+        SearchKind::Incident,
+        incident,
+        crate::incident::service,
+        |m, a| { Found::Incident(Box::new(m), a) }
+    );
+    load_kind!(
+        SearchKind::CorrectiveAction,
+        action,
+        crate::action::service,
+        Found::CorrectiveAction
+    );
+    load_kind!(
+        SearchKind::Audit,
+        audit,
+        crate::audit::service,
+        Found::Audit
+    );
+    load_kind!(
+        SearchKind::ImprovementProject,
+        project,
+        crate::improvement::service,
+        Found::ImprovementProject
+    );
     Ok(out)
 }
 
