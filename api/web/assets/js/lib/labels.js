@@ -100,6 +100,46 @@ export const FACTS = {
   BLOOD_COMPONENT: 'Blood or blood components (SABRE)',
 };
 
+// What the page says about an evidence file, by its status.
+export const ATTACHMENT_STATUSES = {
+  AWAITING_SCAN: 'Waiting for virus scan',
+  AVAILABLE: 'Available',
+  INFECTED: 'Refused by virus scanner',
+  REMOVED: 'Removed',
+  DISPOSED: 'Disposed of',
+};
+
+export function attachmentTone(status) {
+  if (status === 'AVAILABLE') return 'green';
+  if (status === 'INFECTED') return 'red';
+  if (status === 'AWAITING_SCAN') return 'yellow';
+  return 'grey';
+}
+
+// The file types the server may take, in the words people know them by.
+const FILE_TYPES = {
+  'image/jpeg': 'JPEG',
+  'image/png': 'PNG',
+  'image/webp': 'WebP',
+  'image/gif': 'GIF',
+  'image/heic': 'HEIC',
+  'application/pdf': 'PDF',
+  'application/vnd.openxmlformats-officedocument.wordprocessingml.document': 'Word',
+  'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': 'Excel',
+  'application/vnd.openxmlformats-officedocument.presentationml.presentation': 'PowerPoint',
+  'text/plain': 'plain text',
+};
+
+/** The kinds of file `types` (MIME types) allows, in words: "photos (JPEG, PNG), PDF or Word files". */
+export function fileTypesInWords(types) {
+  const photos = types.filter((t) => t.startsWith('image/')).map((t) => FILE_TYPES[t] ?? t.slice(6).toUpperCase());
+  const others = types.filter((t) => !t.startsWith('image/')).map((t) => FILE_TYPES[t] ?? t);
+  const parts = [];
+  if (photos.length) parts.push(`photos (${photos.join(', ')})`);
+  if (others.length) parts.push(`${others.length > 1 ? `${others.slice(0, -1).join(', ')} or ${others.at(-1)}` : others[0]} files`);
+  return parts.join(' and ');
+}
+
 const maps = {
   kind: Object.fromEntries(KINDS.map(([k, l]) => [k, l])),
   physicalHarm: Object.fromEntries(PHYSICAL_HARM.map(([k, l]) => [k, l])),
