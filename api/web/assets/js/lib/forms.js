@@ -99,11 +99,11 @@ function uploadProblem(err) {
  * Wires the picker in `group` (made by `fileGroup`, or the same markup in a page). Each
  * file chosen is checked against `rules` (`attachmentRules`: size and count only, for a
  * fast answer; the server sniffs the type) and uploaded at once with its own progress bar.
- * `already` is how many files the record carries now; `onChange` is called whenever the
- * list changes. Returns what the form needs to send: the uploaded ids, whether uploads are
- * still going, and the files that failed.
+ * `already` is how many files the record (`record`, in words) carries now; `onChange` is
+ * called whenever the list changes. Returns what the form needs to send: the uploaded ids,
+ * whether uploads are still going, and the files that failed.
  */
-export function filePicker(group, { rules = null, already = 0, onChange = () => {} } = {}) {
+export function filePicker(group, { rules = null, already = 0, record = 'record', onChange = () => {} } = {}) {
   const input = group.querySelector('input[type=file]');
   const list = group.querySelector('.file-list');
   const status = group.querySelector('[role=status]');
@@ -199,7 +199,7 @@ export function filePicker(group, { rules = null, already = 0, onChange = () => 
     } else if (max && file.size > max) {
       fail(item, `The file is larger than ${bytes(max)}, the most Candour takes.`);
     } else if (most && already + counted() > most) {
-      fail(item, `At most ${most} files can go with one record.`);
+      fail(item, `At most ${most} files can go with one ${record}.`);
     } else {
       start(item);
     }

@@ -1,5 +1,6 @@
 // The words the pages use for the API's enums: one place, so that the form, the lists and
 // the dashboard say the same thing.
+import { bytes } from './format.js';
 
 export const KINDS = [
   ['PATIENT_SAFETY', 'Patient safety', 'Anything that harmed, or could have harmed, a patient: care, tests, results, samples.'],
@@ -138,6 +139,20 @@ export function fileTypesInWords(types) {
   if (photos.length) parts.push(`photos (${photos.join(', ')})`);
   if (others.length) parts.push(`${others.length > 1 ? `${others.slice(0, -1).join(', ')} or ${others.at(-1)}` : others[0]} files`);
   return parts.join(' and ');
+}
+
+/**
+ * The limits of `attachmentRules` in a sentence or two, for a picker's hint; `anonymous`
+ * adds what an anonymous report may carry.
+ */
+export function attachmentRulesInWords(r, { anonymous = false, record = 'record' } = {}) {
+  const photos = r.maxImageBytes && r.maxImageBytes < r.maxBytes ? ` (photos up to ${bytes(r.maxImageBytes)})` : '';
+  const words = [`You can attach up to ${r.maxPerRecord} files to one ${record}, of up to ${bytes(r.maxBytes)} each${photos}: ${fileTypesInWords(r.allowedTypes)}.`];
+  if (anonymous && r.anonymousTypes?.length) {
+    words.push(`An anonymous report can carry ${fileTypesInWords(r.anonymousTypes)} only: documents keep their author’s name inside them.`);
+  }
+  if (r.scanned) words.push('Every file is checked for viruses before anyone can open it.');
+  return words.join(' ');
 }
 
 const maps = {

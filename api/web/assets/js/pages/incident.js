@@ -6,7 +6,7 @@ import { gql, ApiError, NetworkError } from '../lib/api.js';
 import { $, h, replace, summaryList, tag, focus } from '../lib/dom.js';
 import {
   label, statusLabel, statusTone, MOVES, PHYSICAL_HARM, PSYCHOLOGICAL_HARM, LEARNING_RESPONSES,
-  ACTION_STATUSES, PRIORITIES, CANDOUR_STEPS, FACTS, ATTACHMENT_STATUSES, attachmentTone, fileTypesInWords,
+  ACTION_STATUSES, PRIORITIES, CANDOUR_STEPS, FACTS, ATTACHMENT_STATUSES, attachmentTone, attachmentRulesInWords,
 } from '../lib/labels.js';
 import { when, day, todayIso, addDays, bytes } from '../lib/format.js';
 import { textGroup, selectGroup, radioGroup, checkbox, button, table, fileGroup, filePicker } from '../lib/forms.js';
@@ -21,7 +21,7 @@ const root = $('#incident');
 const FIELDS = `
   id reference title description status version kind eventType category location
   occurredAt reportedAt physicalHarm psychologicalHarm nearMiss immediateActions anonymous
-  department { name code } reporter { name } handler { id name }
+  department { name code } reporter { id name } handler { id name }
   learningResponse learningSummary findings feedbackToReporter statusReason triagedAt closedAt
   suggestedLearningResponse { response rule } learningResponseOverrideReason
   allowedTransitions regulatoryFacts
@@ -34,7 +34,7 @@ const FIELDS = `
 
 const LOAD = `query Incident($ref: String!) {
   me { staff { id } }
-  attachmentRules { maxBytes maxPerRecord allowedTypes }
+  attachmentRules { maxBytes maxImageBytes maxPerRecord allowedTypes anonymousTypes scanned }
   incidentByReference(reference: $ref) { ${FIELDS} }
 }`;
 
@@ -333,9 +333,9 @@ const REMOVE_WORDS = { 'reason|BLANK': 'Give the reason for removing the file' }
 function fileState(a) {
   switch (a.status) {
     case 'AWAITING_SCAN':
-      return h('p', { class: 'file-list__state' }, 'Waiting for virus scan: it can be downloaded once it has been checked.');
+      return h('p', { class: 'file-list__state' }, 'It can be downloaded once it has been checked for viruses.');
     case 'INFECTED':
-      return h('p', { class: 'file-list__state' }, 'Refused by virus scanner: it cannot be downloaded.');
+      return h('p', { class: 'file-list__state' }, 'The virus scanner found something harmful in it: it cannot be downloaded.');
     case 'REMOVED':
       return h('p', { class: 'file-list__state' }, `Removed${a.removedAt ? ` on ${when(a.removedAt)}` : ''}${a.removalReason ? `: ${a.removalReason}` : '.'}`);
     case 'DISPOSED':
@@ -389,7 +389,7 @@ function removeForm(a) {
     h('div', { class: 'details__text' }, form));
 }
 
-function attachedFile(a, manages, status) {
+function attachedFile(a, mayRemove, status) {
   const kind = KINDS_OF_FILE[a.contentType] ?? a.contentType;
   const gone = a.status === 'REMOVED' || a.status === 'DISPOSED';
   return h('li', { class: ['file-list__item', a.status === 'AVAILABLE' && 'file-list__item--done', a.status === 'INFECTED' && 'file-list__item--error'] },
@@ -397,17 +397,15 @@ function attachedFile(a, manages, status) {
     h('p', { class: 'file-list__meta' }, [kind, bytes(a.size), a.uploadedAt && `added ${when(a.uploadedAt)}`].filter(Boolean).join(' · ')),
     fileState(a),
     a.status === 'AVAILABLE' && a.downloadUrl ? h('div', { class: 'file-list__actions' }, downloadButton(a, status)) : null,
-    manages && !gone ? removeForm(a) : null);
+    mayRemove && !gone ? removeForm(a) : null);
 }
 
 /** The form that attaches more files: the picker, then one button for all of them. */
 function attachForm(i, count) {
   if (!picker) {
-    const limits = rules
-      ? ` Up to ${rules.maxPerRecord} files of up to ${bytes(rules.maxBytes)} each: ${fileTypesInWords(rules.allowedTypes)}.`
-      : '';
-    pickerGroup = fileGroup({ id: 'attach-files', label: 'Add photos or documents', hint: `Each file is uploaded as soon as you choose it, then attached when you press the button. Files are checked for viruses before anyone can open them.${limits}` });
-    picker = filePicker(pickerGroup, { rules, already: count });
+    const limits = rules ? ` ${attachmentRulesInWords(rules, { record: 'incident' })}` : '';
+    pickerGroup = fileGroup({ id: 'attach-files', label: 'Add photos or documents', hint: `Each file is uploaded as soon as you choose it, then attached when you press the button.${limits}` });
+    picker = filePicker(pickerGroup, { rules, already: count, record: 'incident' });
   } else {
     picker.setRules(rules, count);
   }
@@ -440,17 +438,21 @@ function attachForm(i, count) {
   return form;
 }
 
-function evidence(i, manages) {
+/**
+ * The files on the incident. Those who handle it may add and remove files; its reporter may
+ * add them until it is closed (the server's rule: it refuses anyone else).
+ */
+function evidence(i, { handles, reporter }) {
   const list = i.attachments ?? [];
   const status = h('div', { class: 'visually-hidden', id: 'attachments-download-status', role: 'status', 'aria-live': 'polite' });
   const counted = list.filter((a) => a.status !== 'REMOVED' && a.status !== 'DISPOSED').length;
   return h('div', { 'data-field': 'attachments' },
     h('h2', { id: 'attachments-title' }, 'Photos and documents'),
     list.length
-      ? h('ul', { class: 'file-list', 'aria-labelledby': 'attachments-title' }, list.map((a) => attachedFile(a, manages, status)))
+      ? h('ul', { class: 'file-list', 'aria-labelledby': 'attachments-title' }, list.map((a) => attachedFile(a, handles, status)))
       : h('p', { class: 'body' }, 'None attached.'),
     status,
-    manages && !isFinal(i.status) ? attachForm(i, counted) : null);
+    handles || (reporter && !isFinal(i.status)) ? attachForm(i, counted) : null);
 }
 
 const ACTIONS = {
@@ -459,7 +461,21 @@ const ACTIONS = {
   'incident.transitioned': 'Moved',
   'incident.commented': 'Note added',
   'incident.candour_step_recorded': 'Duty of candour step recorded',
+  'attachment.added': 'Files attached',
+  'attachment.removed': 'File removed',
+  'attachment.infected': 'File refused by the virus scanner',
 };
+
+/** One change of a history event, in words (files by how many, not by their ids). */
+function changeInWords(c) {
+  if (c.sensitive) return `${c.field}: changed (not shown)`;
+  if (c.field === 'attachments' && Array.isArray(c.after)) return `${c.after.length} ${c.after.length === 1 ? 'file' : 'files'} added`;
+  if (c.field === 'attachment') {
+    if (c.after == null) return 'a file removed';
+    return c.after.malware ? `malware found: ${c.after.malware}` : 'a file changed';
+  }
+  return `${c.field}: ${value(c.before)} → ${value(c.after)}`;
+}
 
 function value(v) {
   if (v == null) return 'nothing';
@@ -475,7 +491,7 @@ function history(i) {
       h('p', { class: 'timeline__meta' }, `${when(e.at)}, by ${e.actor?.name ?? e.actorLabel ?? 'an anonymous reporter'}`),
       e.changes.length ? h('ul', { class: 'timeline__changes' }, e.changes
         .filter((c) => c.field !== 'version')
-        .map((c) => h('li', {}, c.sensitive ? `${c.field}: changed (not shown)` : `${c.field}: ${value(c.before)} → ${value(c.after)}`))) : null))),
+        .map((c) => h('li', {}, changeInWords(c)))) : null))),
   ];
 }
 
@@ -490,7 +506,7 @@ function render(i, staffId) {
     narrative(i),
     internal ? patient() : null,
     learning(i),
-    i.attachments ? evidence(i, manages) : null,
+    i.attachments ? evidence(i, { handles: internal, reporter: Boolean(staffId) && i.reporter?.id === staffId }) : null,
     i.allowedTransitions.length ? moves(i) : null,
     manages && !isFinal(i.status) ? triage(i, staffId) : null,
     internal ? candour(i) : null,

@@ -7,10 +7,10 @@ import { $, $$, h, radios, focus } from '../lib/dom.js';
 import { KINDS, PHYSICAL_HARM, PSYCHOLOGICAL_HARM, EVENT_TYPES } from '../lib/labels.js';
 import { validateReport, toInput, describe, problem } from '../lib/validate.js';
 import { filePicker } from '../lib/forms.js';
-import { fileTypesInWords } from '../lib/labels.js';
+import { attachmentRulesInWords } from '../lib/labels.js';
 import * as errors from '../lib/errors.js';
 import * as draft from '../lib/draft.js';
-import { todayIso, bytes } from '../lib/format.js';
+import { todayIso } from '../lib/format.js';
 
 const DRAFT = 'report';
 const form = $('#report-form');
@@ -24,7 +24,7 @@ const WORDS = {
 };
 const show = (problems) => errors.show(summary, form, problems, { describe: (p) => describe(p, WORDS) });
 
-const RULES = `{ attachmentRules { maxBytes maxPerRecord allowedTypes } }`;
+const RULES = `{ attachmentRules { maxBytes maxImageBytes maxPerRecord allowedTypes anonymousTypes scanned } }`;
 
 const REPORT = `mutation Report($input: ReportIncidentInput!) {
   reportIncident(input: $input) {
@@ -222,9 +222,7 @@ async function attachmentRules() {
   try {
     const { attachmentRules: r } = await gql(RULES);
     picker.setRules(r);
-    $('#attachments-rules').textContent =
-      `You can attach up to ${r.maxPerRecord} files of up to ${bytes(r.maxBytes)} each: ${fileTypesInWords(r.allowedTypes)}. ` +
-      'An anonymous report can carry photos only.';
+    $('#attachments-rules').textContent = attachmentRulesInWords(r, { anonymous: true, record: 'report' });
   } catch {
     // Without the rules the picker still works; the server says what it refuses.
   }
@@ -250,7 +248,7 @@ async function main() {
     $('#occurredAt-date').value = todayIso();
     $('#occurredAt-time').value = nowTime();
   }
-  picker = filePicker($('#attachments-group'), { onChange: keep });
+  picker = filePicker($('#attachments-group'), { record: 'report', onChange: keep });
   picker.restore(current.attachments);
   reveal();
   keep();
