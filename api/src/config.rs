@@ -237,7 +237,70 @@ pub struct Settings {
     pub subscriptions: Subscriptions,
     /// Signed webhooks to other systems (docs/integrators.md, "Webhooks").
     pub webhooks: Webhooks,
+    /// Evidence files on records (docs/attachments.md).
+    pub attachments: Attachments,
     pub diagnostics: Diagnostics,
+}
+
+/// Evidence files: limits, the types taken, and the virus scanner.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Attachments {
+    /// Largest file taken, in bytes.
+    pub max_bytes: u64,
+    /// Largest photo taken, in bytes: a photo is held in memory while its metadata is
+    /// removed, every other file is streamed chunk by chunk.
+    pub max_image_bytes: u64,
+    /// Most files one record may carry (removed files do not count).
+    pub max_per_record: u32,
+    /// The types taken, as MIME types, decided by sniffing the content (never by the
+    /// file's name or the client's word). Known: image/jpeg, image/png, image/webp,
+    /// image/gif, application/pdf, and the Office formats
+    /// application/vnd.openxmlformats-officedocument.{wordprocessingml.document,
+    /// spreadsheetml.sheet, presentationml.presentation}.
+    pub allowed_types: Vec<String>,
+    /// clamd to scan every file with before anyone may open it: `tcp://host:3310` or
+    /// `unix:/run/clamav/clamd.ctl`. None: files are not scanned (and say so).
+    pub scanner: Option<String>,
+    /// Seconds a scan may take before it is given up and tried again later.
+    pub scan_timeout_secs: u64,
+    /// How often, in milliseconds, the scanner looks for files waiting.
+    pub scan_poll_ms: u64,
+    /// The wait after a failed scan (clamd unreachable) before the next try, in
+    /// milliseconds; doubled for each failure after, up to 10 minutes.
+    pub scan_retry_initial_ms: u64,
+    /// Whether this instance scans (others leave it to those that do).
+    pub scan: bool,
+    /// Hours an upload may wait to be attached to a record before it is deleted.
+    pub unattached_hours: u32,
+}
+
+impl Default for Attachments {
+    fn default() -> Self {
+        Self {
+            max_bytes: 50 * 1024 * 1024,
+            max_image_bytes: 25 * 1024 * 1024,
+            max_per_record: 20,
+            allowed_types: [
+                "image/jpeg",
+                "image/png",
+                "image/webp",
+                "image/gif",
+                "application/pdf",
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+            ]
+            .map(String::from)
+            .to_vec(),
+            scanner: None,
+            scan_timeout_secs: 60,
+            scan_poll_ms: 1_000,
+            scan_retry_initial_ms: 5_000,
+            scan: true,
+            unattached_hours: 24,
+        }
+    }
 }
 
 /// Webhook deliveries.
@@ -531,6 +594,7 @@ impl Default for Settings {
             limits: Limits::default(),
             subscriptions: Subscriptions::default(),
             webhooks: Webhooks::default(),
+            attachments: Attachments::default(),
             diagnostics: Diagnostics::default(),
         }
     }
@@ -743,6 +807,9 @@ impl Settings {
             }
         }
         self.lfpse.validate()?;
+        if let Err((key, message)) = crate::attachment::rules::check(&self.attachments) {
+            return Err(ConfigError::Invalid { key, message });
+        }
         if let Err(e) = crate::notify::rules::check(&self.obligation_rules) {
             return Err(ConfigError::Invalid {
                 key: "obligation_rules",

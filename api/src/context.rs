@@ -40,6 +40,8 @@ pub struct AppState {
     pub live: Arc<crate::live::Hub>,
     /// Woken when webhook deliveries are queued, so the dispatcher sends them promptly.
     pub webhooks_wake: Arc<tokio::sync::Notify>,
+    /// Woken when a file is uploaded, so the virus scanner takes it promptly.
+    pub scan_wake: Arc<tokio::sync::Notify>,
 }
 
 /// The caller of one request.

@@ -1,12 +1,14 @@
 //! Candour: incident, audit and service-improvement governance for healthcare-science
 //! services. `startup::Application` is the server; `main.rs` is its command line.
 pub mod action;
+pub mod attachment;
 pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod context;
 pub mod dashboard;
 pub mod db;
+pub mod edge;
 pub mod error;
 pub mod export;
 pub mod fhir;

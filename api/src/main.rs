@@ -275,11 +275,12 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             println!(
-                "re-sealed {} incidents under key {}; re-keyed {} access-log entries; re-sealed {} webhook secrets",
+                "re-sealed {} incidents under key {}; re-keyed {} access-log entries; re-sealed {} webhook secrets; re-sealed {} attachments",
                 r.incidents_resealed,
                 keys.current_key_id(),
                 r.access_events_rekeyed,
-                r.webhook_secrets_resealed
+                r.webhook_secrets_resealed,
+                r.attachments_resealed
             );
             Ok(())
         }

@@ -254,6 +254,62 @@ impl KeyRing {
         String::from_utf8(pt).map_err(|_| ProtectError::Malformed)
     }
 
+    /// Seals bytes under the current key, bound to `aad`: nonce, ciphertext and tag. The
+    /// key that sealed them is `current_key_id()`, stored beside them (attachments).
+    pub fn seal_bytes(&self, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+        let mut nonce = [0u8; 12];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let ct = self
+            .current
+            .cipher
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad,
+                },
+            )
+            .expect("AES-GCM encryption of a chunk under 64 GiB cannot fail");
+        let mut blob = Vec::with_capacity(12 + ct.len());
+        blob.extend_from_slice(&nonce);
+        blob.extend_from_slice(&ct);
+        blob
+    }
+
+    /// Opens bytes sealed by `seal_bytes` under the key `key_id`.
+    pub fn open_bytes(
+        &self,
+        key_id: &str,
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, ProtectError> {
+        let key = self
+            .key(key_id)
+            .ok_or_else(|| ProtectError::UnknownKey(key_id.to_string()))?;
+        if sealed.len() < 12 + 16 {
+            return Err(ProtectError::Malformed);
+        }
+        let (nonce, ct) = sealed.split_at(12);
+        key.cipher
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad })
+            .map_err(|_| ProtectError::Open)
+    }
+
+    /// A keyed hash of `text` under the current key, for matching a value without storing
+    /// it (the uploader of a file not yet attached).
+    pub fn keyed_hash(&self, purpose: &str, text: &str) -> String {
+        let mut mac =
+            <HmacSha256 as Mac>::new_from_slice(&self.current.lookup).expect("HMAC takes any key");
+        mac.update(purpose.as_bytes());
+        mac.update(b"\n");
+        mac.update(text.as_bytes());
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// Whether a sealed value is under an earlier key.
     pub fn is_stale(&self, sealed: &str) -> bool {
         sealed
@@ -434,6 +490,7 @@ pub struct Rotation {
     pub incidents_resealed: u64,
     pub access_events_rekeyed: u64,
     pub webhook_secrets_resealed: u64,
+    pub attachments_resealed: u64,
 }
 
 /// Re-seals every incident's patient details under the current key and recomputes their
@@ -460,6 +517,13 @@ pub async fn rotate(db: &crate::db::Db, keys: &KeyRing) -> Result<Rotation, Rota
         let rows = q.all(&db.conn).await?;
         let Some(last) = rows.last() else {
             out.webhook_secrets_resealed = rotate_webhook_secrets(db, keys).await?;
+            out.attachments_resealed =
+                crate::attachment::store::rotate(db, keys)
+                    .await
+                    .map_err(|(what, e)| match e {
+                        crate::attachment::store::StoreError::Db(e) => RotateError::Db(e),
+                        crate::attachment::store::StoreError::Open(e) => RotateError::Open(what, e),
+                    })?;
             return Ok(out);
         };
         after = Some(last.id);

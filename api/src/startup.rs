@@ -120,6 +120,7 @@ pub async fn prepare(settings: Settings) -> Result<Arc<AppState>, StartupError> 
         lfpse: Arc::new(lfpse),
         live,
         webhooks_wake: Default::default(),
+        scan_wake: Default::default(),
     }))
 }
 
@@ -161,6 +162,7 @@ pub fn start_background(
         }
     }
     crate::webhook::fanout::spawn(state.clone());
+    crate::attachment::scan::spawn(state.clone());
     if state.settings.webhooks.dispatch {
         tokio::spawn(crate::webhook::dispatch::run(state.clone()));
     }
@@ -325,6 +327,7 @@ fn run(listener: TcpListener, state: Arc<AppState>) -> Result<Server, StartupErr
             .route("/schema.graphql", web::get().to(schema_sdl))
             .configure(crate::fhir::routes)
             .configure(crate::export::routes)
+            .configure(crate::attachment::http::routes)
             .configure(crate::web::routes)
             .default_service(web::to(crate::web::not_found_service))
     })

@@ -2,6 +2,8 @@
 //! stored as their GraphQL names (or LFPSE rank for harm) and parsed in the domain layer.
 pub mod access_event;
 pub mod action_rollup;
+pub mod attachment;
+pub mod attachment_chunk;
 pub mod audit;
 pub mod audit_finding;
 pub mod break_glass_grant;

@@ -15,6 +15,7 @@ mod m20261208_000010_lfpse;
 mod m20261209_000011_webhooks;
 mod m20261210_000012_search;
 mod m20261210_000013_learning_responses;
+mod m20261211_000014_attachments;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000011_webhooks::Migration),
             Box::new(m20261210_000012_search::Migration),
             Box::new(m20261210_000013_learning_responses::Migration),
+            Box::new(m20261211_000014_attachments::Migration),
         ]
     }
 }

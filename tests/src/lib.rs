@@ -17,6 +17,8 @@ use serde_json::{json, Map, Value};
 
 pub use candour::config::Settings;
 
+pub mod attachments;
+pub mod clamd;
 pub mod export;
 pub mod fhir;
 pub mod idp;

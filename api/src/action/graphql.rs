@@ -67,6 +67,20 @@ impl CorrectiveAction {
     pub async fn id(&self) -> ID {
         ids::encode(Kind::CorrectiveAction, self.m.id)
     }
+    /// Evidence files on it (e.g. the proof an action was done).
+    async fn attachments(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<Option<Vec<crate::attachment::graphql::Attachment>>> {
+        crate::attachment::graphql::of_record(
+            ctx,
+            crate::attachment::service::OwnerKind::CorrectiveAction,
+            self.m.id,
+            self.access.view,
+            None,
+        )
+        .await
+    }
     /// What is to be done, in short (at most 200 characters).
     async fn title(&self) -> &str {
         &self.m.title

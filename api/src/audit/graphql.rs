@@ -69,6 +69,20 @@ impl AuditFinding {
     pub async fn id(&self) -> ID {
         ids::encode(Kind::AuditFinding, self.f.id)
     }
+    /// Evidence files on it (e.g. the sample sheet behind the figures).
+    async fn attachments(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<Option<Vec<crate::attachment::graphql::Attachment>>> {
+        crate::attachment::graphql::of_record(
+            ctx,
+            crate::attachment::service::OwnerKind::AuditFinding,
+            self.f.id,
+            true,
+            None,
+        )
+        .await
+    }
     /// The criterion measured, as recorded; a re-audit's finding with the same words
     /// (ignoring case and spacing) is the same criterion.
     async fn criterion(&self) -> &str {

@@ -19,16 +19,14 @@ use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use async_graphql::InputType;
 use futures_util::StreamExt;
-use serde_json::json;
 
 use crate::context::{AppState, RequestCtx};
+use crate::edge::{refusal, refusal_with};
 use crate::error::{AppError, AppResult};
 use crate::record::text::reason;
-use crate::telemetry::RequestId;
-use crate::trail::access::{self, AccessRecorder};
 use sheets::Sheet;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -280,45 +278,14 @@ impl Export {
     /// Writes the reads noted for the page just made, one access event per record (a
     /// record is on one page only), and returns once they are committed.
     async fn log(&self) -> AppResult<()> {
-        let notes = self.rc.access.take();
-        if notes.is_empty() {
-            return Ok(());
-        }
-        let principal = self.rc.principal().ok();
-        let reader = crate::graphql::http::read_by(&self.state, principal, &notes).await?;
-        access::write(
-            &self.state,
-            reader.as_ref(),
-            &self.rc.request_id,
-            self.rc.purpose.as_deref(),
-            notes,
-        )
-        .await
+        crate::edge::write_reads(&self.state, &self.rc).await
     }
-}
-
-/// The caller of an export request; Err answers a bad `x-access-purpose`.
-async fn begin(req: &HttpRequest, state: &AppState) -> AppResult<RequestCtx> {
-    let request_id = req
-        .extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_default();
-    let auth = crate::graphql::http::principal_of(state, req).await;
-    let purpose = access::purpose_from(
-        req.headers()
-            .get(access::PURPOSE_HEADER)
-            .map(|v| v.to_str().unwrap_or("\u{7}")),
-    )
-    .map_err(|m| AppError::invalid(access::PURPOSE_HEADER, m).because(reason::MALFORMED))?;
-    let recorder = Arc::new(AccessRecorder::default());
-    Ok(RequestCtx::new(request_id, auth, recorder, purpose, 1))
 }
 
 async fn export(req: HttpRequest, state: web::Data<Arc<AppState>>, which: Which) -> HttpResponse {
     let state: Arc<AppState> = state.get_ref().clone();
     let started = async {
-        let rc = begin(&req, &state).await?;
+        let rc = crate::edge::request_ctx(&req, &state).await?;
         may_export(&rc)?;
         let sheet = which.sheet(&Asked::parse(req.query_string())?)?;
         let mut export = Export {
@@ -382,53 +349,6 @@ fn log_failure(e: &AppError) {
         }
         e => tracing::warn!(error = e.code(), "export stopped"),
     }
-}
-
-/// A refused export, as JSON shaped like a GraphQL error (`errors[0].extensions.code`,
-/// and `field` for bad input), with the status that fits it.
-fn refusal(e: AppError) -> HttpResponse {
-    let status = match &e {
-        AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-        AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-        AppError::NotFound(_) => StatusCode::NOT_FOUND,
-        AppError::Invalid { .. } => StatusCode::BAD_REQUEST,
-        AppError::Conflict { .. } | AppError::Duplicate(_) => StatusCode::CONFLICT,
-        AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    if matches!(e, AppError::Internal(_)) {
-        log_failure(&e);
-    }
-    let field = match &e {
-        AppError::Invalid { field, reason, .. } => Some((field.as_str(), *reason)),
-        _ => None,
-    };
-    refusal_with(status, e.code(), &e.message(), field)
-}
-
-fn refusal_with(
-    status: StatusCode,
-    code: &str,
-    message: &str,
-    field: Option<(&str, &str)>,
-) -> HttpResponse {
-    let mut extensions = json!({ "code": code });
-    if let Some((field, reason)) = field {
-        extensions["field"] = json!(field);
-        extensions["reason"] = json!(reason);
-    }
-    let mut resp = HttpResponse::build(status);
-    resp.insert_header(("Content-Type", "application/json"))
-        .insert_header(("Cache-Control", "no-store"));
-    if status == StatusCode::UNAUTHORIZED {
-        resp.insert_header(("WWW-Authenticate", "Bearer"));
-    }
-    resp.body(
-        serde_json::to_vec(
-            &json!({ "errors": [{ "message": message, "extensions": extensions }] }),
-        )
-        .unwrap_or_default(),
-    )
 }
 
 #[cfg(test)]

@@ -425,6 +425,7 @@ pub fn parse(state: &AppState, r: &Value) -> Result<(NewIncident, Option<String>
         idempotency_key: Some(key),
         regulatory_facts: Default::default(),
         lfpse_answers: answers,
+        attachment_ids: Vec::new(),
     };
     Ok((new, department))
 }

@@ -39,6 +39,8 @@ fn kind_of(entity_type: &str, id: Uuid) -> ID {
         "ImprovementProject" => Some(Kind::ImprovementProject),
         "LearningResponse" => Some(Kind::LearningResponse),
         "BreakGlassGrant" => Some(Kind::BreakGlassGrant),
+        "AuditFinding" => Some(Kind::AuditFinding),
+        "Attachment" => Some(Kind::Attachment),
         _ => None,
     };
     match kind {

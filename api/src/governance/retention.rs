@@ -14,6 +14,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::attachment::service as att;
 use crate::config::{Retention, Settings};
 use crate::context::{AppState, RequestCtx};
 use crate::db::Db;
@@ -643,7 +644,18 @@ async fn dispose_one(
                 .exec(&*tx)
                 .await?;
             let linked = dispose_linked_text(&*tx, id, now).await?;
+            let files = att::dispose_of(
+                &*tx,
+                Condition::any()
+                    .add(att::on(att::OwnerKind::Incident, id))
+                    .add(att::on_actions(
+                        corrective_action::Column::IncidentId.eq(id),
+                    )),
+                now,
+            )
+            .await?;
             diff.sensitive("title", true)
+                .sensitive("attachments", files > 0)
                 .sensitive("description", true)
                 .sensitive(
                     "patient",
@@ -690,6 +702,16 @@ async fn dispose_one(
                 now,
             )
             .await?;
+            let files = att::dispose_of(
+                &*tx,
+                Condition::any()
+                    .add(att::on_any(att::OwnerKind::AuditFinding, findings.clone()))
+                    .add(att::on_actions(
+                        corrective_action::Column::AuditFindingId.is_in(findings.iter().copied()),
+                    )),
+                now,
+            )
+            .await?;
             for f in findings {
                 audit_finding::Entity::update_many()
                     .col_expr(audit_finding::Column::Criterion, Expr::value("Disposed"))
@@ -703,6 +725,7 @@ async fn dispose_one(
             }
             diff.sensitive("standard", true)
                 .sensitive("findings", true)
+                .sensitive("attachments", files > 0)
                 .sensitive("correctiveActions", actions > 0);
         }
         RecordType::ImprovementProject => {
@@ -757,7 +780,18 @@ async fn dispose_one(
                 now,
             )
             .await?;
+            let files = att::dispose_of(
+                &*tx,
+                Condition::any()
+                    .add(att::on(att::OwnerKind::ImprovementProject, id))
+                    .add(att::on_actions(
+                        corrective_action::Column::ImprovementProjectId.eq(id),
+                    )),
+                now,
+            )
+            .await?;
             diff.sensitive("aim", true)
+                .sensitive("attachments", files > 0)
                 .sensitive("pdsaCycles", true)
                 .sensitive("correctiveActions", actions > 0);
         }
@@ -798,7 +832,14 @@ async fn dispose_one(
                 now,
             )
             .await?;
+            let files = att::dispose_of(
+                &*tx,
+                att::on_actions(corrective_action::Column::LearningResponseId.eq(id)),
+                now,
+            )
+            .await?;
             diff.sensitive("findings", m.findings.is_some())
+                .sensitive("attachments", files > 0)
                 .sensitive("statusReason", m.status_reason.is_some())
                 .sensitive("timeframeAgreedWith", m.timeframe_agreed_with.is_some())
                 .sensitive("correctiveActions", actions > 0);

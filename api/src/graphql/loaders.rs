@@ -51,6 +51,16 @@ pub struct ActionsByProjectLoader(DatabaseConnection);
 pub struct ProjectLoader(DatabaseConnection);
 pub struct ObligationsByIncidentLoader(DatabaseConnection);
 pub struct LfpseSubmissionsLoader(DatabaseConnection);
+pub struct AttachmentsLoader(DatabaseConnection);
+
+impl Loader<Uuid> for AttachmentsLoader {
+    type Value = Vec<entities::attachment::Model>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, LoadError> {
+        let rows = crate::attachment::service::of_owners(&self.0, keys).await?;
+        Ok(group(rows, |a| a.owner_id.unwrap_or_default()))
+    }
+}
 
 impl Loader<Uuid> for LfpseSubmissionsLoader {
     type Value = Vec<entities::lfpse_submission::Model>;
@@ -373,6 +383,7 @@ pub struct Loaders {
     pub actions_by_finding: DataLoader<ActionsByFindingLoader>,
     pub obligations_by_incident: DataLoader<ObligationsByIncidentLoader>,
     pub lfpse_submissions: DataLoader<LfpseSubmissionsLoader>,
+    pub attachments: DataLoader<AttachmentsLoader>,
 }
 
 impl Loaders {
@@ -417,6 +428,7 @@ impl Loaders {
                 spawn_counted,
             ),
             lfpse_submissions: DataLoader::new(LfpseSubmissionsLoader(conn.clone()), spawn_counted),
+            attachments: DataLoader::new(AttachmentsLoader(conn.clone()), spawn_counted),
         }
     }
 

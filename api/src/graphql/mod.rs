@@ -41,6 +41,7 @@ pub enum Node {
     Measure(Measure),
     PdsaCycle(PdsaCycle),
     LearningResponse(crate::learning::graphql::LearningResponse),
+    Attachment(crate::attachment::graphql::Attachment),
 }
 
 #[derive(Default)]
@@ -128,6 +129,11 @@ impl NodeQuery {
                 Err(crate::error::AppError::NotFound(_)) => None,
                 Err(e) => return Err(e.into()),
             },
+            Kind::Attachment => match crate::attachment::service::get(st, rc, uuid).await {
+                Ok((m, _)) => Some(Node::Attachment(crate::attachment::graphql::Attachment(m))),
+                Err(crate::error::AppError::NotFound(_)) => None,
+                Err(e) => return Err(e.into()),
+            },
             Kind::Comment
             | Kind::TrailEvent
             | Kind::Measurement
@@ -158,6 +164,7 @@ pub struct Query(
     crate::webhook::graphql::WebhookQuery,
     crate::dashboard::graphql::DashboardQuery,
     crate::search::graphql::SearchQueryRoot,
+    crate::attachment::graphql::AttachmentQuery,
     NodeQuery,
 );
 
@@ -174,6 +181,7 @@ pub struct Mutation(
     crate::notify::graphql::NotifyMutation,
     crate::lfpse::graphql::LfpseMutation,
     crate::webhook::graphql::WebhookMutation,
+    crate::attachment::graphql::AttachmentMutation,
 );
 
 pub type CandourSchema = Schema<Query, Mutation, crate::live::graphql::LiveSubscription>;

@@ -54,6 +54,20 @@ impl ImprovementProject {
     pub async fn id(&self) -> ID {
         ids::encode(Kind::ImprovementProject, self.m.id)
     }
+    /// Files on it (charts, minutes, the driver diagram).
+    async fn attachments(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<Option<Vec<crate::attachment::graphql::Attachment>>> {
+        crate::attachment::graphql::of_record(
+            ctx,
+            crate::attachment::service::OwnerKind::ImprovementProject,
+            self.m.id,
+            self.access.view && self.m.disposed_at.is_none(),
+            None,
+        )
+        .await
+    }
     /// The project's name (at most 200 characters).
     async fn title(&self) -> &str {
         &self.m.title

@@ -126,6 +126,21 @@ impl Incident {
     pub async fn id(&self) -> ID {
         ids::encode(Kind::Incident, self.m.id)
     }
+    /// Evidence files (photos, documents) on it: for those who may read its description,
+    /// and reading the list is in the access log. Null otherwise.
+    async fn attachments(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<Option<Vec<crate::attachment::graphql::Attachment>>> {
+        crate::attachment::graphql::of_record(
+            ctx,
+            crate::attachment::service::OwnerKind::Incident,
+            self.m.id,
+            self.access.narrative && self.m.disposed_at.is_none(),
+            Some((self.access.break_glass, self.m.patient_nhs_hash.as_deref())),
+        )
+        .await
+    }
     /// Human reference, `INC-YYYY-NNNNNN`, unique and never reused.
     async fn reference(&self) -> &str {
         &self.m.reference
@@ -740,6 +755,9 @@ pub struct ReportIncidentInput {
     /// Answers to LFPSE's questions that Candour has no field of its own for (see
     /// `lfpseTaxonomy`); each element at most once.
     pub lfpse_answers: Option<Vec<LfpseAnswerInput>>,
+    /// Files to attach: the ids `POST /attachments` answered for your uploads (photos
+    /// only for an anonymous report; see `attachmentRules`).
+    pub attachment_ids: Option<Vec<ID>>,
 }
 
 /// The result of `reportIncident`.
@@ -885,7 +903,12 @@ impl IncidentMutation {
             )
             .into());
         }
+        let attachment_ids = crate::attachment::graphql::upload_ids(
+            "attachmentIds",
+            input.attachment_ids.as_deref().unwrap_or_default(),
+        )?;
         let new = NewIncident {
+            attachment_ids,
             title: input.title,
             description: input.description,
             occurred_at: input.occurred_at,

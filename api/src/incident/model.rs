@@ -197,6 +197,8 @@ pub struct NewIncident {
     pub regulatory_facts: std::collections::BTreeSet<crate::notify::rules::RegulatoryFact>,
     /// Answers to LFPSE's questions (checked against the taxonomy).
     pub lfpse_answers: Vec<crate::lfpse::taxonomy::Answer>,
+    /// Uploads of the reporter's to attach to the report (`POST /attachments`).
+    pub attachment_ids: Vec<Uuid>,
 }
 
 /// Governance facts a handler sets during review; `None` leaves a fact unchanged.

@@ -391,6 +391,17 @@ pub async fn report(
         }
         return Err(e.into());
     }
+    crate::attachment::service::attach_in(
+        &*tx,
+        state,
+        rc,
+        &actor,
+        crate::attachment::service::OwnerKind::Incident,
+        model.id,
+        &input.attachment_ids,
+        input.anonymous,
+    )
+    .await?;
     // Obligations reference the incident, so they follow it (most reports owe none, and
     // cost nothing here).
     crate::notify::obligations::sync(&*tx, state, Some(&rc.request_id), &actor, &model).await?;

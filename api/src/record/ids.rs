@@ -29,6 +29,7 @@ pub enum Kind {
     Webhook,
     WebhookDelivery,
     LearningResponse,
+    Attachment,
 }
 
 impl Kind {
@@ -55,6 +56,7 @@ impl Kind {
             Self::Webhook => "Webhook",
             Self::WebhookDelivery => "WebhookDelivery",
             Self::LearningResponse => "LearningResponse",
+            Self::Attachment => "Attachment",
         }
     }
 
@@ -81,6 +83,7 @@ impl Kind {
             "Webhook" => Self::Webhook,
             "WebhookDelivery" => Self::WebhookDelivery,
             "LearningResponse" => Self::LearningResponse,
+            "Attachment" => Self::Attachment,
             _ => return None,
         })
     }

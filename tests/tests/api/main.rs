@@ -3,6 +3,7 @@
 
 mod access;
 mod actions;
+mod attachments;
 mod audits;
 mod auth;
 mod comments;
