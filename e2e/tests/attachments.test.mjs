@@ -3,7 +3,7 @@
 // downloads them (the bytes read back are the bytes sent), attaches another and removes
 // one with a reason. A file the server refuses shows the server's words beside it and the
 // report goes without it; an anonymous report waits for its uploads, and the server's
-// refusal of a document on it is shown beside the picker.
+// refusal of a document on it is shown beside the picker; the reporter adds a file later.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -242,6 +242,31 @@ test('an anonymous report waits for its uploads, and may carry photos only', asy
   assert.equal(made.reporter, null);
   // Its file keeps nothing of the reporter, not even the name it had.
   assert.deepEqual(made.attachments.map((a) => [a.fileName, a.contentType]), [['evidence-1.png', 'image/png']]);
+  page.assertClean();
+  await page.context().close();
+});
+
+test('the reporter adds a photo to their report later, and cannot remove files', async () => {
+  secrets.push('The sample fridge alarm sounded for an hour before anyone came.');
+  const made = (await server.gql(h.sam,
+    'mutation($i: ReportIncidentInput!) { reportIncident(input: $i) { incident { reference } } }',
+    { i: {
+      title: 'Fridge alarm ignored', description: 'The sample fridge alarm sounded for an hour before anyone came.',
+      occurredAt: new Date(Date.now() - 3600000).toISOString(), departmentId: h.cardiology, kind: 'EQUIPMENT', physicalHarm: 'NONE',
+    } })).reportIncident.incident;
+  const page = await openPage(browser, server);
+  await signIn(page, h.sam, `/incidents/${made.reference}`);
+  await page.locator('#incident[aria-busy="false"]').waitFor();
+  assert.equal(await page.locator('[data-field="attachments"]').getByText('None attached.').count(), 1);
+  await picker(page, 'Add photos or documents').setInputFiles([{ name: 'fridge.png', mimeType: 'image/png', buffer: PNG }]);
+  await uploaded(page, 'fridge.png');
+  await page.getByRole('button', { name: 'Attach the files' }).click();
+  await page.locator('#done').filter({ hasText: 'The file is attached.' }).waitFor();
+  const item = page.locator('#incident ul.file-list').first().locator('.file-list__item').filter({ hasText: 'fridge.png' });
+  await item.waitFor();
+  assert.equal(await item.getByText('Remove this file').count(), 0, 'removing is for those who handle it');
+  assert.deepEqual((await attachmentsOf(made.reference)).attachments.map((a) => a.fileName), ['fridge.png']);
+  await assertAccessible(page, 'the reporter’s incident page with a file');
   page.assertClean();
   await page.context().close();
 });

@@ -448,6 +448,9 @@ function evidence(i, { handles, reporter }) {
   const counted = list.filter((a) => a.status !== 'REMOVED' && a.status !== 'DISPOSED').length;
   return h('div', { 'data-field': 'attachments' },
     h('h2', { id: 'attachments-title' }, 'Photos and documents'),
+    list.length && rules && !rules.scanned
+      ? h('p', { class: 'body' }, 'These files were not checked for viruses: open them with the care you would give an email attachment.')
+      : null,
     list.length
       ? h('ul', { class: 'file-list', 'aria-labelledby': 'attachments-title' }, list.map((a) => attachedFile(a, handles, status)))
       : h('p', { class: 'body' }, 'None attached.'),
