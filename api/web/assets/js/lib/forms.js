@@ -109,8 +109,8 @@ export function filePicker(group, { rules = null, already = 0, record = 'record'
   const status = group.querySelector('[role=status]');
   let items = [];
   let serial = 0;
-
-  if (rules?.allowedTypes?.length) input.accept = rules.allowedTypes.join(',');
+  // No `accept` filter: the chooser would then hide files by their extension, and the
+  // type is the server's to decide from the content.
 
   // Each message is a new line in the live region, so two files finishing together are
   // both announced; only the last few are kept.
@@ -257,11 +257,10 @@ export function filePicker(group, { rules = null, already = 0, record = 'record'
       list.hidden = true;
       status.replaceChildren();
     },
+    /** New limits (once `attachmentRules` has answered), and how many files the record has. */
     setRules(next, count = already) {
       rules = next;
       already = count;
-      if (rules?.allowedTypes?.length) input.accept = rules.allowedTypes.join(',');
     },
-    input,
   };
 }

@@ -168,24 +168,29 @@ function confirm(result, departmentName) {
 async function send(event) {
   event.preventDefault();
   if (sending) return;
-  const v = values();
-  const problems = validateReport(v);
-  if (problems.length) {
-    show(problems);
-    return;
-  }
-  errors.clear(summary, form);
   if (picker.busy()) {
+    const early = validateReport(values());
+    if (early.length) {
+      show(early);
+      return;
+    }
+    errors.clear(summary, form);
     // The report goes with its files: wait for the uploads still going.
     busy(true, 'Waiting for the files to upload…');
     await picker.settled();
     busy(false);
   }
-  const failed = picker.failed();
-  if (failed.length) {
-    show(failed.map((name) => ({ ...problem('attachmentIds', 'NOT_UPLOADED', `${name} was not uploaded`), name })));
+  // Read after the wait: what was typed meanwhile goes too.
+  const v = values();
+  const problems = validateReport(v);
+  for (const name of picker.failed()) {
+    problems.push({ ...problem('attachmentIds', 'NOT_UPLOADED', `${name} was not uploaded`), name });
+  }
+  if (problems.length) {
+    show(problems);
     return;
   }
+  errors.clear(summary, form);
   busy(true);
   try {
     const input = toInput(v, current.idempotencyKey);
