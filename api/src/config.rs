@@ -248,8 +248,8 @@ pub struct Settings {
 pub struct Attachments {
     /// Largest file taken, in bytes.
     pub max_bytes: u64,
-    /// Largest photo taken, in bytes: a photo is held in memory while its metadata is
-    /// removed, every other file is streamed chunk by chunk.
+    /// Largest photo taken, in bytes (and never more than `max_bytes`): a photo is held in
+    /// memory while its metadata is removed, every other file is streamed chunk by chunk.
     pub max_image_bytes: u64,
     /// Most files one record may carry (removed files do not count).
     pub max_per_record: u32,

@@ -195,7 +195,7 @@ impl AttachmentQuery {
         let a = &state(ctx).settings.attachments;
         Ok(AttachmentRules {
             max_bytes: i32::try_from(a.max_bytes).unwrap_or(i32::MAX),
-            max_image_bytes: i32::try_from(a.max_image_bytes).unwrap_or(i32::MAX),
+            max_image_bytes: i32::try_from(super::rules::max_photo_bytes(a)).unwrap_or(i32::MAX),
             max_per_record: a.max_per_record as i32,
             allowed_types: a.allowed_types.clone(),
             anonymous_types: super::rules::anonymous_types()
@@ -227,6 +227,7 @@ pub struct AttachFilesPayload {
 /// A file to remove from its record.
 #[derive(InputObject)]
 pub struct RemoveAttachmentInput {
+    /// The file's global ID.
     pub attachment_id: ID,
     /// Why (at most 2,000 characters; kept, and shown to those who see the record).
     pub reason: String,
@@ -235,6 +236,7 @@ pub struct RemoveAttachmentInput {
 /// The result of `removeAttachment`.
 #[derive(SimpleObject)]
 pub struct AttachmentPayload {
+    /// The file as it now is.
     pub attachment: Attachment,
 }
 
@@ -257,7 +259,7 @@ impl AttachmentMutation {
     async fn attach_files(
         &self,
         ctx: &Context<'_>,
-        input: AttachFilesInput,
+        #[graphql(desc = "The record and your uploads.")] input: AttachFilesInput,
     ) -> GqlResult<AttachFilesPayload> {
         request(ctx).principal()?;
         let (kind, id) = match ids::decode(&input.record_id) {
@@ -275,7 +277,7 @@ impl AttachmentMutation {
             }
         };
         let uploads = upload_ids("attachmentIds", &input.attachment_ids)?;
-        let attached = service::attach(state(ctx), request(ctx), kind, id, &uploads).await?;
+        let attached = super::owners::attach(state(ctx), request(ctx), kind, id, &uploads).await?;
         Ok(AttachFilesPayload {
             attachments: attached.into_iter().map(Attachment).collect(),
         })
@@ -287,11 +289,11 @@ impl AttachmentMutation {
     async fn remove_attachment(
         &self,
         ctx: &Context<'_>,
-        input: RemoveAttachmentInput,
+        #[graphql(desc = "The file and why it goes.")] input: RemoveAttachmentInput,
     ) -> GqlResult<AttachmentPayload> {
         request(ctx).principal()?;
         let id = ids::decode_as(Kind::Attachment, &input.attachment_id, "attachmentId")?;
-        let m = service::remove(state(ctx), request(ctx), id, input.reason).await?;
+        let m = super::owners::remove(state(ctx), request(ctx), id, input.reason).await?;
         Ok(AttachmentPayload {
             attachment: Attachment(m),
         })

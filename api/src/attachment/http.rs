@@ -154,7 +154,7 @@ async fn download(
             .filter(|(k, _)| *k == Kind::Attachment)
             .map(|(_, id)| id)
             .ok_or(AppError::NotFound("attachment"))?;
-        let (m, owner) = service::for_download(&state, &rc, id).await?;
+        let (m, owner) = super::owners::for_download(&state, &rc, id).await?;
         // The opening is on record before a byte goes out: under the record (who saw this
         // incident's evidence) and under the file (which one).
         let key = owner.patient_key.as_deref();

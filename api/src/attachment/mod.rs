@@ -8,8 +8,13 @@
 //! attaches it to a record (`service.rs`) only its uploader can name it. When a scanner is
 //! configured nobody may open it until clamd has passed it (`scan.rs`). Openings are
 //! access-logged; files follow their record's retention, legal hold and disposal.
+//!
+//! Who may do what with a record's files is decided in `owners.rs`, which asks the
+//! record's own service and so sits above every domain; the service below it is what the
+//! domains call (a report attaching its files, disposal taking them).
 pub mod graphql;
 pub mod http;
+pub mod owners;
 pub mod rules;
 pub mod scan;
 pub mod service;

@@ -70,12 +70,6 @@ pub fn check(a: &Attachments) -> Result<(), (&'static str, String)> {
             "max_bytes, max_image_bytes and max_per_record must be at least 1".into(),
         ));
     }
-    if a.max_image_bytes > a.max_bytes {
-        return Err((
-            "attachments.max_image_bytes",
-            "must not be more than attachments.max_bytes".into(),
-        ));
-    }
     for t in &a.allowed_types {
         if known(t).is_none() {
             let names: Vec<&str> = KNOWN.iter().map(|k| k.mime).collect();
@@ -103,6 +97,11 @@ pub fn check(a: &Attachments) -> Result<(), (&'static str, String)> {
         ));
     }
     Ok(())
+}
+
+/// The largest photo taken: its own limit, and never more than any file's.
+pub fn max_photo_bytes(a: &Attachments) -> u64 {
+    a.max_image_bytes.min(a.max_bytes)
 }
 
 /// Where clamd listens.
@@ -290,7 +289,7 @@ mod tests {
             assert!(Scanner::parse(ok).is_some(), "{ok}");
         }
         let a = Attachments {
-            max_image_bytes: Attachments::default().max_bytes + 1,
+            max_per_record: 0,
             ..Attachments::default()
         };
         assert!(check(&a).is_err());

@@ -129,7 +129,7 @@ impl NodeQuery {
                 Err(crate::error::AppError::NotFound(_)) => None,
                 Err(e) => return Err(e.into()),
             },
-            Kind::Attachment => match crate::attachment::service::get(st, rc, uuid).await {
+            Kind::Attachment => match crate::attachment::owners::get(st, rc, uuid).await {
                 Ok((m, _)) => Some(Node::Attachment(crate::attachment::graphql::Attachment(m))),
                 Err(crate::error::AppError::NotFound(_)) => None,
                 Err(e) => return Err(e.into()),
