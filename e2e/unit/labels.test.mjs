@@ -25,4 +25,24 @@ test('the pages have words for every value of the enums they show', () => {
   assert.deepEqual(Object.keys(L.AUDIT_STATUSES), values('AuditStatus'));
   assert.deepEqual(Object.keys(L.CANDOUR_STEPS), values('CandourStep'));
   assert.deepEqual(Object.keys(L.FACTS), values('RegulatoryFact'));
+  assert.deepEqual(Object.keys(L.ATTACHMENT_STATUSES), values('AttachmentStatus'));
+});
+
+test('file sizes and the limits on files are put in words', async () => {
+  const { bytes } = await import('../../api/web/assets/js/lib/format.js');
+  assert.deepEqual([0, 1, 70, 1536, 123456, 50 * 1024 * 1024].map(bytes), ['0 bytes', '1 byte', '70 bytes', '1.5 KB', '121 KB', '50 MB']);
+  const rules = {
+    maxBytes: 50 * 1024 * 1024,
+    maxImageBytes: 25 * 1024 * 1024,
+    maxPerRecord: 20,
+    allowedTypes: ['image/jpeg', 'image/png', 'application/pdf', 'application/vnd.openxmlformats-officedocument.wordprocessingml.document'],
+    anonymousTypes: ['image/jpeg', 'image/png'],
+    scanned: true,
+  };
+  assert.equal(L.attachmentRulesInWords(rules, { anonymous: true, record: 'report' }),
+    'You can attach up to 20 files to one report, of up to 50 MB each (photos up to 25 MB): photos (JPEG, PNG) and PDF or Word files. ' +
+    'An anonymous report can carry photos (JPEG, PNG) only: documents keep their author’s name inside them. ' +
+    'Every file is checked for viruses before anyone can open it.');
+  assert.equal(L.attachmentRulesInWords({ ...rules, maxImageBytes: rules.maxBytes, scanned: false }),
+    'You can attach up to 20 files to one record, of up to 50 MB each: photos (JPEG, PNG) and PDF or Word files.');
 });

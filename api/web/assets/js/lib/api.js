@@ -1,4 +1,5 @@
-// The pages' one way to the server: POST /graphql with the signed-in person's token.
+// The pages' one way to the server: POST /graphql with the signed-in person's token, and
+// POST /attachments for an evidence file's bytes.
 import { token, signOut } from './session.js';
 
 /** The server answered with errors (each with `extensions.code`, and `field` for bad input). */
@@ -62,4 +63,80 @@ export async function gql(query, variables = {}, { auth = true, with: candidate 
     throw new ApiError(body.errors, body.data);
   }
   return body.data;
+}
+
+/**
+ * The errors of a refusal that is not GraphQL's own answer (an upload, a download): the
+ * server's `{"errors": [...]}` when it sent one, else words for its status.
+ */
+export function refusal(status, text) {
+  let body = null;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON: a proxy's page, or nothing
+  }
+  if (body?.errors?.length) return body.errors;
+  const words = {
+    401: ['Your sign-in is no longer valid. Sign in again.', 'UNAUTHENTICATED'],
+    403: ['You may not do that.', 'FORBIDDEN'],
+    404: ['It was not found, or it is not yours to see.', 'NOT_FOUND'],
+    413: ['The file is too large.', 'BAD_USER_INPUT'],
+  }[status] ?? [`The server answered ${status}.`, 'INTERNAL'];
+  return [{ message: words[0], extensions: { code: words[1] } }];
+}
+
+/**
+ * Sends one file's bytes (the raw body, not a form) to `POST /attachments`, calling
+ * `onProgress(sent, total)` as they go, and resolves with the server's attachment
+ * `{ id fileName contentType size status }`. XMLHttpRequest rather than fetch: only it
+ * reports upload progress. Aborted through `signal`; a refusal rejects with an ApiError.
+ */
+export function upload(file, { onProgress, signal } = {}) {
+  return new Promise((resolve, reject) => {
+    const t = token();
+    if (!t) {
+      reject(new NetworkError('not signed in'));
+      return;
+    }
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', `/attachments?fileName=${encodeURIComponent(file.name)}`);
+    xhr.setRequestHeader('Authorization', `Bearer ${t}`);
+    xhr.setRequestHeader('Accept', 'application/json');
+    // The server decides the type from the bytes; the browser's guess (from the name) is
+    // sent only as a hint.
+    xhr.setRequestHeader('Content-Type', file.type || 'application/octet-stream');
+    xhr.upload.addEventListener('progress', (e) => {
+      if (e.lengthComputable) onProgress?.(e.loaded, e.total);
+    });
+    xhr.addEventListener('load', () => {
+      if (xhr.status >= 200 && xhr.status < 300) {
+        try {
+          const body = JSON.parse(xhr.responseText);
+          if (body?.attachment?.id) {
+            onProgress?.(file.size, file.size);
+            resolve(body.attachment);
+            return;
+          }
+        } catch {
+          // fall through: an answer that is not an attachment
+        }
+        reject(new NetworkError(`the server answered ${xhr.status} without the file`));
+        return;
+      }
+      const errs = refusal(xhr.status, xhr.responseText);
+      if (errs.some((e) => e.extensions?.code === 'UNAUTHENTICATED')) signOut('rejected');
+      reject(new ApiError(errs, null));
+    });
+    xhr.addEventListener('error', () => reject(new NetworkError('the upload did not reach the server')));
+    xhr.addEventListener('abort', () => reject(new DOMException('the upload was stopped', 'AbortError')));
+    if (signal) {
+      if (signal.aborted) {
+        reject(new DOMException('the upload was stopped', 'AbortError'));
+        return;
+      }
+      signal.addEventListener('abort', () => xhr.abort(), { once: true });
+    }
+    xhr.send(file);
+  });
 }

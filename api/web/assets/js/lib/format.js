@@ -31,6 +31,20 @@ export function number(n, digits = 0) {
   return Number(n).toLocaleString('en-GB', { maximumFractionDigits: digits, minimumFractionDigits: 0 });
 }
 
+/** A file's size as people read it: "820 bytes", "14 KB", "3.2 MB" (1 KB = 1024 bytes). */
+export function bytes(n) {
+  if (n == null || Number.isNaN(n)) return '–';
+  if (n < 1024) return `${n} ${n === 1 ? 'byte' : 'bytes'}`;
+  const units = ['KB', 'MB', 'GB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${number(v, v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
 export function percent(n) {
   return n == null ? '–' : `${number(n, 1)}%`;
 }

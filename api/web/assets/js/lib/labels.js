@@ -1,5 +1,6 @@
 // The words the pages use for the API's enums: one place, so that the form, the lists and
 // the dashboard say the same thing.
+import { bytes } from './format.js';
 
 export const KINDS = [
   ['PATIENT_SAFETY', 'Patient safety', 'Anything that harmed, or could have harmed, a patient: care, tests, results, samples.'],
@@ -99,6 +100,60 @@ export const FACTS = {
   MEDICAL_DEVICE: 'Medical device (MHRA Yellow Card)',
   BLOOD_COMPONENT: 'Blood or blood components (SABRE)',
 };
+
+// What the page says about an evidence file, by its status.
+export const ATTACHMENT_STATUSES = {
+  AWAITING_SCAN: 'Waiting for virus scan',
+  AVAILABLE: 'Available',
+  INFECTED: 'Refused by virus scanner',
+  REMOVED: 'Removed',
+  DISPOSED: 'Disposed of',
+};
+
+export function attachmentTone(status) {
+  if (status === 'AVAILABLE') return 'green';
+  if (status === 'INFECTED') return 'red';
+  if (status === 'AWAITING_SCAN') return 'yellow';
+  return 'grey';
+}
+
+// The file types the server may take, in the words people know them by.
+const FILE_TYPES = {
+  'image/jpeg': 'JPEG',
+  'image/png': 'PNG',
+  'image/webp': 'WebP',
+  'image/gif': 'GIF',
+  'image/heic': 'HEIC',
+  'application/pdf': 'PDF',
+  'application/vnd.openxmlformats-officedocument.wordprocessingml.document': 'Word',
+  'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': 'Excel',
+  'application/vnd.openxmlformats-officedocument.presentationml.presentation': 'PowerPoint',
+  'text/plain': 'plain text',
+};
+
+/** The kinds of file `types` (MIME types) allows, in words: "photos (JPEG, PNG), PDF or Word files". */
+export function fileTypesInWords(types) {
+  const photos = types.filter((t) => t.startsWith('image/')).map((t) => FILE_TYPES[t] ?? t.slice(6).toUpperCase());
+  const others = types.filter((t) => !t.startsWith('image/')).map((t) => FILE_TYPES[t] ?? t);
+  const parts = [];
+  if (photos.length) parts.push(`photos (${photos.join(', ')})`);
+  if (others.length) parts.push(`${others.length > 1 ? `${others.slice(0, -1).join(', ')} or ${others.at(-1)}` : others[0]} files`);
+  return parts.join(' and ');
+}
+
+/**
+ * The limits of `attachmentRules` in a sentence or two, for a picker's hint; `anonymous`
+ * adds what an anonymous report may carry.
+ */
+export function attachmentRulesInWords(r, { anonymous = false, record = 'record' } = {}) {
+  const photos = r.maxImageBytes && r.maxImageBytes < r.maxBytes ? ` (photos up to ${bytes(r.maxImageBytes)})` : '';
+  const words = [`You can attach up to ${r.maxPerRecord} files to one ${record}, of up to ${bytes(r.maxBytes)} each${photos}: ${fileTypesInWords(r.allowedTypes)}.`];
+  if (anonymous && r.anonymousTypes?.length) {
+    words.push(`An anonymous report can carry ${fileTypesInWords(r.anonymousTypes)} only: documents keep their author’s name inside them.`);
+  }
+  if (r.scanned) words.push('Every file is checked for viruses before anyone can open it.');
+  return words.join(' ');
+}
 
 const maps = {
   kind: Object.fromEntries(KINDS.map(([k, l]) => [k, l])),

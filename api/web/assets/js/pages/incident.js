@@ -1,14 +1,16 @@
-// One incident: what was reported, its review, the moves this viewer may make (only those
-// the server lists in allowedTransitions), its corrective actions, notes and history.
+// One incident: what was reported, its evidence files, its review, the moves this viewer
+// may make (only those the server lists in allowedTransitions), its corrective actions,
+// notes and history.
 import { start } from '../lib/layout.js';
 import { gql, ApiError, NetworkError } from '../lib/api.js';
 import { $, h, replace, summaryList, tag, focus } from '../lib/dom.js';
 import {
   label, statusLabel, statusTone, MOVES, PHYSICAL_HARM, PSYCHOLOGICAL_HARM, LEARNING_RESPONSES,
-  ACTION_STATUSES, PRIORITIES, CANDOUR_STEPS, FACTS,
+  ACTION_STATUSES, PRIORITIES, CANDOUR_STEPS, FACTS, ATTACHMENT_STATUSES, attachmentTone, attachmentRulesInWords,
 } from '../lib/labels.js';
-import { when, day, todayIso, addDays } from '../lib/format.js';
-import { textGroup, selectGroup, radioGroup, checkbox, button, table } from '../lib/forms.js';
+import { when, day, todayIso, addDays, bytes } from '../lib/format.js';
+import { textGroup, selectGroup, radioGroup, checkbox, button, table, fileGroup, filePicker } from '../lib/forms.js';
+import { downloadFile } from '../lib/export.js';
 import { describe as wordsFor, problem } from '../lib/validate.js';
 import * as errors from '../lib/errors.js';
 
@@ -19,7 +21,7 @@ const root = $('#incident');
 const FIELDS = `
   id reference title description status version kind eventType category location
   occurredAt reportedAt physicalHarm psychologicalHarm nearMiss immediateActions anonymous
-  department { name code } reporter { name } handler { id name }
+  department { name code } reporter { id name } handler { id name }
   learningResponse learningSummary findings feedbackToReporter statusReason triagedAt closedAt
   suggestedLearningResponse { response rule } learningResponseOverrideReason
   allowedTransitions regulatoryFacts
@@ -27,9 +29,14 @@ const FIELDS = `
   dutyOfCandour { applies complete steps { step takenAt } }
   comments { body createdAt author { name } }
   correctiveActions { id title status dueDate overdue ownerEmail owner { name } }
+  attachments { id fileName contentType size status uploadedAt downloadUrl removedAt removalReason }
   history { at action actorLabel actor { name } changes { field before after sensitive } }`;
 
-const LOAD = `query Incident($ref: String!) { me { staff { id } } incidentByReference(reference: $ref) { ${FIELDS} } }`;
+const LOAD = `query Incident($ref: String!) {
+  me { staff { id } }
+  attachmentRules { maxBytes maxImageBytes maxPerRecord allowedTypes anonymousTypes scanned }
+  incidentByReference(reference: $ref) { ${FIELDS} }
+}`;
 
 // The move being made, for the words of a missing reason.
 let moving = null;
@@ -61,6 +68,7 @@ const describe = (p) => wordsFor(p, WORDS);
 
 let incident = null;
 let me = null;
+let rules = null;
 
 function done(message) {
   const el = $('#done');
@@ -69,7 +77,7 @@ function done(message) {
   focus(el);
 }
 
-/** Runs a change; on success reloads and says `message`, else shows the problems. */
+/** Runs a change; on success reloads, says `message` and returns true, else shows the problems. */
 async function change(form, mutation, variables, message) {
   errors.clear(summary, root);
   $('#done').hidden = true;
@@ -79,10 +87,11 @@ async function change(form, mutation, variables, message) {
     if (!(err instanceof ApiError || err instanceof NetworkError)) throw err;
     if (err.code === 'CONFLICT') await load();
     errors.show(summary, root, errors.problemsOf(err), { describe });
-    return;
+    return false;
   }
   await load();
   done(typeof message === 'function' ? message() : message);
+  return true;
 }
 
 function problems(form, list) {
@@ -301,13 +310,175 @@ function notes(i) {
   ];
 }
 
+// --- evidence files ------------------------------------------------------------------
+
+// Kept across re-renders, so files being uploaded survive another change on the page.
+let picker = null;
+let pickerGroup = null;
+
+const KINDS_OF_FILE = {
+  'image/jpeg': 'JPEG photo',
+  'image/png': 'PNG image',
+  'image/webp': 'WebP image',
+  'image/gif': 'GIF image',
+  'application/pdf': 'PDF document',
+  'application/vnd.openxmlformats-officedocument.wordprocessingml.document': 'Word document',
+  'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': 'Excel spreadsheet',
+  'application/vnd.openxmlformats-officedocument.presentationml.presentation': 'PowerPoint presentation',
+};
+
+const REMOVE_WORDS = { 'reason|BLANK': 'Give the reason for removing the file' };
+
+/** What can be done with one file, by its status. */
+function fileState(a) {
+  switch (a.status) {
+    case 'AWAITING_SCAN':
+      return h('p', { class: 'file-list__state' }, 'It can be downloaded once it has been checked for viruses.');
+    case 'INFECTED':
+      return h('p', { class: 'file-list__state' }, 'The virus scanner found something harmful in it: it cannot be downloaded.');
+    case 'REMOVED':
+      return h('p', { class: 'file-list__state' }, `Removed${a.removedAt ? ` on ${when(a.removedAt)}` : ''}${a.removalReason ? `: ${a.removalReason}` : '.'}`);
+    case 'DISPOSED':
+      return h('p', { class: 'file-list__state' }, 'Disposed of at the end of its retention period.');
+    default:
+      return null;
+  }
+}
+
+function downloadButton(a, status) {
+  const b = h('button', { class: 'button button--secondary button--small', type: 'button' },
+    'Download', h('span', { class: 'visually-hidden' }, ` ${a.fileName}`));
+  b.addEventListener('click', async () => {
+    errors.clear(summary, root);
+    try {
+      await downloadFile({ url: a.downloadUrl, name: a.fileName, button: b, status });
+    } catch (err) {
+      if (!(err instanceof ApiError || err instanceof NetworkError)) throw err;
+      errors.show(summary, null, errors.problemsOf(err));
+    }
+  });
+  return b;
+}
+
+/** A folded form to remove a file, with the reason it needs. */
+function removeForm(a) {
+  const id = `remove-${a.id}`;
+  const form = h('form', { id: `${id}-form`, method: 'post', novalidate: true },
+    textGroup({ field: 'reason', id: `${id}-reason`, label: `Why is ${a.fileName} being removed?`, hint: 'Kept with the incident and in its history. The file can no longer be downloaded.', rows: 2 }),
+    button('Remove the file', { secondary: true }));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const reason = form.elements.reason.value.trim();
+    const show = (list) => errors.show(summary, form, list, { describe: (p) => wordsFor(p, REMOVE_WORDS) });
+    if (!reason) return show([problem('reason', 'BLANK', 'reason must not be blank')]);
+    errors.clear(summary, root);
+    $('#done').hidden = true;
+    try {
+      await gql(`mutation($input: RemoveAttachmentInput!) { removeAttachment(input: $input) { attachment { id status removalReason } } }`,
+        { input: { attachmentId: a.id, reason } });
+    } catch (err) {
+      if (!(err instanceof ApiError || err instanceof NetworkError)) throw err;
+      show(errors.problemsOf(err));
+      return;
+    }
+    await load();
+    done(`${a.fileName} is removed.`);
+  });
+  return h('details', { class: 'details file-list__remove' },
+    h('summary', { class: 'details__summary' }, h('span', { class: 'details__summary-text' }, 'Remove this file', h('span', { class: 'visually-hidden' }, `: ${a.fileName}`))),
+    h('div', { class: 'details__text' }, form));
+}
+
+function attachedFile(a, mayRemove, status) {
+  const kind = KINDS_OF_FILE[a.contentType] ?? a.contentType;
+  const gone = a.status === 'REMOVED' || a.status === 'DISPOSED';
+  return h('li', { class: ['file-list__item', a.status === 'AVAILABLE' && 'file-list__item--done', a.status === 'INFECTED' && 'file-list__item--error'] },
+    h('p', { class: 'file-list__name' }, a.fileName, ' ', tag(ATTACHMENT_STATUSES[a.status] ?? a.status, attachmentTone(a.status))),
+    h('p', { class: 'file-list__meta' }, [kind, bytes(a.size), a.uploadedAt && `added ${when(a.uploadedAt)}`].filter(Boolean).join(' · ')),
+    fileState(a),
+    a.status === 'AVAILABLE' && a.downloadUrl ? h('div', { class: 'file-list__actions' }, downloadButton(a, status)) : null,
+    mayRemove && !gone ? removeForm(a) : null);
+}
+
+/** The form that attaches more files: the picker, then one button for all of them. */
+function attachForm(i, count) {
+  if (!picker) {
+    const limits = rules ? ` ${attachmentRulesInWords(rules, { record: 'incident' })}` : '';
+    pickerGroup = fileGroup({ id: 'attach-files', label: 'Add photos or documents', hint: `Each file is uploaded as soon as you choose it, then attached when you press the button.${limits}` });
+    picker = filePicker(pickerGroup, { rules, already: count, record: 'incident' });
+  } else {
+    picker.setRules(rules, count);
+  }
+  const form = h('form', { id: 'attach-form', method: 'post', novalidate: true },
+    pickerGroup, button('Attach the files', { secondary: true, id: 'attach-submit' }));
+  const submit = form.querySelector('#attach-submit');
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (submit.getAttribute('aria-disabled') === 'true') return;
+    errors.clear(summary, root);
+    if (picker.busy()) {
+      submit.setAttribute('aria-disabled', 'true');
+      submit.textContent = 'Waiting for the files to upload…';
+      await picker.settled();
+      submit.removeAttribute('aria-disabled');
+      submit.textContent = 'Attach the files';
+    }
+    const failed = picker.failed();
+    if (failed.length) {
+      return problems(form, failed.map((name) => problem('attachmentIds', 'NOT_UPLOADED', `Remove ${name} from the list, or choose it again: it was not uploaded`)));
+    }
+    const ids = picker.ids();
+    if (!ids.length) return problems(form, [problem('attachmentIds', 'BLANK', 'Choose the files to attach')]);
+    // Once attached, the files are in the list above, no longer waiting in the picker.
+    const attached = await change(form, `mutation($input: AttachFilesInput!) { attachFiles(input: $input) { attachments { id } } }`,
+      { input: { recordId: i.id, attachmentIds: ids } },
+      () => `${ids.length === 1 ? 'The file is' : `${ids.length} files are`} attached.`);
+    if (attached) picker.clear();
+  });
+  return form;
+}
+
+/**
+ * The files on the incident. Those who handle it may add and remove files; its reporter may
+ * add them until it is closed (the server's rule: it refuses anyone else).
+ */
+function evidence(i, { handles, reporter }) {
+  const list = i.attachments ?? [];
+  const status = h('div', { class: 'visually-hidden', id: 'attachments-download-status', role: 'status', 'aria-live': 'polite' });
+  const counted = list.filter((a) => a.status !== 'REMOVED' && a.status !== 'DISPOSED').length;
+  return h('div', { 'data-field': 'attachments' },
+    h('h2', { id: 'attachments-title' }, 'Photos and documents'),
+    list.length && rules && !rules.scanned
+      ? h('p', { class: 'body' }, 'These files were not checked for viruses: open them with the care you would give an email attachment.')
+      : null,
+    list.length
+      ? h('ul', { class: 'file-list', 'aria-labelledby': 'attachments-title' }, list.map((a) => attachedFile(a, handles, status)))
+      : h('p', { class: 'body' }, 'None attached.'),
+    status,
+    handles || (reporter && !isFinal(i.status)) ? attachForm(i, counted) : null);
+}
+
 const ACTIONS = {
   'incident.reported': 'Reported',
   'incident.triaged': 'Review updated',
   'incident.transitioned': 'Moved',
   'incident.commented': 'Note added',
   'incident.candour_step_recorded': 'Duty of candour step recorded',
+  'attachment.added': 'Files attached',
+  'attachment.removed': 'File removed',
+  'attachment.infected': 'File refused by the virus scanner',
 };
+
+/** One change of a history event, in words (files by how many, not by their ids). */
+function changeInWords(c) {
+  if (c.sensitive) return `${c.field}: changed (not shown)`;
+  if (c.field === 'attachments' && Array.isArray(c.after)) return `${c.after.length} ${c.after.length === 1 ? 'file' : 'files'} added`;
+  if (c.field === 'attachment') {
+    if (c.after == null) return 'a file removed';
+    return c.after.malware ? `malware found: ${c.after.malware}` : 'a file changed';
+  }
+  return `${c.field}: ${value(c.before)} → ${value(c.after)}`;
+}
 
 function value(v) {
   if (v == null) return 'nothing';
@@ -323,7 +494,7 @@ function history(i) {
       h('p', { class: 'timeline__meta' }, `${when(e.at)}, by ${e.actor?.name ?? e.actorLabel ?? 'an anonymous reporter'}`),
       e.changes.length ? h('ul', { class: 'timeline__changes' }, e.changes
         .filter((c) => c.field !== 'version')
-        .map((c) => h('li', {}, c.sensitive ? `${c.field}: changed (not shown)` : `${c.field}: ${value(c.before)} → ${value(c.after)}`))) : null))),
+        .map((c) => h('li', {}, changeInWords(c)))) : null))),
   ];
 }
 
@@ -338,6 +509,7 @@ function render(i, staffId) {
     narrative(i),
     internal ? patient() : null,
     learning(i),
+    i.attachments ? evidence(i, { handles: internal, reporter: Boolean(staffId) && i.reporter?.id === staffId }) : null,
     i.allowedTransitions.length ? moves(i) : null,
     manages && !isFinal(i.status) ? triage(i, staffId) : null,
     internal ? candour(i) : null,
@@ -351,6 +523,7 @@ async function load() {
   try {
     const data = await gql(LOAD, { ref: reference });
     incident = data.incidentByReference;
+    rules = data.attachmentRules;
     render(incident, data.me.staff?.id);
   } catch (err) {
     if (err instanceof ApiError && err.code === 'NOT_FOUND') {

@@ -1,10 +1,13 @@
 // The report form: the questions that matter up front, the rest revealed by kind or under
-// "More details"; the draft kept across reloads; one incident however often it is sent.
+// "More details"; photos and documents uploaded as they are chosen and sent with it; the
+// draft kept across reloads; one incident however often it is sent.
 import { start } from '../lib/layout.js';
 import { gql, ApiError, NetworkError } from '../lib/api.js';
 import { $, $$, h, radios, focus } from '../lib/dom.js';
 import { KINDS, PHYSICAL_HARM, PSYCHOLOGICAL_HARM, EVENT_TYPES } from '../lib/labels.js';
-import { validateReport, toInput } from '../lib/validate.js';
+import { validateReport, toInput, describe, problem } from '../lib/validate.js';
+import { filePicker } from '../lib/forms.js';
+import { attachmentRulesInWords } from '../lib/labels.js';
 import * as errors from '../lib/errors.js';
 import * as draft from '../lib/draft.js';
 import { todayIso } from '../lib/format.js';
@@ -13,6 +16,15 @@ const DRAFT = 'report';
 const form = $('#report-form');
 const summary = $('#error-summary');
 const submit = $('#submit');
+let picker = null;
+
+// The form's own words for its files (the server's refusals are shown as it words them).
+const WORDS = {
+  'attachmentIds|NOT_UPLOADED': (p) => `Remove ${p.name} from the list, or choose it again: it was not uploaded`,
+};
+const show = (problems) => errors.show(summary, form, problems, { describe: (p) => describe(p, WORDS) });
+
+const RULES = `{ attachmentRules { maxBytes maxImageBytes maxPerRecord allowedTypes anonymousTypes scanned } }`;
 
 const REPORT = `mutation Report($input: ReportIncidentInput!) {
   reportIncident(input: $input) {
@@ -94,11 +106,13 @@ function keep() {
   // Until the departments arrive the list is empty: keep the draft's choice.
   if (!departmentsLoaded) fields.departmentId = current.fields?.departmentId ?? '';
   current.fields = fields;
+  // Files already uploaded are kept by their ids (the bytes are on the server).
+  current.attachments = picker ? picker.uploaded() : current.attachments ?? [];
   draft.save(DRAFT, current);
 }
 
 function fresh() {
-  return { fields: {}, idempotencyKey: crypto.randomUUID() };
+  return { fields: {}, attachments: [], idempotencyKey: crypto.randomUUID() };
 }
 
 // --- progressive disclosure -------------------------------------------------------------
@@ -122,14 +136,15 @@ function nearMissChanged() {
 
 let sending = false;
 
-function busy(on) {
+function busy(on, text = 'Sending…') {
   sending = on;
   submit.setAttribute('aria-disabled', on ? 'true' : 'false');
-  submit.textContent = on ? 'Sending…' : 'Send report';
+  submit.textContent = on ? text : 'Send report';
 }
 
 function confirm(result, departmentName) {
   const { incident, followUpCode } = result;
+  picker.clear();
   draft.clear(DRAFT);
   current = fresh();
   $('#report-view').hidden = true;
@@ -153,21 +168,40 @@ function confirm(result, departmentName) {
 async function send(event) {
   event.preventDefault();
   if (sending) return;
+  if (picker.busy()) {
+    const early = validateReport(values());
+    if (early.length) {
+      show(early);
+      return;
+    }
+    errors.clear(summary, form);
+    // The report goes with its files: wait for the uploads still going.
+    busy(true, 'Waiting for the files to upload…');
+    await picker.settled();
+    busy(false);
+  }
+  // Read after the wait: what was typed meanwhile goes too.
   const v = values();
   const problems = validateReport(v);
+  for (const name of picker.failed()) {
+    problems.push({ ...problem('attachmentIds', 'NOT_UPLOADED', `${name} was not uploaded`), name });
+  }
   if (problems.length) {
-    errors.show(summary, form, problems);
+    show(problems);
     return;
   }
   errors.clear(summary, form);
   busy(true);
   try {
-    const data = await gql(REPORT, { input: toInput(v, current.idempotencyKey) });
+    const input = toInput(v, current.idempotencyKey);
+    const ids = picker.ids();
+    if (ids.length) input.attachmentIds = ids;
+    const data = await gql(REPORT, { input });
     const dept = $('#departmentId').selectedOptions[0]?.textContent ?? '';
     confirm(data.reportIncident, dept);
   } catch (err) {
     if (err instanceof ApiError || err instanceof NetworkError) {
-      errors.show(summary, form, errors.problemsOf(err));
+      show(errors.problemsOf(err));
     } else {
       throw err;
     }
@@ -186,6 +220,17 @@ async function departments() {
     select.append(h('option', { value: d.id }, d.site ? `${d.name} (${d.site})` : d.name));
   }
   return { list, mine: data.me.departmentCodes };
+}
+
+/** The limits on files, for a fast answer and for the hint; the server checks them anyway. */
+async function attachmentRules() {
+  try {
+    const { attachmentRules: r } = await gql(RULES);
+    picker.setRules(r);
+    $('#attachments-rules').textContent = attachmentRulesInWords(r, { anonymous: true, record: 'report' });
+  } catch {
+    // Without the rules the picker still works; the server says what it refuses.
+  }
 }
 
 async function main() {
@@ -208,6 +253,8 @@ async function main() {
     $('#occurredAt-date').value = todayIso();
     $('#occurredAt-time').value = nowTime();
   }
+  picker = filePicker($('#attachments-group'), { record: 'report', onChange: keep });
+  picker.restore(current.attachments);
   reveal();
   keep();
   form.addEventListener('input', keep);
@@ -227,6 +274,7 @@ async function main() {
     }
   });
 
+  const rules = attachmentRules();
   let depts;
   try {
     depts = await departments();
@@ -244,6 +292,7 @@ async function main() {
   }
   departmentsLoaded = true;
   keep();
+  await rules;
   form.dataset.ready = 'true';
 }
 
