@@ -206,22 +206,7 @@ impl KeyRing {
 
     /// Seals `plaintext` under the current key, bound to `context` (record and field).
     pub fn seal(&self, context: &str, plaintext: &str) -> String {
-        let mut nonce = [0u8; 12];
-        rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let ct = self
-            .current
-            .cipher
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext.as_bytes(),
-                    aad: context.as_bytes(),
-                },
-            )
-            .expect("AES-GCM encryption of a short value cannot fail");
-        let mut blob = Vec::with_capacity(12 + ct.len());
-        blob.extend_from_slice(&nonce);
-        blob.extend_from_slice(&ct);
+        let blob = self.seal_bytes(context.as_bytes(), plaintext.as_bytes());
         format!("v1.{}.{}", self.current.id, URL_SAFE_NO_PAD.encode(blob))
     }
 
@@ -231,26 +216,13 @@ impl KeyRing {
         let (Some("v1"), Some(id), Some(body)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(ProtectError::Malformed);
         };
-        let key = self
-            .key(id)
-            .ok_or_else(|| ProtectError::UnknownKey(id.to_string()))?;
+        if self.key(id).is_none() {
+            return Err(ProtectError::UnknownKey(id.to_string()));
+        }
         let blob = URL_SAFE_NO_PAD
             .decode(body)
             .map_err(|_| ProtectError::Malformed)?;
-        if blob.len() < 12 + 16 {
-            return Err(ProtectError::Malformed);
-        }
-        let (nonce, ct) = blob.split_at(12);
-        let pt = key
-            .cipher
-            .decrypt(
-                Nonce::from_slice(nonce),
-                Payload {
-                    msg: ct,
-                    aad: context.as_bytes(),
-                },
-            )
-            .map_err(|_| ProtectError::Open)?;
+        let pt = self.open_bytes(id, context.as_bytes(), &blob)?;
         String::from_utf8(pt).map_err(|_| ProtectError::Malformed)
     }
 
@@ -269,7 +241,7 @@ impl KeyRing {
                     aad,
                 },
             )
-            .expect("AES-GCM encryption of a chunk under 64 GiB cannot fail");
+            .expect("AES-GCM encryption of a value under 64 GiB cannot fail");
         let mut blob = Vec::with_capacity(12 + ct.len());
         blob.extend_from_slice(&nonce);
         blob.extend_from_slice(&ct);
