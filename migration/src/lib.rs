@@ -16,6 +16,7 @@ mod m20261209_000011_webhooks;
 mod m20261210_000012_search;
 mod m20261210_000013_learning_responses;
 mod m20261211_000014_attachments;
+mod m20261212_000015_search_keys;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000012_search::Migration),
             Box::new(m20261210_000013_learning_responses::Migration),
             Box::new(m20261211_000014_attachments::Migration),
+            Box::new(m20261212_000015_search_keys::Migration),
         ]
     }
 }

@@ -20,13 +20,13 @@ pub struct Migration;
 
 /// One searchable table: its FTS5 table, and each indexed field as (FTS5 column, SQL of
 /// the value from the row `r`).
-struct Searched {
-    table: &'static str,
-    fts: &'static str,
+pub(crate) struct Searched {
+    pub(crate) table: &'static str,
+    pub(crate) fts: &'static str,
     columns: &'static [(&'static str, &'static str)],
 }
 
-const INCIDENT: Searched = Searched {
+pub(crate) const INCIDENT: Searched = Searched {
     table: "incident",
     fts: "incident_search",
     columns: &[
@@ -44,39 +44,31 @@ const INCIDENT: Searched = Searched {
     ],
 };
 
-const ACTION: Searched = Searched {
+pub(crate) const ACTION: Searched = Searched {
     table: "corrective_action",
     fts: "corrective_action_search",
     columns: &[("title", "r.title"), ("description", "r.description")],
 };
 
-const AUDIT: Searched = Searched {
+pub(crate) const AUDIT: Searched = Searched {
     table: "audit",
     fts: "audit_search",
     columns: &[("title", "r.title"), ("standard", "r.standard")],
 };
 
-const PROJECT: Searched = Searched {
+pub(crate) const PROJECT: Searched = Searched {
     table: "improvement_project",
     fts: "improvement_project_search",
     columns: &[("title", "r.title"), ("aim", "r.aim")],
 };
 
-const ALL: [&Searched; 4] = [&INCIDENT, &ACTION, &AUDIT, &PROJECT];
+pub(crate) const ALL: [&Searched; 4] = [&INCIDENT, &ACTION, &AUDIT, &PROJECT];
 
 fn sqlite_up(s: &Searched) -> Vec<String> {
-    let cols: Vec<&str> = s.columns.iter().map(|(c, _)| *c).collect();
-    let values = |row: &str| -> String {
-        s.columns
-            .iter()
-            .map(|(_, v)| v.replace("r.", &format!("{row}.")))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let (t, f) = (s.table, s.fts);
-    let list = cols.join(", ");
+    let list = s.fts_columns();
     let key = |row: &str| format!("(SELECT n FROM search_row WHERE record_id = {row}.id)");
-    vec![
+    let mut all = vec![
         format!(
             "CREATE VIRTUAL TABLE {f} USING fts5({list}, tokenize = 'porter unicode61 remove_diacritics 2')"
         ),
@@ -84,40 +76,93 @@ fn sqlite_up(s: &Searched) -> Vec<String> {
         format!(
             "INSERT INTO {f} (rowid, {list}) SELECT {key_r}, {vals} FROM {t} r",
             key_r = key("r"),
-            vals = values("r")
+            vals = s.values("r")
         ),
-        format!(
-            "CREATE TRIGGER {f}_insert AFTER INSERT ON {t} BEGIN \
-             INSERT INTO search_row (record_id) VALUES (new.id); \
-             INSERT INTO {f} (rowid, {list}) VALUES ({kn}, {vn}); END",
-            kn = key("new"),
-            vn = values("new")
-        ),
-        format!(
-            "CREATE TRIGGER {f}_update AFTER UPDATE ON {t} BEGIN \
-             DELETE FROM {f} WHERE rowid = {ko}; \
-             INSERT INTO {f} (rowid, {list}) VALUES ({kn}, {vn}); END",
-            ko = key("old"),
-            kn = key("new"),
-            vn = values("new")
-        ),
-        format!(
-            "CREATE TRIGGER {f}_delete AFTER DELETE ON {t} BEGIN \
-             DELETE FROM {f} WHERE rowid = {ko}; \
-             DELETE FROM search_row WHERE record_id = old.id; END",
-            ko = key("old"),
-        ),
-    ]
+    ];
+    all.extend(s.sqlite_triggers(&[]));
+    all
+}
+
+impl Searched {
+    /// The FTS5 columns, in order.
+    fn fts_columns(&self) -> String {
+        let cols: Vec<&str> = self.columns.iter().map(|(c, _)| *c).collect();
+        cols.join(", ")
+    }
+
+    /// The indexed values of the row `row`, in column order.
+    pub(crate) fn values(&self, row: &str) -> String {
+        self.columns
+            .iter()
+            .map(|(_, v)| v.replace("r.", &format!("{row}.")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The triggers that keep the FTS5 table (and `search_row`, with the record's columns
+    /// `keys` copied into it) in step with the table.
+    pub(crate) fn sqlite_triggers(&self, keys: &[&str]) -> Vec<String> {
+        let (t, f) = (self.table, self.fts);
+        let list = self.fts_columns();
+        let key = |row: &str| format!("(SELECT n FROM search_row WHERE record_id = {row}.id)");
+        let (row_cols, row_new, set_new) = if keys.is_empty() {
+            (String::new(), String::new(), String::new())
+        } else {
+            (
+                keys.iter().map(|k| format!(", {k}")).collect::<String>(),
+                keys.iter()
+                    .map(|k| format!(", new.{k}"))
+                    .collect::<String>(),
+                format!(
+                    "UPDATE search_row SET {} WHERE record_id = new.id; ",
+                    keys.iter()
+                        .map(|k| format!("{k} = new.{k}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        };
+        vec![
+            format!(
+                "CREATE TRIGGER {f}_insert AFTER INSERT ON {t} BEGIN \
+                 INSERT INTO search_row (record_id{row_cols}) VALUES (new.id{row_new}); \
+                 INSERT INTO {f} (rowid, {list}) VALUES ({kn}, {vn}); END",
+                kn = key("new"),
+                vn = self.values("new")
+            ),
+            format!(
+                "CREATE TRIGGER {f}_update AFTER UPDATE ON {t} BEGIN \
+                 {set_new}DELETE FROM {f} WHERE rowid = {ko}; \
+                 INSERT INTO {f} (rowid, {list}) VALUES ({kn}, {vn}); END",
+                ko = key("old"),
+                kn = key("new"),
+                vn = self.values("new")
+            ),
+            format!(
+                "CREATE TRIGGER {f}_delete AFTER DELETE ON {t} BEGIN \
+                 DELETE FROM {f} WHERE rowid = {ko}; \
+                 DELETE FROM search_row WHERE record_id = old.id; END",
+                ko = key("old"),
+            ),
+        ]
+    }
 }
 
 fn sqlite_down(s: &Searched) -> Vec<String> {
-    let f = s.fts;
-    vec![
-        format!("DROP TRIGGER IF EXISTS {f}_insert"),
-        format!("DROP TRIGGER IF EXISTS {f}_update"),
-        format!("DROP TRIGGER IF EXISTS {f}_delete"),
-        format!("DROP TABLE IF EXISTS {f}"),
-    ]
+    let mut all = s.drop_sqlite_triggers();
+    all.push(format!("DROP TABLE IF EXISTS {}", s.fts));
+    all
+}
+
+impl Searched {
+    pub(crate) fn drop_sqlite_triggers(&self) -> Vec<String> {
+        let f = self.fts;
+        vec![
+            format!("DROP TRIGGER IF EXISTS {f}_insert"),
+            format!("DROP TRIGGER IF EXISTS {f}_update"),
+            format!("DROP TRIGGER IF EXISTS {f}_delete"),
+        ]
+    }
 }
 
 /// `to_tsvector` of some fields at a weight (A highest).
@@ -135,13 +180,10 @@ fn vector(weight: char, fields: &[&str]) -> String {
     )
 }
 
-fn postgres_up() -> Vec<String> {
-    let generated = |table: &str, column: &str, expr: String| {
-        format!(
-            "ALTER TABLE {table} ADD COLUMN {column} tsvector GENERATED ALWAYS AS ({expr}) STORED"
-        )
-    };
-    let incident_open = [
+/// An incident's vector on PostgreSQL: the fields every viewer may read, and with
+/// `narrative` the reporter's description too.
+pub(crate) fn incident_vector(narrative: bool) -> String {
+    let mut parts = vec![
         vector('A', &["reference", "title"]),
         vector('B', &["learning_summary", "feedback_to_reporter"]),
         vector(
@@ -155,15 +197,27 @@ fn postgres_up() -> Vec<String> {
                 "equipment_serial_number",
             ],
         ),
-    ]
-    .join(" || ");
+    ];
+    if narrative {
+        parts.push(narrative_vector());
+    }
+    parts.join(" || ")
+}
+
+/// An incident's description as a vector.
+pub(crate) fn narrative_vector() -> String {
+    vector('B', &["description"])
+}
+
+fn postgres_up() -> Vec<String> {
+    let generated = |table: &str, column: &str, expr: String| {
+        format!(
+            "ALTER TABLE {table} ADD COLUMN {column} tsvector GENERATED ALWAYS AS ({expr}) STORED"
+        )
+    };
     vec![
-        generated("incident", "search_open", incident_open),
-        generated(
-            "incident",
-            "search_narrative",
-            vector('B', &["description"]),
-        ),
+        generated("incident", "search_open", incident_vector(false)),
+        generated("incident", "search_narrative", narrative_vector()),
         "CREATE INDEX idx_incident_search_open ON incident USING gin (search_open)".into(),
         "CREATE INDEX idx_incident_search_all ON incident USING gin ((search_open || search_narrative))"
             .into(),
@@ -200,7 +254,7 @@ fn postgres_down() -> Vec<String> {
     ]
 }
 
-async fn run(manager: &SchemaManager<'_>, statements: Vec<String>) -> Result<(), DbErr> {
+pub(crate) async fn run(manager: &SchemaManager<'_>, statements: Vec<String>) -> Result<(), DbErr> {
     let db = manager.get_connection();
     for s in statements {
         db.execute_unprepared(&s).await?;

@@ -75,18 +75,34 @@ pub async fn spawn_app() -> TestApp {
 /// so the closure may override them too.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let (database_url, guard) = fresh_database().await;
+    let mut settings = base_settings(database_url);
+    configure(&mut settings);
+    start(settings, std::sync::Arc::new(guard)).await
+}
 
-    let mut settings = Settings {
-        database_url: database_url.clone(),
+/// Start the real server against a fresh database that `prepare` has made first, given
+/// the settings the server will have (an older schema with records in it, to upgrade).
+pub async fn spawn_app_on_prepared<F, Fut>(prepare: F) -> TestApp
+where
+    F: FnOnce(Settings) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (database_url, guard) = fresh_database().await;
+    let settings = base_settings(database_url);
+    prepare(settings.clone()).await;
+    start(settings, std::sync::Arc::new(guard)).await
+}
+
+fn base_settings(database_url: String) -> Settings {
+    Settings {
+        database_url,
         bind: "127.0.0.1:0".into(),
         jwt_secret: Some(candour::config::Secret::from(JWT_SECRET.to_string())),
         data_key: Some(candour::config::Secret::from(
             candour::protect::generate_key(),
         )),
         ..Settings::default()
-    };
-    configure(&mut settings);
-    start(settings, std::sync::Arc::new(guard)).await
+    }
 }
 
 async fn start(settings: Settings, guard: std::sync::Arc<DatabaseGuard>) -> TestApp {

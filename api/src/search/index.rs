@@ -1,6 +1,12 @@
-//! The search index as the database keeps it (migration `m20261210_000012_search`): for each
-//! kind of record, its fields in index order, with the name a highlight gives each, its
-//! weight in ranking, and how PostgreSQL reads it from the row.
+//! The search index as the database keeps it (migrations `m20261210_000012_search` and
+//! `m20261212_000015_search_keys`): for each kind of record, its fields in index order, with
+//! the name a highlight gives each, its weight in ranking, and how PostgreSQL reads it from
+//! the row.
+//!
+//! On SQLite the record's columns that decide who sees it (its department, an incident's
+//! reporter, an action's owner) are copied into its `search_row`, and a search's conditions on the record are read from there: a visibility
+//! rule on any other column must have that column copied too (the migration's triggers),
+//! or search fails loudly rather than finding what it should not.
 use super::model::SearchKind;
 
 /// Who may have a field matched and highlighted.
@@ -156,7 +162,7 @@ impl Index {
     /// narrative (each indexed as it is written here).
     pub fn vector(&self, narrative: bool) -> String {
         if narrative && self.has_narrative() {
-            format!("({t}.search_open || {t}.search_narrative)", t = self.table)
+            format!("{}.search_all", self.table)
         } else {
             format!("{}.search_open", self.table)
         }

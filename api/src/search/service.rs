@@ -7,7 +7,9 @@
 //! other fields elsewhere, so nobody finds an incident by words they could not read. A
 //! highlight of a logged field (a description) is a read of it, and is noted for the
 //! request's access log like any other.
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Order, Query, SelectStatement, SimpleExpr};
+use sea_orm::sea_query::{
+    Alias, Expr, ExprTrait, Func, JoinType, Order, Query, SelectStatement, SimpleExpr,
+};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement,
 };
@@ -95,20 +97,22 @@ impl Branch {
         }
     }
 
-    /// The rows matched, as a select of the table (joined to its FTS5 table on SQLite).
+    /// The rows matched. On PostgreSQL a select of the table itself. On SQLite a select of
+    /// its FTS5 table joined to `search_row` under the table's name: that row holds the
+    /// columns visibility reads (see `index`), so the caller's conditions apply to it as
+    /// they would to the record, and no record is read to rank (see the migration
+    /// `m20261212_000015_search_keys`).
     fn select(&self, backend: DbBackend, terms: &Terms) -> SelectStatement {
         let ix = self.index;
-        let table = Alias::new(ix.table);
         let mut q = Query::select();
-        q.from(table.clone());
-        if backend != DbBackend::Postgres {
-            q.inner_join(
+        if backend == DbBackend::Postgres {
+            q.from(Alias::new(ix.table));
+        } else {
+            q.from(Alias::new(ix.fts)).join_as(
+                JoinType::InnerJoin,
                 Alias::new("search_row"),
-                Expr::cust(format!("search_row.record_id = {}.id", ix.table)),
-            )
-            .inner_join(
-                Alias::new(ix.fts),
-                Expr::cust(format!("{}.rowid = search_row.n", ix.fts)),
+                Alias::new(ix.table),
+                Expr::cust(format!("{}.n = {}.rowid", ix.table, ix.fts)),
             );
         }
         q.cond_where(
@@ -119,11 +123,19 @@ impl Branch {
         q
     }
 
+    /// The record's id in `select`.
+    fn id(&self, backend: DbBackend) -> String {
+        match backend {
+            DbBackend::Postgres => format!("{}.id", self.index.table),
+            _ => format!("{}.record_id", self.index.table),
+        }
+    }
+
     /// The best `limit` matches: (id, score).
     fn ranked(&self, backend: DbBackend, terms: &Terms, limit: u64) -> Statement {
         let ix = self.index;
         let mut q = self.select(backend, terms);
-        q.expr_as(Expr::cust(format!("{}.id", ix.table)), Alias::new("id"));
+        q.expr_as(Expr::cust(self.id(backend)), Alias::new("id"));
         match backend {
             DbBackend::Postgres => q.expr_as(
                 Expr::cust_with_values(
@@ -138,7 +150,7 @@ impl Branch {
             _ => q.expr_as(Expr::cust(ix.bm25()), Alias::new("score")),
         };
         q.order_by_expr(Expr::cust("score"), Order::Desc)
-            .order_by_expr(Expr::cust(format!("{}.id", ix.table)), Order::Asc)
+            .order_by_expr(Expr::cust(self.id(backend)), Order::Asc)
             .limit(limit);
         backend.build(&q)
     }
@@ -154,7 +166,7 @@ impl Branch {
     fn marked(&self, backend: DbBackend, terms: &Terms, ids: &[Uuid]) -> Statement {
         let ix = self.index;
         let mut q = self.select(backend, terms);
-        q.expr_as(Expr::cust(format!("{}.id", ix.table)), Alias::new("id"));
+        q.expr_as(Expr::cust(self.id(backend)), Alias::new("id"));
         let (start, end) = (MARK_START.to_string(), MARK_END.to_string());
         for (i, f) in self.readable() {
             let alias = Alias::new(format!("f{i}"));
@@ -183,7 +195,7 @@ impl Branch {
                 ),
             };
         }
-        q.and_where(Expr::cust(format!("{}.id", ix.table)).is_in(ids.iter().copied()));
+        q.and_where(Expr::cust(self.id(backend)).is_in(ids.iter().copied()));
         backend.build(&q)
     }
 }

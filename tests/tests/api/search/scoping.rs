@@ -174,4 +174,16 @@ async fn actions_are_found_by_their_owners_and_their_departments_handlers() {
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0]["recordType"], "CorrectiveAction");
     assert_eq!(events[0]["fields"], json!(["description"]));
+
+    // A new owner finds it at once; the one before no longer does.
+    app.update_action(
+        &h.hana,
+        &action,
+        json!({ "ownerEmail": "priya@candour.test" }),
+    )
+    .await;
+    let priya = app.staff("priya");
+    assert_eq!(found(&app, &priya, "castors").await, vec![id.clone()]);
+    assert!(found(&app, &olly, "castors").await.is_empty());
+    assert_eq!(found(&app, &h.hana, "castors").await, vec![id.clone()]);
 }
