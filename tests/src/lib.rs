@@ -87,7 +87,7 @@ where
     F: FnOnce(Settings) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let (database_url, guard) = fresh_database().await;
+    let (database_url, guard) = fresh_database_of(true).await;
     let settings = base_settings(database_url);
     prepare(settings.clone()).await;
     start(settings, std::sync::Arc::new(guard)).await
@@ -175,71 +175,209 @@ impl Drop for DatabaseGuard {
                 let _ = std::fs::remove_dir_all(dir);
             }
             DatabaseGuard::Postgres { admin_url, name } => {
-                // Best effort, on its own thread and runtime: the test's runtime may be a
-                // current-thread one that is busy dropping us. FORCE ends the server's pooled
-                // connections (PostgreSQL 13+).
-                let admin_url = admin_url.clone();
-                let name = name.clone();
-                let cleanup = std::thread::spawn(move || {
-                    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                    else {
-                        return;
-                    };
-                    rt.block_on(async move {
-                        let drop_it = async {
-                            if let Ok(db) = sea_orm::Database::connect(&admin_url).await {
-                                let _ = sea_orm::ConnectionTrait::execute_unprepared(
-                                    &db,
-                                    &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
-                                )
-                                .await;
-                                let _ = db.close().await;
-                            }
-                        };
-                        let _ = tokio::time::timeout(Duration::from_secs(10), drop_it).await;
-                    });
-                });
-                let _ = cleanup.join();
+                drop_later(admin_url.clone(), name.clone());
             }
         }
     }
 }
 
-async fn fresh_database() -> (String, DatabaseGuard) {
-    match std::env::var("TEST_DATABASE_URL") {
-        Ok(url) if !url.trim().is_empty() => fresh_postgres_database(url.trim()).await,
-        _ => fresh_sqlite_database(),
+/// Drops a test's PostgreSQL database on a thread of its own, so the test does not wait:
+/// each DROP DATABASE makes PostgreSQL checkpoint, syncing every file any other test has
+/// written meanwhile. What is still queued when the process exits is dropped by the next
+/// run (`drop_databases_of_ended_runs`) or by `.ci/run`.
+fn drop_later(admin_url: String, name: String) {
+    static QUEUE: std::sync::OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<(String, String)>>> =
+        std::sync::OnceLock::new();
+    let queue = QUEUE.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<(String, String)>();
+        std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            while let Ok((admin_url, name)) = rx.recv() {
+                rt.block_on(async {
+                    let drop_it = async {
+                        if let Ok(db) = sea_orm::Database::connect(&admin_url).await {
+                            // FORCE ends the server's pooled connections (PostgreSQL 13+).
+                            let _ = sea_orm::ConnectionTrait::execute_unprepared(
+                                &db,
+                                &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+                            )
+                            .await;
+                            let _ = db.close().await;
+                        }
+                    };
+                    let _ = tokio::time::timeout(Duration::from_secs(30), drop_it).await;
+                });
+            }
+        });
+        std::sync::Mutex::new(tx)
+    });
+    if let Ok(tx) = queue.lock() {
+        let _ = tx.send((admin_url, name));
     }
 }
 
-fn fresh_sqlite_database() -> (String, DatabaseGuard) {
+/// A database for one test: already migrated (a copy of one this process migrated once, as
+/// the server would have), or `empty` for a test that migrates it itself.
+async fn fresh_database_of(empty: bool) -> (String, DatabaseGuard) {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => fresh_postgres_database(url.trim(), empty).await,
+        _ => fresh_sqlite_database(empty).await,
+    }
+}
+
+async fn fresh_database() -> (String, DatabaseGuard) {
+    fresh_database_of(false).await
+}
+
+/// Runs every migration on `url`, then closes the connection (a template must have none).
+async fn migrate(url: &str) {
+    use migration::MigratorTrait;
+    let db = sea_orm::Database::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("connect to {url} to migrate it: {e}"));
+    migration::Migrator::up(&db, None)
+        .await
+        .unwrap_or_else(|e| panic!("migrations on a fresh database: {e}"));
+    db.close().await.ok();
+}
+
+/// The migrated SQLite file this process copies for each test.
+static SQLITE_TEMPLATE: tokio::sync::OnceCell<PathBuf> = tokio::sync::OnceCell::const_new();
+
+async fn fresh_sqlite_database(empty: bool) -> (String, DatabaseGuard) {
     let dir = std::env::temp_dir().join(format!("candour-test-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).expect("create a temp dir for the test database");
-    let url = format!("sqlite://{}/candour.db?mode=rwc", dir.display());
+    let file = dir.join("candour.db");
+    if !empty {
+        let template = SQLITE_TEMPLATE
+            .get_or_init(|| async {
+                let dir = std::env::temp_dir().join(format!(
+                    "candour-test-template-{}",
+                    uuid::Uuid::new_v4().simple()
+                ));
+                std::fs::create_dir_all(&dir).expect("create a temp dir for the template");
+                let file = dir.join("candour.db");
+                let url = format!("sqlite://{}?mode=rwc", file.display());
+                migrate(&url).await;
+                // Everything in the main file, nothing left in a WAL beside it.
+                let db = sea_orm::Database::connect(&url).await.expect("reopen");
+                sea_orm::ConnectionTrait::execute_unprepared(
+                    &db,
+                    "PRAGMA wal_checkpoint(TRUNCATE)",
+                )
+                .await
+                .expect("checkpoint the template");
+                db.close().await.ok();
+                file
+            })
+            .await;
+        std::fs::copy(template, &file).expect("copy the migrated template");
+    }
+    let url = format!("sqlite://{}?mode=rwc", file.display());
     (url, DatabaseGuard::Sqlite(dir))
 }
 
-async fn fresh_postgres_database(admin_url: &str) -> (String, DatabaseGuard) {
-    let name = format!("candour_t_{}", uuid::Uuid::new_v4().simple());
-    let db = sea_orm::Database::connect(admin_url)
-        .await
-        .unwrap_or_else(|e| panic!("connect to TEST_DATABASE_URL={admin_url}: {e}"));
-    sea_orm::ConnectionTrait::execute_unprepared(&db, &format!("CREATE DATABASE \"{name}\""))
-        .await
-        .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
-    let _ = db.close().await;
+/// The migrated PostgreSQL database this process clones for each test.
+static PG_TEMPLATE: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
 
-    let mut url = reqwest::Url::parse(admin_url).expect("TEST_DATABASE_URL is a URL");
-    url.set_path(&format!("/{name}"));
+async fn fresh_postgres_database(admin_url: &str, empty: bool) -> (String, DatabaseGuard) {
+    let with_path = |name: &str| {
+        let mut url = reqwest::Url::parse(admin_url).expect("TEST_DATABASE_URL is a URL");
+        url.set_path(&format!("/{name}"));
+        url.to_string()
+    };
+    let template = if empty {
+        None
+    } else {
+        Some(
+            PG_TEMPLATE
+                .get_or_init(|| async {
+                    drop_databases_of_ended_runs(admin_url).await;
+                    let name = format!(
+                        "candour_t_template_{}_{}",
+                        std::process::id(),
+                        uuid::Uuid::new_v4().simple()
+                    );
+                    create_postgres_database(admin_url, &name, None).await;
+                    migrate(&with_path(&name)).await;
+                    name
+                })
+                .await
+                .clone(),
+        )
+    };
+    let name = format!(
+        "candour_t_{}_{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    );
+    create_postgres_database(admin_url, &name, template.as_deref()).await;
     (
-        url.to_string(),
+        with_path(&name),
         DatabaseGuard::Postgres {
             admin_url: admin_url.to_string(),
             name,
         },
     )
+}
+
+async fn create_postgres_database(admin_url: &str, name: &str, template: Option<&str>) {
+    let db = sea_orm::Database::connect(admin_url)
+        .await
+        .unwrap_or_else(|e| panic!("connect to TEST_DATABASE_URL={admin_url}: {e}"));
+    let sql = match template {
+        Some(t) => format!("CREATE DATABASE \"{name}\" TEMPLATE \"{t}\""),
+        None => format!("CREATE DATABASE \"{name}\""),
+    };
+    sea_orm::ConnectionTrait::execute_unprepared(&db, &sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let _ = db.close().await;
+}
+
+/// Each test process leaves its template (and the databases still queued to be dropped)
+/// behind when it exits: the next run drops those whose process has ended, named by its
+/// process id (on Linux, where that can be told; `.ci/run` drops them all).
+async fn drop_databases_of_ended_runs(admin_url: &str) {
+    if !std::path::Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(db) = sea_orm::Database::connect(admin_url).await else {
+        return;
+    };
+    let rows = sea_orm::ConnectionTrait::query_all(
+        &db,
+        sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT datname FROM pg_database WHERE datname LIKE 'candour\\_t\\_%'",
+        ),
+    )
+    .await
+    .unwrap_or_default();
+    for row in rows {
+        let Ok(name) = row.try_get::<String>("", "datname") else {
+            continue;
+        };
+        let pid = name
+            .trim_start_matches("candour_t_")
+            .trim_start_matches("template_")
+            .split('_')
+            .next()
+            .unwrap_or_default();
+        if !pid.is_empty() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = sea_orm::ConnectionTrait::execute_unprepared(
+                &db,
+                &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+            )
+            .await;
+        }
+    }
+    db.close().await.ok();
 }
 
 // ---------------------------------------------------------------------------------------------
