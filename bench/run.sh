@@ -19,11 +19,13 @@
 #   search1     search(query: "defibrillator", first: 20) with highlights (quality lead;
 #               the word is in about 1.7 % of the seeded incidents)
 #   search3     search(query: "defibrillator alarm failed", first: 20) with highlights
+#   search1h    search1 by a handler of one department (CARD) of the eight: the caller's
+#               department scoping applies before the best 20 are chosen
 # and, on PostgreSQL, the same SQL run by pgbench with as many clients, so that what the
 # API adds over the database itself shows (bench/sql/*.sql).
 #
 # Knobs (environment): BENCH_DBS ("sqlite postgres"), BENCH_SEED (1000000),
-# BENCH_WORKLOADS ("page fhir_page dash_dept dash_trust sensitive write search1 search3"), BENCH_CONNECTIONS (32),
+# BENCH_WORKLOADS ("page fhir_page dash_dept dash_trust sensitive write search1 search3 search1h"), BENCH_CONNECTIONS (32),
 # BENCH_DURATION (10s), BENCH_PG_ADMIN_URL (postgres://postgres@127.0.0.1:5432),
 # BENCH_PG_URL_OPTIONS (sslmode=disable: loopback without TLS),
 # BENCH_CACHE (/tmp/candour-bench-cache: seeded databases kept between runs),
@@ -37,7 +39,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 HELPER="$ROOT/bench/bench.py"
 DBS="${BENCH_DBS:-sqlite postgres}"
 SEED="${BENCH_SEED:-1000000}"
-WORKLOADS="${BENCH_WORKLOADS:-page fhir_page dash_dept dash_trust sensitive write search1 search3}"
+WORKLOADS="${BENCH_WORKLOADS:-page fhir_page dash_dept dash_trust sensitive write search1 search3 search1h}"
 CONNS="${BENCH_CONNECTIONS:-32}"
 DURATION="${BENCH_DURATION:-10s}"
 PG_ADMIN_URL="${BENCH_PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432}"
@@ -257,6 +259,8 @@ bench_db() {
     json_body "$search" '{"q": "defibrillator"}' >"${BODY[search1]}"
     BODY[search3]="$WORK/search3.json"; TOKEN[search3]="$QLEAD"
     json_body "$search" '{"q": "defibrillator alarm failed"}' >"${BODY[search3]}"
+    BODY[search1h]="$WORK/search1h.json"; TOKEN[search1h]="$REPORTER"
+    json_body "$search" '{"q": "defibrillator"}' >"${BODY[search1h]}"
     BODY[dash_dept]="$WORK/dash_dept.json"; TOKEN[dash_dept]="$QLEAD"
     json_body 'query($d: ID!, $from: Date!) { dashboard(filter: {departmentIds: [$d], from: $from}) { incidentCounts(interval: DAY, splitBy: PHYSICAL_HARM) { total buckets { start total split { key count } } } } }' \
         "{\"d\": \"$dept\", \"from\": \"$ninety\"}" >"${BODY[dash_dept]}"

@@ -102,17 +102,24 @@ impl Branch {
     /// columns visibility reads (see `index`), so the caller's conditions apply to it as
     /// they would to the record, and no record is read to rank (see the migration
     /// `m20261212_000015_search_keys`).
-    fn select(&self, backend: DbBackend, terms: &Terms) -> SelectStatement {
+    ///
+    /// `few`: the rows wanted are named by id (a page's), so SQLite reads them first and
+    /// then their FTS5 rows, rather than every match (`CROSS JOIN` keeps that order).
+    fn select(&self, backend: DbBackend, terms: &Terms, few: bool) -> SelectStatement {
         let ix = self.index;
         let mut q = Query::select();
+        let on = Expr::cust(format!("{}.n = {}.rowid", ix.table, ix.fts));
         if backend == DbBackend::Postgres {
             q.from(Alias::new(ix.table));
+        } else if few {
+            q.from_as(Alias::new("search_row"), Alias::new(ix.table))
+                .join(JoinType::CrossJoin, Alias::new(ix.fts), on);
         } else {
             q.from(Alias::new(ix.fts)).join_as(
                 JoinType::InnerJoin,
                 Alias::new("search_row"),
                 Alias::new(ix.table),
-                Expr::cust(format!("{}.n = {}.rowid", ix.table, ix.fts)),
+                on,
             );
         }
         q.cond_where(
@@ -134,7 +141,7 @@ impl Branch {
     /// The best `limit` matches: (id, score).
     fn ranked(&self, backend: DbBackend, terms: &Terms, limit: u64) -> Statement {
         let ix = self.index;
-        let mut q = self.select(backend, terms);
+        let mut q = self.select(backend, terms, false);
         q.expr_as(Expr::cust(self.id(backend)), Alias::new("id"));
         match backend {
             DbBackend::Postgres => q.expr_as(
@@ -157,7 +164,7 @@ impl Branch {
 
     /// How many rows match.
     fn count(&self, backend: DbBackend, terms: &Terms) -> Statement {
-        let mut q = self.select(backend, terms);
+        let mut q = self.select(backend, terms, false);
         q.expr_as(Expr::cust("count(*)"), Alias::new("n"));
         backend.build(&q)
     }
@@ -165,7 +172,7 @@ impl Branch {
     /// The matched words of each readable field of the rows `ids`, marked.
     fn marked(&self, backend: DbBackend, terms: &Terms, ids: &[Uuid]) -> Statement {
         let ix = self.index;
-        let mut q = self.select(backend, terms);
+        let mut q = self.select(backend, terms, true);
         q.expr_as(Expr::cust(self.id(backend)), Alias::new("id"));
         let (start, end) = (MARK_START.to_string(), MARK_END.to_string());
         for (i, f) in self.readable() {
